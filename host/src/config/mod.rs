@@ -1,0 +1,1 @@
+//! The JSON configuration: parsing, legacy conversion, validation.

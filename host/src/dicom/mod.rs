@@ -1,0 +1,1 @@
+//! The DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.

@@ -1,0 +1,19 @@
+//! pylantir: a DICOM Modality Worklist / MPPS server fed by data-source plugins.
+//!
+//! Modules:
+//! - [`cli`]: the command line (start, check-config, migrate-config, plugins,
+//!   query-db, test-client, test-mpps, echo); thin, calls the modules below.
+//! - [`config`]: the JSON configuration: parsing, legacy conversion, validation.
+//! - [`loader`]: finding, checking and loading plugin files; the source-type registry.
+//! - [`source`]: the host's own data-source trait, whatever a source came from.
+//! - [`sync`]: one scheduler per data source; normalising and upserting entries.
+//! - [`store`]: the SQLite worklist database: schema, migrations, queries.
+//! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
+
+pub mod cli;
+pub mod config;
+pub mod dicom;
+pub mod loader;
+pub mod source;
+pub mod store;
+pub mod sync;

@@ -1,0 +1,1 @@
+//! Finding, checking and loading plugin files; the source-type registry.

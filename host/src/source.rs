@@ -1,0 +1,67 @@
+//! The host's data-source trait. The sync loop talks to this, never to a
+//! plugin directly, so it does not know or care whether a source runs
+//! in-process from a `.so` or in a worker process.
+
+use pylantir_plugin_api::Entry;
+use serde_json::Value;
+use std::fmt;
+
+/// Why a source call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceErrorKind {
+    /// The source's `config` was refused.
+    Config,
+    /// The fetch failed (network, file, upstream error).
+    Fetch,
+    /// The plugin panicked; the source is rebuilt before its next use.
+    Panicked,
+    /// The call did not answer within its deadline.
+    Timeout,
+    /// The plugin's process died or the plugin answered something invalid.
+    Crashed,
+    /// Anything else.
+    Other,
+}
+
+/// An error from a data source, with a message for the site administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub kind: SourceErrorKind,
+    pub message: String,
+}
+
+impl SourceError {
+    pub fn new(kind: SourceErrorKind, message: impl Into<String>) -> Self {
+        SourceError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// A configured data source as the host uses it.
+pub trait DataSource: Send {
+    /// Checks and keeps the source's `config` object.
+    fn validate_config(&mut self, config: &Value) -> Result<(), SourceError>;
+
+    /// Fetches entries; `field_mapping` is the source's `field_mapping` object.
+    fn fetch_entries(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, SourceError>;
+
+    /// Whether the source honours `interval_seconds`.
+    fn supports_incremental_sync(&self) -> bool;
+
+    /// Releases what the source holds; called once at shutdown.
+    fn cleanup(&mut self);
+}

@@ -1,0 +1,96 @@
+//! The database schema: pylantir 0.4.x's `worklist_items` table (same table
+//! and column names, so a Python database opens as is) and our own tables.
+//! Migrations are additive and numbered through `PRAGMA user_version`.
+
+/// pylantir 0.4.x's table, as its SQLAlchemy model creates it.
+pub const WORKLIST_ITEMS_PYTHON: &str = "
+CREATE TABLE IF NOT EXISTS worklist_items (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    study_instance_uid VARCHAR(100),
+    patient_name VARCHAR(100),
+    patient_id VARCHAR(50),
+    patient_birth_date VARCHAR(8),
+    patient_sex VARCHAR(1),
+    patient_weight_lb VARCHAR(10) DEFAULT '100',
+    accession_number VARCHAR(50),
+    referring_physician_name VARCHAR(100),
+    modality VARCHAR(10),
+    study_description VARCHAR(100),
+    scheduled_station_aetitle VARCHAR(100),
+    scheduled_start_date VARCHAR(10),
+    scheduled_start_time VARCHAR(8),
+    performing_physician VARCHAR(100),
+    procedure_description VARCHAR(200),
+    protocol_name VARCHAR(100),
+    station_name VARCHAR(100),
+    hisris_coding_designator VARCHAR(100),
+    performed_procedure_step_status VARCHAR(20) DEFAULT 'SCHEDULED',
+    data_source VARCHAR(255),
+    source_record_id VARCHAR(255)
+)";
+
+/// Columns of ours, added to `worklist_items` on open (additive).
+///
+/// `sps_date` / `sps_time` are virtual columns that read either date/time
+/// format pylantir ever wrote (`YYYY-MM-DD` or `YYYYMMDD`, `HH:MM` or
+/// `HHMMSS`) as DICOM `YYYYMMDD` / `HHMMSS`, so C-FIND range matching runs in
+/// SQL on an index.
+pub const WORKLIST_ITEMS_ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("data_source", "VARCHAR(255)"),
+    ("source_record_id", "VARCHAR(255)"),
+    ("requested_procedure_id", "VARCHAR(16)"),
+    ("scheduled_procedure_step_id", "VARCHAR(16)"),
+    (
+        "sps_date",
+        "TEXT GENERATED ALWAYS AS (replace(replace(scheduled_start_date, '-', ''), '/', '')) VIRTUAL",
+    ),
+    (
+        "sps_time",
+        "TEXT GENERATED ALWAYS AS (substr(replace(scheduled_start_time, ':', '') || '000000', 1, 6)) VIRTUAL",
+    ),
+];
+
+/// Our own tables and the indexes the worklist queries use.
+pub const OUR_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS mpps_instances (
+    sop_instance_uid TEXT NOT NULL PRIMARY KEY,
+    status TEXT NOT NULL,
+    worklist_item_id INTEGER REFERENCES worklist_items(id),
+    calling_aet TEXT,
+    attributes BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mpps_instances_item ON mpps_instances (worklist_item_id);
+
+CREATE TABLE IF NOT EXISTS sync_runs (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    fetched INTEGER NOT NULL DEFAULT 0,
+    inserted INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    conflicts INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS sync_runs_source ON sync_runs (source, started_at);
+
+CREATE UNIQUE INDEX IF NOT EXISTS worklist_items_source_record
+    ON worklist_items (data_source, source_record_id);
+CREATE INDEX IF NOT EXISTS worklist_items_sps_datetime ON worklist_items (sps_date, sps_time);
+CREATE INDEX IF NOT EXISTS worklist_items_patient_id ON worklist_items (patient_id);
+CREATE INDEX IF NOT EXISTS worklist_items_patient_name ON worklist_items (patient_name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS worklist_items_modality ON worklist_items (modality);
+CREATE INDEX IF NOT EXISTS worklist_items_station_aet ON worklist_items (scheduled_station_aetitle);
+CREATE INDEX IF NOT EXISTS worklist_items_status ON worklist_items (performed_procedure_step_status);
+CREATE INDEX IF NOT EXISTS worklist_items_data_source ON worklist_items (data_source);
+CREATE INDEX IF NOT EXISTS worklist_items_study_uid ON worklist_items (study_instance_uid);
+CREATE INDEX IF NOT EXISTS worklist_items_accession ON worklist_items (accession_number);
+";
+
+/// The schema version this build writes (`PRAGMA user_version`).
+/// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes.
+pub const SCHEMA_VERSION: i64 = 1;

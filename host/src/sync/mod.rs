@@ -1,0 +1,1 @@
+//! One scheduler per data source; normalising and upserting entries.

@@ -1,0 +1,110 @@
+//! Turns an author's [`Source`] into the FFI source object. Every entry point
+//! runs under `catch_unwind`: a panic never crosses the boundary, it becomes an
+//! error of kind [`ErrorKind::PANICKED`] carrying the panic message.
+
+use crate::ffi::{DataSourceFfi, ErrorKind, PluginError};
+use crate::source::Source;
+use abi_stable::std_types::{RResult, RStr, RString};
+use serde_json::Value;
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A source wrapped for the boundary.
+pub struct GuardedSource {
+    name: String,
+    inner: Box<dyn Source>,
+}
+
+impl GuardedSource {
+    /// Wraps `inner`, configured under `name`.
+    pub fn new(name: String, inner: Box<dyn Source>) -> Self {
+        GuardedSource { name, inner }
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), else a generic text.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Runs `f`, mapping its error to `kind` and a panic to `PANICKED`.
+pub fn guard<T>(kind: ErrorKind, f: impl FnOnce() -> Result<T, String>) -> RResult<T, PluginError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => RResult::ROk(value),
+        Ok(Err(message)) => RResult::RErr(PluginError::new(kind, message)),
+        Err(payload) => RResult::RErr(PluginError::new(
+            ErrorKind::PANICKED,
+            format!("plugin panicked: {}", panic_message(payload.as_ref())),
+        )),
+    }
+}
+
+fn parse_json(what: &str, text: RStr<'_>) -> Result<Value, String> {
+    serde_json::from_str(text.as_str()).map_err(|e| format!("{what} is not valid JSON: {e}"))
+}
+
+impl DataSourceFfi for GuardedSource {
+    fn source_name(&self) -> RString {
+        RString::from(self.name.as_str())
+    }
+
+    fn validate_config(&mut self, config_json: RStr<'_>) -> RResult<(), PluginError> {
+        let inner = &mut self.inner;
+        guard(ErrorKind::CONFIG, || {
+            let config = parse_json("config", config_json)?;
+            inner.validate_config(&config)
+        })
+    }
+
+    fn fetch_entries(
+        &mut self,
+        field_mapping_json: RStr<'_>,
+        interval_seconds: f64,
+    ) -> RResult<RString, PluginError> {
+        let inner = &mut self.inner;
+        guard(ErrorKind::FETCH, || {
+            let mapping = match parse_json("field_mapping", field_mapping_json)? {
+                Value::Object(map) => map,
+                Value::Null => serde_json::Map::new(),
+                other => return Err(format!("field_mapping must be an object, got {other}")),
+            };
+            let entries = inner.fetch_entries(&mapping, interval_seconds)?;
+            serde_json::to_string(&entries)
+                .map(RString::from)
+                .map_err(|e| format!("entries could not be serialised: {e}"))
+        })
+    }
+
+    fn supports_incremental_sync(&self) -> bool {
+        let inner = &self.inner;
+        catch_unwind(AssertUnwindSafe(|| inner.supports_incremental_sync())).unwrap_or(false)
+    }
+
+    fn call(&mut self, op: RStr<'_>, payload_json: RStr<'_>) -> RResult<RString, PluginError> {
+        let inner = &mut self.inner;
+        let result = guard(ErrorKind::OTHER, || {
+            let payload = parse_json("payload", payload_json)?;
+            let answer = inner.call(op.as_str(), &payload)?;
+            Ok(RString::from(answer.to_string()))
+        });
+        match result {
+            RResult::RErr(e) if e.message.starts_with("unsupported operation") => RResult::RErr(
+                PluginError::new(ErrorKind::UNSUPPORTED_OPERATION, e.message),
+            ),
+            other => other,
+        }
+    }
+
+    fn cleanup(&mut self) {
+        let inner = &mut self.inner;
+        if catch_unwind(AssertUnwindSafe(|| inner.cleanup())).is_err() {
+            log::error!("source '{}' panicked in cleanup", self.name);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The contract between pylantir and its data-source plugins.
+//!
+//! A plugin is a `cdylib` that depends on this crate alone. It implements the
+//! plain Rust trait [`Source`], describes itself with a [`Plugin`] and exports
+//! it with [`export_plugin!`]:
+//!
+//! ```ignore
+//! use pylantir_plugin_api::{export_plugin, Entry, FieldMapping, Plugin, Source};
+//!
+//! #[derive(Default)]
+//! struct Hello;
+//!
+//! impl Source for Hello {
+//!     fn validate_config(&mut self, _config: &serde_json::Value) -> Result<(), String> { Ok(()) }
+//!     fn fetch_entries(&mut self, _map: &FieldMapping, _interval: f64) -> Result<Vec<Entry>, String> {
+//!         Ok(vec![])
+//!     }
+//! }
+//!
+//! fn plugin() -> Plugin {
+//!     Plugin::new("hello", env!("CARGO_PKG_VERSION"))
+//!         .source("hello", "Says hello", |_ctx| Box::new(Hello))
+//! }
+//! export_plugin!(plugin);
+//! ```
+//!
+//! Modules:
+//! - [`ffi`]: the checked `abi_stable` surface, frozen for the whole 1.x line
+//!   (root module, source object, error, host context). Payloads cross it as
+//!   JSON text, so new fields never change the ABI.
+//! - [`source`]: the author-facing [`Source`] trait and the [`Plugin`] builder.
+//! - [`adapter`]: wraps a [`Source`] into the FFI object; every call runs under
+//!   `catch_unwind`, a panic becomes an error of kind [`ErrorKind::PANICKED`].
+//! - [`info`]: the plugin metadata the host lists without running anything.
+//! - [`entry`]: worklist entries, the worklist field names and the entry JSON Schema.
+//! - [`logging`]: the log bridge that forwards a plugin's `log` records to the host.
+//! - [`export`]: the machinery behind [`export_plugin!`].
+
+pub mod adapter;
+pub mod entry;
+pub mod export;
+pub mod ffi;
+pub mod info;
+pub mod logging;
+pub mod source;
+
+/// The exact `abi_stable` this API is built on; authors never pick another.
+pub use abi_stable;
+pub use log;
+pub use serde_json;
+
+pub use entry::{entry_schema, Entry, WORKLIST_FIELDS};
+pub use ffi::{DataSourceBox, ErrorKind, HostContext, PluginError, PluginModRef};
+pub use info::{PluginInfo, SourceTypeInfo};
+pub use source::{FieldMapping, Plugin, Source, SourceContext};
+
+/// The version of this crate, which is the plugin API version a plugin reports.
+pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The rustc that compiled this crate (and so the plugin that links it).
+pub const RUSTC_VERSION: &str = env!("PYLANTIR_PLUGIN_API_RUSTC");

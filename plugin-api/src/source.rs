@@ -1,0 +1,117 @@
+//! The author-facing layer: a plain Rust trait and a plugin description.
+
+use crate::entry::Entry;
+use crate::info::{PluginInfo, SourceTypeInfo};
+use serde_json::{Map, Value};
+
+/// A source's `field_mapping` object as written in the configuration.
+/// For most sources: source field name -> worklist field name.
+pub type FieldMapping = Map<String, Value>;
+
+/// A data source, written as ordinary Rust. Errors are plain messages; the
+/// adapter tags them (config, fetch) and turns panics into errors.
+pub trait Source: Send + Sync + 'static {
+    /// Checks the source's `config` object and keeps what `fetch_entries` needs.
+    /// The message of an error names the offending key.
+    fn validate_config(&mut self, config: &Value) -> Result<(), String>;
+
+    /// Returns worklist entries. `interval_seconds` is how far back an
+    /// incremental source should look; others ignore it.
+    fn fetch_entries(
+        &mut self,
+        field_mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, String>;
+
+    /// Whether `fetch_entries` honours `interval_seconds`.
+    fn supports_incremental_sync(&self) -> bool {
+        false
+    }
+
+    /// Operations added after plugin-api 1.0, by name. The default knows none.
+    fn call(&mut self, op: &str, _payload: &Value) -> Result<Value, String> {
+        Err(format!("unsupported operation '{op}'"))
+    }
+
+    /// Releases what the source holds. Called once at shutdown.
+    fn cleanup(&mut self) {}
+}
+
+/// What a source is told when it is built.
+#[derive(Debug, Clone)]
+pub struct SourceContext {
+    /// The configured `type`.
+    pub source_type: String,
+    /// The configured source `name`.
+    pub source_name: String,
+}
+
+type Constructor = Box<dyn Fn(&SourceContext) -> Box<dyn Source> + Send + Sync>;
+
+/// A plugin: its name, version and the source types it provides.
+pub struct Plugin {
+    name: String,
+    version: String,
+    types: Vec<(SourceTypeInfo, Constructor)>,
+}
+
+impl Plugin {
+    /// A plugin named `name` (its identity in `plugins list`) at `version`.
+    pub fn new(name: &str, version: &str) -> Self {
+        Plugin {
+            name: name.to_string(),
+            version: version.to_string(),
+            types: Vec::new(),
+        }
+    }
+
+    /// Adds a source type with a one-line description and its constructor.
+    pub fn source<F>(self, type_name: &str, description: &str, make: F) -> Self
+    where
+        F: Fn(&SourceContext) -> Box<dyn Source> + Send + Sync + 'static,
+    {
+        self.source_type(
+            SourceTypeInfo {
+                name: type_name.to_string(),
+                description: description.to_string(),
+                config_schema: None,
+                extra_mapping_targets: Vec::new(),
+            },
+            make,
+        )
+    }
+
+    /// Adds a source type described in full (config schema, extra mapping targets).
+    pub fn source_type<F>(mut self, info: SourceTypeInfo, make: F) -> Self
+    where
+        F: Fn(&SourceContext) -> Box<dyn Source> + Send + Sync + 'static,
+    {
+        self.types.push((info, Box::new(make)));
+        self
+    }
+
+    /// The plugin's metadata; `panic_unwind` is how the plugin crate was built.
+    pub fn info(&self, panic_unwind: bool) -> PluginInfo {
+        PluginInfo {
+            plugin_name: self.name.clone(),
+            plugin_version: self.version.clone(),
+            api_version: crate::API_VERSION.to_string(),
+            rustc_version: crate::RUSTC_VERSION.to_string(),
+            panic_unwind,
+            source_types: self.types.iter().map(|(info, _)| info.clone()).collect(),
+        }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Builds a source of the given type, or `None` if the plugin has no such type.
+    pub fn build(&self, ctx: &SourceContext) -> Option<Box<dyn Source>> {
+        self.types
+            .iter()
+            .find(|(info, _)| info.name == ctx.source_type)
+            .map(|(_, make)| make(ctx))
+    }
+}
