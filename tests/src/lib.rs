@@ -1,0 +1,87 @@
+//! Shared helpers for the end-to-end tests.
+//!
+//! `cargo test` does not build the `.so` files of cdylib crates, so
+//! [`artifacts`] runs `cargo build --workspace` once per test binary (cargo's
+//! own lock serialises concurrent callers) and hands out the paths of the
+//! `pylantir` binary and the built plugins.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// What `cargo build --workspace` produced for this profile.
+pub struct Artifacts {
+    /// The `pylantir` binary.
+    pub bin: PathBuf,
+    /// The directory holding the binary and every built plugin library.
+    pub dir: PathBuf,
+}
+
+/// The workspace root (the directory holding the top-level Cargo.toml).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives inside the workspace")
+        .to_path_buf()
+}
+
+/// The profile directory this test binary was built into (`target/debug`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current test executable");
+    // target/debug/deps/<test> -> target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the whole workspace (binary and plugins) once, and returns where it is.
+pub fn artifacts() -> &'static Artifacts {
+    static BUILT: OnceLock<Artifacts> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = profile_dir();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--workspace", "--quiet"])
+            .current_dir(workspace_root());
+        if dir.file_name().is_some_and(|name| name == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo build could be started");
+        assert!(status.success(), "cargo build --workspace failed");
+        Artifacts {
+            bin: dir.join("pylantir"),
+            dir,
+        }
+    })
+}
+
+/// The path of a built library by its crate `lib` name (e.g. `pylantir_csv`).
+pub fn library(lib_name: &str) -> PathBuf {
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        lib_name,
+        std::env::consts::DLL_SUFFIX
+    );
+    artifacts().dir.join(file)
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+/// Copies built libraries (by `lib` name) into `dir`, keeping their file names,
+/// and returns the new paths. Tests give each server its own plugin directory.
+pub fn install_plugins(dir: &Path, lib_names: &[&str]) -> Vec<PathBuf> {
+    lib_names
+        .iter()
+        .map(|name| {
+            let from = library(name);
+            let to = dir.join(from.file_name().expect("library file name"));
+            std::fs::copy(&from, &to)
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
+            to
+        })
+        .collect()
+}
