@@ -65,3 +65,21 @@ pub trait DataSource: Send {
     /// Releases what the source holds; called once at shutdown.
     fn cleanup(&mut self);
 }
+
+/// Builds data sources by configured `type`. The plugin loader implements it
+/// (in-process), and so does the worker-process mode; the sync engine and
+/// configuration validation only see this trait.
+pub trait SourceFactory: Send + Sync {
+    /// Every source type that can be built, sorted.
+    fn source_types(&self) -> Vec<String>;
+
+    /// The plugin file that provides `source_type`, for messages and summaries.
+    fn plugin_file(&self, source_type: &str) -> Option<std::path::PathBuf>;
+
+    /// Builds a fresh source of `source_type`, configured as `source_name`.
+    fn create(
+        &self,
+        source_type: &str,
+        source_name: &str,
+    ) -> Result<Box<dyn DataSource>, SourceError>;
+}
