@@ -2,6 +2,8 @@
 //!
 //! - [`schema`]: table definitions and the schema version.
 
+pub mod find;
+pub mod mpps;
 pub mod schema;
 
 use rusqlite::Connection;
