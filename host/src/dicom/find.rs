@@ -57,6 +57,51 @@ fn is_sequence(element: &InMemElement) -> bool {
     element.vr() == VR::SQ || element.items().is_some()
 }
 
+/// Whether a nested query sequence constrains anything (a non-empty value
+/// anywhere in its items).
+fn constrains(element: &InMemElement) -> bool {
+    element.items().is_some_and(|items| {
+        items.iter().any(|item| {
+            item.iter().any(|e| {
+                if is_sequence(e) {
+                    constrains(e)
+                } else {
+                    query_value(e).is_some()
+                }
+            })
+        })
+    })
+}
+
+/// Keeps only the requested keys of each response item (empty when absent).
+fn restrict(items: Vec<InMemDicomObject>, query: &InMemElement) -> Vec<InMemDicomObject> {
+    let Some(wanted) = query
+        .items()
+        .and_then(|i| i.first())
+        .filter(|i| i.iter().next().is_some())
+    else {
+        return items;
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let mut out = InMemDicomObject::new_empty();
+            for q in wanted.iter() {
+                let tag = q.tag();
+                match item.get(tag) {
+                    Some(e) => out.put(e.clone()),
+                    None => out.put(DataElement::new(
+                        tag,
+                        vr_for(tag, q.vr()),
+                        PrimitiveValue::Empty,
+                    )),
+                };
+            }
+            out
+        })
+        .collect()
+}
+
 /// Parses a DA matching value: single date or range (`a-b`, `-b`, `a-`).
 pub fn parse_date_range(value: &str) -> Option<Range<String>> {
     let date = |d: &str| -> Option<String> {
@@ -191,9 +236,7 @@ pub fn parse(
             continue;
         }
         if is_sequence(element) {
-            unsupported |= element
-                .items()
-                .is_some_and(|items| items.iter().any(|i| i.iter().next().is_some()));
+            unsupported |= constrains(element);
             continue;
         }
         let Some(value) = query_value(element) else {
@@ -255,9 +298,7 @@ fn parse_sps(item: &InMemDicomObject, filter: &mut WorklistFilter) -> Result<boo
             continue;
         }
         if is_sequence(element) {
-            unsupported |= element
-                .items()
-                .is_some_and(|items| items.iter().any(|i| i.iter().next().is_some()));
+            unsupported |= constrains(element);
             continue;
         }
         let Some(value) = query_value(element) else {
@@ -528,7 +569,11 @@ fn sps_item(
                 if tag.element() == 0 {
                     continue;
                 }
-                let value = sps_value(tag, row, default_station).unwrap_or_else(|| empty_like(q));
+                let value = match sps_value(tag, row, default_station) {
+                    Some(Val::Seq(items)) => Val::Seq(restrict(items, q)),
+                    Some(v) => v,
+                    None => empty_like(q),
+                };
                 out.put(element(tag, vr_for(tag, q.vr()), value, non_ascii));
             }
         }

@@ -170,11 +170,15 @@ pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
         }
     };
 
-    params.push(Value::Text(filter.default_station_aet.clone()));
-    let station_column = format!(
-        "COALESCE(NULLIF(scheduled_station_aetitle, ''), ?{})",
-        params.len()
-    );
+    let station_column = if filter.station_aet.is_some() {
+        params.push(Value::Text(filter.default_station_aet.clone()));
+        format!(
+            "COALESCE(NULLIF(scheduled_station_aetitle, ''), ?{})",
+            params.len()
+        )
+    } else {
+        String::new()
+    };
     let keys: [(&str, &Option<Text>, bool); 10] = [
         ("patient_name", &filter.patient_name, true),
         ("patient_id", &filter.patient_id, false),
