@@ -45,6 +45,20 @@ impl Document {
             .unwrap_or(DEFAULT_DB_PATH);
         paths::resolve(&self.path, text)
     }
+
+    /// `plugin_dirs` (strings only; [`check`] reports anything else), resolved.
+    pub fn plugin_dirs(&self) -> Vec<PathBuf> {
+        self.raw
+            .get("plugin_dirs")
+            .and_then(Value::as_array)
+            .map(|dirs| {
+                dirs.iter()
+                    .filter_map(Value::as_str)
+                    .map(|dir| paths::resolve(&self.path, dir))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// A validated configuration.

@@ -247,7 +247,6 @@ fn parse_source(
         &field_mapping,
         &at("field_mapping"),
         &source_type,
-        enabled,
         factory,
         problems,
     );
@@ -401,7 +400,6 @@ fn check_field_mapping(
     mapping: &Value,
     path: &str,
     source_type: &str,
-    enabled: bool,
     factory: &dyn SourceFactory,
     problems: &mut Vec<Problem>,
 ) {
@@ -413,11 +411,15 @@ fn check_field_mapping(
         ));
         return;
     };
-    let info = factory.type_info(source_type);
-    if info.is_none() && !enabled {
+    // Without the type's plugin its extra targets are unknown: an enabled
+    // source gets an unknown-type problem instead, a disabled one no check.
+    if !factory.source_types().iter().any(|t| t == source_type) {
         return;
     }
-    let extra = info.map(|i| i.extra_mapping_targets).unwrap_or_default();
+    let extra = factory
+        .type_info(source_type)
+        .map(|i| i.extra_mapping_targets)
+        .unwrap_or_default();
     for (key, target) in mapping {
         let key_path = format!("{path}.{key}");
         match target {
