@@ -57,7 +57,7 @@ impl Pool {
     }
 
     /// Takes an idle connection or opens a new one.
-    pub fn get(&self) -> rusqlite::Result<Pooled<'_>> {
+    pub fn get(&self) -> Result<Pooled<'_>, crate::store::StoreError> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let conn = match idle {
             Some(conn) => conn,
