@@ -99,7 +99,7 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-fn seed(path: &PathBuf, items: usize) -> Result<(), String> {
+fn seed(path: &std::path::Path, items: usize) -> Result<(), String> {
     let mut conn = crate::store::open(path).map_err(|e| e.to_string())?;
     let today = jiff::ZonedDateTime::now().date();
     let tx = conn.transaction().map_err(|e| e.to_string())?;
