@@ -156,6 +156,7 @@ impl Assembler {
                 if !pdv.is_last {
                     return Ok(None);
                 }
+                check_lengths(&self.command_bytes, false, false).map_err(ProtocolError)?;
                 let command = InMemDicomObject::read_dataset_with_ts(
                     self.command_bytes.as_slice(),
                     &IMPLICIT_VR_LITTLE_ENDIAN.erased(),
@@ -319,6 +320,9 @@ pub fn encode_data(data: &InMemDicomObject, ts: &TransferSyntax) -> Result<Vec<u
 
 /// Decodes a data set received in the given transfer syntax.
 pub fn decode_data(bytes: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, String> {
+    let explicit = ts.uid().trim_end_matches('\0') != "1.2.840.10008.1.2";
+    let big_endian = ts.uid().trim_end_matches('\0') == "1.2.840.10008.1.2.2";
+    check_lengths(bytes, explicit, big_endian)?;
     InMemDicomObject::read_dataset_with_ts(bytes, ts)
         .map_err(|e| format!("unreadable data set: {}", error_chain(&e)))
 }
@@ -364,6 +368,87 @@ pub fn message_pdus(
     }
 }
 
+/// Checks that no element of an encoded data set declares a length beyond
+/// the bytes that follow it, before the decoder sees it: the decoder
+/// reserves memory for a declared length, so a 40-byte message claiming a
+/// 3 GB value would otherwise cost 3 GB (found by the fuzz target).
+pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(), String> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    let u16_at = |at: usize| -> Option<u16> {
+        let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
+        Some(if big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let u32_at = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let truncated = || "data set truncated inside an element header".to_string();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let group = u16_at(at).ok_or_else(truncated)?;
+        let element = u16_at(at + 2).ok_or_else(truncated)?;
+        let tag = Tag(group, element);
+        // Items and delimiters: tag and a 4-byte length, no VR.
+        let (length, value_at, nested) = if group == 0xFFFE {
+            (u32_at(at + 4).ok_or_else(truncated)?, at + 8, true)
+        } else if explicit {
+            let vr = bytes.get(at + 4..at + 6).ok_or_else(truncated)?;
+            let long = matches!(
+                vr,
+                b"OB"
+                    | b"OD"
+                    | b"OF"
+                    | b"OL"
+                    | b"OV"
+                    | b"OW"
+                    | b"SQ"
+                    | b"SV"
+                    | b"UC"
+                    | b"UN"
+                    | b"UR"
+                    | b"UT"
+                    | b"UV"
+            );
+            if long {
+                (u32_at(at + 8).ok_or_else(truncated)?, at + 12, vr == b"SQ")
+            } else {
+                (
+                    u32::from(u16_at(at + 6).ok_or_else(truncated)?),
+                    at + 8,
+                    false,
+                )
+            }
+        } else {
+            let sq = dicom_dictionary_std::StandardDataDictionary
+                .by_tag(tag)
+                .is_some_and(|e| e.vr().relaxed() == VR::SQ);
+            (u32_at(at + 4).ok_or_else(truncated)?, at + 8, sq)
+        };
+        if length == u32::MAX || nested {
+            // Undefined length, a sequence or an item: its content follows.
+            at = value_at;
+            continue;
+        }
+        let length = length as usize;
+        if length > bytes.len().saturating_sub(value_at) {
+            return Err(format!(
+                "element {tag} declares {length} bytes but only {} follow",
+                bytes.len().saturating_sub(value_at)
+            ));
+        }
+        at = value_at + length;
+    }
+    Ok(())
+}
+
 /// Renders an error with its whole chain of causes, without backtraces.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -377,4 +462,34 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_length_beyond_the_data_is_refused_before_decoding() {
+        // (0010,0010) implicit VR, length 0xA43F3F3F, 4 bytes of value.
+        let bytes = [
+            0x10, 0x00, 0x10, 0x00, 0x3F, 0x3F, 0x3F, 0xA4, b'A', b'B', b'C', b'D',
+        ];
+        assert!(check_lengths(&bytes, false, false).is_err());
+        let ok = [
+            0x10, 0x00, 0x10, 0x00, 0x04, 0x00, 0x00, 0x00, b'A', b'B', b'C', b'D',
+        ];
+        assert!(check_lengths(&ok, false, false).is_ok());
+    }
+
+    #[test]
+    fn lengths_inside_explicit_vr_sequences_are_checked_too() {
+        let mut bytes = vec![
+            0x40, 0x00, 0x00, 0x01, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        bytes.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        bytes.extend_from_slice(&[
+            0x08, 0x00, 0x60, 0x00, b'U', b'T', 0, 0, 0x00, 0x00, 0x00, 0x40,
+        ]);
+        assert!(check_lengths(&bytes, true, false).is_err());
+    }
 }
