@@ -233,3 +233,37 @@ fn without_watch_for_changes_every_fetch_reads_the_file() {
     let entries = source.fetch_entries(&mapping(), 60.0).unwrap();
     assert_eq!(entries[0]["patient_id"], "P2");
 }
+
+#[test]
+fn the_default_configs_example_source_reads_a_dozen_valid_entries() {
+    let config_path = pylantir_tests::workspace_root().join("config/pylantir.json");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    let spec = &config["data_sources"][0];
+    assert_eq!(spec["type"], "csv");
+    // Relative paths in the configuration resolve against its directory.
+    let mut source_config = spec["config"].clone();
+    let file = config_path
+        .parent()
+        .unwrap()
+        .join(source_config["file_path"].as_str().unwrap());
+    source_config["file_path"] = json!(file);
+    let entries = source(source_config)
+        .fetch_entries(&spec["field_mapping"], 60.0)
+        .unwrap();
+    assert_eq!(entries.len(), 12);
+    assert!(entries.iter().any(|e| e["patient_name"] == "Müller^Jürgen"));
+    assert!(entries.iter().any(|e| e["modality"] == "CT"));
+    for entry in &entries {
+        for (field, value) in entry {
+            let max = pylantir_plugin_api::WORKLIST_FIELDS
+                .iter()
+                .find(|(name, _)| name == field)
+                .map_or(255, |(_, max)| *max);
+            assert!(
+                value.as_str().unwrap().chars().count() <= max,
+                "{field}: {value}"
+            );
+        }
+    }
+}
