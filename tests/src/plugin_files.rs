@@ -120,7 +120,7 @@ pub fn load_in_process(lib_names: &[&str]) -> pylantir::loader::Registry {
         &[dir.path().to_path_buf()],
         &pylantir::loader::LoadOptions::default(),
     );
-    for refusal in registry.refusals() {
+    if let Some(refusal) = registry.refusals().next() {
         panic!("{refusal}");
     }
     registry

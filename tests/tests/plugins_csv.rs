@@ -95,7 +95,11 @@ fn malformed_rows_are_skipped_and_reported_with_their_line() {
     assert_eq!(ids, [&json!("P1"), &json!("P4")]);
     let file = dir.path().join("bad-rows.csv");
     let reported = |text: String| {
-        assert_eq!(logs::containing(&text).len(), 1, "reported: {text}");
+        let records = logs::containing(&text);
+        assert_eq!(records.len(), 1, "reported: {text}");
+        // Through the log bridge, under the plugin's name.
+        assert_eq!(records[0].target, "csv");
+        assert_eq!(records[0].level, log::Level::Warn);
     };
     reported(format!(
         "{} line 3: 4 fields, the header has 3; row skipped",
@@ -137,6 +141,23 @@ fn a_mapped_column_missing_from_the_header_fails_the_fetch() {
         format!(
             "{}: column 'date' (field_mapping) is not in the header row (columns: mrn, name)",
             dir.path().join("short.csv").display()
+        )
+    );
+}
+
+#[test]
+fn an_empty_field_mapping_fails_the_fetch() {
+    let dir = temp_dir();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, "mrn\nP1\n").unwrap();
+    let error = source(json!({"file_path": path}))
+        .fetch_entries(&json!({}), 60.0)
+        .unwrap_err();
+    assert_eq!(
+        error.message,
+        format!(
+            "{}: field_mapping is empty: map at least one column to a worklist field",
+            path.display()
         )
     );
 }

@@ -124,6 +124,11 @@ fn resolve_columns(
             )
         })
     };
+    if mapping.is_empty() {
+        return Err(
+            "field_mapping is empty: map at least one column to a worklist field".to_string(),
+        );
+    }
     let mut mapped = Vec::with_capacity(mapping.len());
     for (column, target) in mapping {
         let field = match target {
