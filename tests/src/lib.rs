@@ -5,6 +5,8 @@
 //! own lock serialises concurrent callers) and hands out the paths of the
 //! `pylantir` binary and the built plugins.
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -13,7 +13,7 @@ pub mod table;
 use crate::loader::{plugin_dirs, LoadOptions, Registry};
 use crate::source::SourceFactory;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// pylantir: a DICOM Modality Worklist and MPPS server fed by data-source plugins.
 #[derive(Debug, Parser)]
@@ -44,9 +44,16 @@ pub fn run() -> i32 {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
-        Commands::Start(args) => start::run(&args),
+        Commands::Start(mut args) => {
+            let config = args
+                .config
+                .get_or_insert_with(|| PathBuf::from(start::DEFAULT_CONFIG));
+            *config = enter_config_dir(config, &mut args.plugins.plugin_dirs);
+            start::run(&args)
+        }
         Commands::Plugins(command) => plugins::run(command),
-        Commands::CheckConfig(args) => {
+        Commands::CheckConfig(mut args) => {
+            args.config = enter_config_dir(&args.config, &mut args.plugin_dirs);
             let cli_dirs = args.plugin_dirs.clone();
             check_config::run(&args, |config_dirs| load_plugins(&cli_dirs, config_dirs))
         }
@@ -70,4 +77,27 @@ fn init_logging() {
 fn load_plugins(cli_dirs: &[PathBuf], config_dirs: &[PathBuf]) -> Box<dyn SourceFactory> {
     let dirs = plugin_dirs(cli_dirs, config_dirs);
     Box::new(Registry::load(&dirs, &LoadOptions::default()))
+}
+
+/// Makes `config` and the `--plugin-dir` paths absolute, then changes the
+/// working directory to the configuration file's directory, so that relative
+/// paths inside the configuration (`db_path`, a CSV source's `file_path`, ...)
+/// mean the same for the host and for every plugin. Returns the absolute
+/// configuration path. When the directory cannot be entered, nothing changes
+/// and the later read of the file reports the problem.
+fn enter_config_dir(config: &Path, plugin_dirs: &mut [PathBuf]) -> PathBuf {
+    let Ok(config) = std::path::absolute(config) else {
+        return config.to_path_buf();
+    };
+    for dir in plugin_dirs.iter_mut() {
+        if let Ok(absolute) = std::path::absolute(&*dir) {
+            *dir = absolute;
+        }
+    }
+    if let Some(parent) = config.parent() {
+        if let Err(e) = std::env::set_current_dir(parent) {
+            log::debug!("cannot enter {}: {e}", parent.display());
+        }
+    }
+    config
 }
