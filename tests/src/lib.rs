@@ -11,6 +11,7 @@
 
 pub mod logs;
 pub mod plugin_files;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
