@@ -302,3 +302,15 @@ fn other_files_are_skipped_and_a_symlinked_plugin_is_listed_once_under_its_real_
     assert_eq!(text.lines().count(), 2, "header and one plugin:\n{text}");
     assert!(line_of(&output, &csv).ends_with(" loaded"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_symlink_named_like_a_plugin_is_refused() {
+    let dir = temp_dir();
+    let link = dir.path().join(plugin_file_name("gone"));
+    std::os::unix::fs::symlink(dir.path().join("removed.so"), &link).unwrap();
+    let output = pylantir(dir.path(), &["plugins", "list"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(line_of(&output, &link)
+        .ends_with("refused: cannot read it: No such file or directory (os error 2)"));
+}
