@@ -195,3 +195,27 @@ fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["study_description"], "kept");
 }
+
+#[test]
+fn the_same_patient_with_record_ids_from_a_second_source_is_a_conflict() {
+    let (_dir, mut conn) = fresh();
+    let patient =
+        entries(json!([{"source_record_id": "x1", "patient_id": "P1", "patient_name": "A"}]));
+    apply_entries(&mut conn, "first", "[csv:first]", &patient).expect("first");
+    let other =
+        entries(json!([{"source_record_id": "y7", "patient_id": "P1", "patient_name": "A"}]));
+    let counts = apply_entries(&mut conn, "second", "[json:second]", &other).expect("second");
+    assert_eq!((counts.conflicts, counts.inserted), (1, 0));
+    assert_eq!(items(&conn).len(), 1);
+}
+
+#[test]
+fn two_records_of_one_source_for_the_same_patient_are_two_items() {
+    let (_dir, mut conn) = fresh();
+    let bookings = entries(json!([
+        {"source_record_id": "b1", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-07"},
+        {"source_record_id": "b2", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-14"},
+    ]));
+    let counts = apply_entries(&mut conn, "cal", "[calpendo:cal]", &bookings).expect("written");
+    assert_eq!(counts.inserted, 2);
+}

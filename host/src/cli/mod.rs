@@ -5,12 +5,11 @@
 
 pub mod check_config;
 pub mod migrate_config;
+pub mod plugins;
 pub mod query_db;
 pub mod table;
 
-use crate::source::{DataSource, SourceError, SourceErrorKind, SourceFactory};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 
 /// pylantir: a DICOM Modality Worklist and MPPS server fed by data-source plugins.
 #[derive(Debug, Parser)]
@@ -23,6 +22,9 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
+    /// List or describe the data-source plugins.
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
     /// Validate a configuration file as `start` would; print its sources or its problems.
     CheckConfig(check_config::CheckConfigArgs),
     /// Rewrite a legacy (`redcap2wl`) configuration in the `data_sources` format.
@@ -36,10 +38,8 @@ pub fn run() -> i32 {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
-        Commands::CheckConfig(args) => {
-            let cli_dirs = args.plugin_dirs.clone();
-            check_config::run(&args, |config_dirs| load_plugins(&cli_dirs, config_dirs))
-        }
+        Commands::Plugins(command) => plugins::run(command),
+        Commands::CheckConfig(args) => check_config::run(&args),
         Commands::MigrateConfig(args) => migrate_config::run(&args),
         Commands::QueryDb(args) => query_db::run(&args),
     }
@@ -47,36 +47,10 @@ pub fn run() -> i32 {
 
 /// `DEBUG` set in the environment: debug level; otherwise `RUST_LOG`, or info.
 fn init_logging() {
-    let env = env_logger::Env::default().default_filter_or("info");
-    let mut builder = env_logger::Builder::from_env(env);
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if std::env::var_os("DEBUG").is_some() {
         builder.filter_level(log::LevelFilter::Debug);
     }
     builder.init();
-}
-
-/// The plugins found in the `--plugin-dir` directories, then the configured
-/// ones. Placeholder until the plugin loader lands: it finds none.
-fn load_plugins(_cli_dirs: &[PathBuf], _config_dirs: &[PathBuf]) -> Box<dyn SourceFactory> {
-    Box::new(NoPlugins)
-}
-
-/// A factory without any source type (placeholder for the loader's registry).
-struct NoPlugins;
-
-impl SourceFactory for NoPlugins {
-    fn source_types(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn plugin_file(&self, _source_type: &str) -> Option<PathBuf> {
-        None
-    }
-
-    fn create(&self, source_type: &str, _name: &str) -> Result<Box<dyn DataSource>, SourceError> {
-        Err(SourceError::new(
-            SourceErrorKind::Config,
-            format!("no plugin provides source type `{source_type}`"),
-        ))
-    }
 }
