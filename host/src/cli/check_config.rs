@@ -46,6 +46,12 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
                 problems,
             };
             eprintln!("{error}");
+            for conflict in factory.conflicts() {
+                eprintln!("  note: {conflict}");
+            }
+            for refusal in factory.refusals() {
+                eprintln!("  note: plugin refused: {refusal}");
+            }
             return 1;
         }
     };

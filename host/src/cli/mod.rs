@@ -7,6 +7,7 @@ pub mod check_config;
 pub mod migrate_config;
 pub mod plugins;
 pub mod query_db;
+pub mod start;
 pub mod table;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
+    /// Serve the worklist over DICOM and keep it in step with the configured sources.
+    Start(start::StartArgs),
     /// List or describe the data-source plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
@@ -38,6 +41,7 @@ pub fn run() -> i32 {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
+        Commands::Start(args) => start::run(&args),
         Commands::Plugins(command) => plugins::run(command),
         Commands::CheckConfig(args) => check_config::run(&args),
         Commands::MigrateConfig(args) => migrate_config::run(&args),

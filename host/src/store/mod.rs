@@ -5,9 +5,13 @@
 //! - [`items`]: writing one fetch of a source (the upsert rules).
 //! - [`runs`]: the `sync_runs` journal.
 //! - [`query`]: listing worklist items (`query-db`).
+//! - [`find`]: the MWL C-FIND query, run in SQL on indexed columns.
+//! - [`mpps`]: MPPS instances and their link to worklist items.
 
+pub mod find;
 pub mod items;
 pub mod migrate;
+pub mod mpps;
 pub mod query;
 pub mod runs;
 pub mod schema;
