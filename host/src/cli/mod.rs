@@ -10,8 +10,6 @@ pub mod query_db;
 pub mod start;
 pub mod table;
 
-use crate::loader::{plugin_dirs, LoadOptions, Registry};
-use crate::source::SourceFactory;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -53,9 +51,8 @@ pub fn run() -> i32 {
         }
         Commands::Plugins(command) => plugins::run(command),
         Commands::CheckConfig(mut args) => {
-            args.config = enter_config_dir(&args.config, &mut args.plugin_dirs);
-            let cli_dirs = args.plugin_dirs.clone();
-            check_config::run(&args, |config_dirs| load_plugins(&cli_dirs, config_dirs))
+            args.config = enter_config_dir(&args.config, &mut args.dirs.plugin_dirs);
+            check_config::run(&args)
         }
         Commands::MigrateConfig(args) => migrate_config::run(&args),
         Commands::QueryDb(args) => query_db::run(&args),
@@ -64,19 +61,12 @@ pub fn run() -> i32 {
 
 /// `DEBUG` set in the environment: debug level; otherwise `RUST_LOG`, or info.
 fn init_logging() {
-    let env = env_logger::Env::default().default_filter_or("info");
-    let mut builder = env_logger::Builder::from_env(env);
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if std::env::var_os("DEBUG").is_some() {
         builder.filter_level(log::LevelFilter::Debug);
     }
     builder.init();
-}
-
-/// The plugins found in the `--plugin-dir` directories, then the configured
-/// ones, `PYLANTIR_PLUGIN_PATH` and the binary's directory.
-fn load_plugins(cli_dirs: &[PathBuf], config_dirs: &[PathBuf]) -> Box<dyn SourceFactory> {
-    let dirs = plugin_dirs(cli_dirs, config_dirs);
-    Box::new(Registry::load(&dirs, &LoadOptions::default()))
 }
 
 /// Makes `config` and the `--plugin-dir` paths absolute, then changes the
