@@ -3,12 +3,16 @@
 //! Each command lives in its own file; this one holds the argument types and
 //! the dispatch.
 
+pub mod bench_find;
 pub mod check_config;
+pub mod echo;
 pub mod migrate_config;
 pub mod plugins;
 pub mod query_db;
 pub mod start;
 pub mod table;
+pub mod test_client;
+pub mod test_mpps;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -35,6 +39,14 @@ pub enum Commands {
     MigrateConfig(migrate_config::MigrateConfigArgs),
     /// Print the worklist database.
     QueryDb(query_db::QueryDbArgs),
+    /// Query a worklist server with C-FIND and print what a scanner would see.
+    TestClient(test_client::TestClientArgs),
+    /// Send an MPPS N-CREATE or N-SET to a server.
+    TestMpps(test_mpps::TestMppsArgs),
+    /// Send a C-ECHO to a DICOM server.
+    Echo(echo::EchoArgs),
+    /// Load-test a worklist server with concurrent C-FINDs.
+    BenchFind(bench_find::BenchFindArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -56,6 +68,10 @@ pub fn run() -> i32 {
         }
         Commands::MigrateConfig(args) => migrate_config::run(&args),
         Commands::QueryDb(args) => query_db::run(&args),
+        Commands::TestClient(args) => test_client::run(&args),
+        Commands::TestMpps(args) => test_mpps::run(&args),
+        Commands::Echo(args) => echo::run(&args),
+        Commands::BenchFind(args) => bench_find::run(&args),
     }
 }
 
