@@ -4,6 +4,15 @@
 //! [`artifacts`] runs `cargo build --workspace` once per test binary (cargo's
 //! own lock serialises concurrent callers) and hands out the paths of the
 //! `pylantir` binary and the built plugins.
+//!
+//! - [`http`]: a fake HTTP server on 127.0.0.1 for upstream APIs.
+//! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
+//! - [`logs`]: a logger that captures every record, to check what was (not) logged.
+
+pub mod calpendo;
+pub mod http;
+pub mod logs;
+pub mod redcap;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
