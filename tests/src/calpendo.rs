@@ -138,9 +138,7 @@ impl FakeCalpendo {
     }
 
     fn find(&self, id: &str) -> Option<&FakeBooking> {
-        self.bookings
-            .iter()
-            .find(|b| b.detail["id"].to_string() == id)
+        self.bookings.iter().find(|b| id_of(&b.detail) == id)
     }
 
     /// `AND/dateRange.start/GE/a/dateRange.start/LT/b[/OR/resource.name/EQ/r...][/status/EQ/s]`
@@ -180,6 +178,14 @@ impl FakeCalpendo {
             })
             .collect();
         Reply::json(200, &json!({ "biskits": biskits }))
+    }
+}
+
+/// A booking's id as text (Calpendo ids are numbers).
+fn id_of(detail: &Value) -> String {
+    match &detail["id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -52,7 +52,7 @@ impl Request {
         let path = self.url.split('?').next().unwrap_or_default();
         path.split('/')
             .filter(|s| !s.is_empty())
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
             .collect()
     }
 }

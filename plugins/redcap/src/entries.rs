@@ -217,7 +217,7 @@ impl Plan {
         };
         fill(
             "patient_birth_date",
-            self.birth_year_field.as_deref().map(|f| birth_date(get(f))),
+            self.birth_year_field.as_deref().map(|f| get(f).to_string()),
         );
         fill(
             "patient_sex",
@@ -234,7 +234,8 @@ impl Plan {
         fill("protocol_name", config.protocol_name());
         fill("hisris_coding_designator", config.coding_designator());
         for (key, normalise) in [
-            ("scheduled_start_date", normalise_date as fn(&str) -> String),
+            ("patient_birth_date", birth_date as fn(&str) -> String),
+            ("scheduled_start_date", normalise_date),
             ("scheduled_start_time", normalise_time),
         ] {
             if let Some(Value::String(value)) = entry.get_mut(key) {
