@@ -52,16 +52,17 @@ impl Mapping {
                             return Err(format!("{at}.source_field must be a string, got {other}"))
                         }
                     };
-                    let extract =
-                        match obj.get("_extract") {
-                            None | Some(Value::Null) => None,
-                            Some(Value::Object(ex)) => {
-                                Some(Extract::parse(ex, &format!("{at}._extract"))?)
-                            }
-                            Some(other) => return Err(format!(
+                    let extract = match obj.get("_extract") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Object(ex)) => {
+                            Some(Extract::parse(ex, &format!("{at}._extract"))?)
+                        }
+                        Some(other) => {
+                            return Err(format!(
                                 "{at}._extract must be an object {{pattern, group}}, got {other}"
-                            )),
-                        };
+                            ))
+                        }
+                    };
                     Rule {
                         target: target.clone(),
                         path,
