@@ -190,8 +190,8 @@ fn the_status_filter_is_sent_and_cancelled_bookings_never_become_entries() {
     let last_query = server
         .requests()
         .into_iter()
-        .filter(|r| r.url.contains("/q/Calpendo.Booking/"))
-        .last()
+        .rev()
+        .find(|r| r.url.contains("/q/Calpendo.Booking/"))
         .unwrap();
     assert!(
         last_query.url.ends_with("/status/EQ/Approved"),
