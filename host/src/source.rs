@@ -73,6 +73,12 @@ pub trait SourceFactory: Send + Sync {
     /// Every source type that can be built, sorted.
     fn source_types(&self) -> Vec<String>;
 
+    /// What the plugin says about `source_type` (description, extra
+    /// `field_mapping` targets), or `None` when no plugin provides it.
+    fn type_info(&self, _source_type: &str) -> Option<pylantir_plugin_api::SourceTypeInfo> {
+        None
+    }
+
     /// The plugin file that provides `source_type`, for messages and summaries.
     fn plugin_file(&self, source_type: &str) -> Option<std::path::PathBuf>;
 

@@ -1,1 +1,22 @@
 //! The DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
+//!
+//! - [`options`]: server options from the JSON configuration; visibility windows.
+//! - [`server`]: listener, association limits and negotiation, store connection pool.
+//! - [`association`]: one association: receive, reassemble, dispatch, respond, abort.
+//! - [`dimse`]: command fields, status codes, command sets, PDV reassembly.
+//! - [`echo`]: Verification SCP.
+//! - [`find`]: MWL C-FIND: query parsing and matching types, response identifiers.
+//! - [`mpps`]: MPPS N-CREATE / N-SET SCP.
+//! - [`scu`]: our client: C-ECHO, C-FIND, N-CREATE, N-SET.
+
+pub mod association;
+pub mod dimse;
+pub mod echo;
+pub mod find;
+pub mod mpps;
+pub mod options;
+pub mod scu;
+pub mod server;
+
+pub use options::ServerOptions;
+pub use server::{RunningServer, Server};

@@ -91,6 +91,11 @@ CREATE INDEX IF NOT EXISTS worklist_items_study_uid ON worklist_items (study_ins
 CREATE INDEX IF NOT EXISTS worklist_items_accession ON worklist_items (accession_number);
 ";
 
+/// Python-era rows may hold an empty `source_record_id`: it means "none", and
+/// must not collide in the unique index (NULLs never do).
+pub const EMPTY_RECORD_IDS_TO_NULL: &str =
+    "UPDATE worklist_items SET source_record_id = NULL WHERE source_record_id = ''";
+
 /// The schema version this build writes (`PRAGMA user_version`).
 /// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes.
 pub const SCHEMA_VERSION: i64 = 1;

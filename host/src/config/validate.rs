@@ -1,0 +1,508 @@
+//! Validation of a configuration document: every problem is collected, each
+//! with the JSON path of the key and the value found there.
+
+use super::{
+    paths, ClockTime, Config, Document, Isolation, SourceConfig, Window, DEFAULT_FETCH_TIMEOUT,
+};
+use crate::source::SourceFactory;
+use pylantir_plugin_api::WORKLIST_FIELDS;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::time::Duration;
+
+/// The status column: a worklist column a mapping may target, though not an entry field.
+const STATUS_COLUMN: &str = "performed_procedure_step_status";
+
+/// One thing wrong in a configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// The JSON path of the offending key, e.g. `data_sources[1].sync_interval`.
+    pub path: String,
+    /// The value found there (`None` when the key is missing).
+    pub value: Option<Value>,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(path: impl Into<String>, value: Option<&Value>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            value: value.cloned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)?;
+        match &self.value {
+            Some(value) => {
+                let mut text = value.to_string();
+                if text.chars().count() > 120 {
+                    text = text.chars().take(117).collect::<String>() + "...";
+                }
+                write!(f, " (found {text})")
+            }
+            None => write!(f, " (missing)"),
+        }
+    }
+}
+
+/// Validates a document against the source types `factory` can build and
+/// returns the configuration, or every problem found. Enabled sources are
+/// checked by their plugin (`validate_config`); disabled ones for shape only.
+pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config, Vec<Problem>> {
+    let raw = &document.raw;
+    let mut problems = Vec::new();
+
+    if let Some(value) = raw.get("db_path") {
+        if !value.is_string() {
+            problems.push(Problem::new(
+                "db_path",
+                Some(value),
+                "must be a file path (a string)",
+            ));
+        }
+    }
+    let plugin_dirs = plugin_dirs(document, &mut problems);
+
+    let mut sources = Vec::new();
+    match raw.get("data_sources") {
+        Some(Value::Array(list)) => {
+            if list.is_empty() {
+                log::warn!(
+                    "{}: `data_sources` is empty: no source will sync; the worklist database is served as it is",
+                    document.path.display()
+                );
+            }
+            for (index, value) in list.iter().enumerate() {
+                if let Some(source) = parse_source(raw, index, value, factory, &mut problems) {
+                    sources.push(source);
+                }
+            }
+        }
+        Some(other) => problems.push(Problem::new(
+            "data_sources",
+            Some(other),
+            "must be a list of source objects",
+        )),
+        None => {}
+    }
+    check_duplicate_names(&sources, &mut problems);
+    for source in sources.iter().filter(|s| s.enabled) {
+        check_with_plugin(source, factory, &mut problems);
+    }
+    for key in raw.keys() {
+        if !KNOWN_TOP_LEVEL.contains(&key.as_str()) {
+            log::debug!(
+                "{}: top-level key `{key}` is not used by pylantir's configuration loader",
+                document.path.display()
+            );
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Config {
+        path: document.path.clone(),
+        raw: raw.clone(),
+        legacy: document.legacy,
+        db_path: document.db_path(),
+        plugin_dirs,
+        sources,
+    })
+}
+
+/// Top-level keys read by pylantir (here or in other modules).
+const KNOWN_TOP_LEVEL: &[&str] = &[
+    "db_path",
+    "db_echo",
+    "db_update_interval",
+    "operation_interval",
+    "data_sources",
+    "plugin_dirs",
+    "allowed_aet",
+    "protocol",
+    "site",
+    "redcap2wl",
+    "users_db_path",
+    "api",
+];
+
+fn plugin_dirs(document: &Document, problems: &mut Vec<Problem>) -> Vec<std::path::PathBuf> {
+    let Some(value) = document.raw.get("plugin_dirs") else {
+        return Vec::new();
+    };
+    let Some(list) = value.as_array() else {
+        problems.push(Problem::new(
+            "plugin_dirs",
+            Some(value),
+            "must be a list of directory paths",
+        ));
+        return Vec::new();
+    };
+    let mut dirs = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        match item.as_str() {
+            Some(text) => dirs.push(paths::resolve(&document.path, text)),
+            None => problems.push(Problem::new(
+                format!("plugin_dirs[{i}]"),
+                Some(item),
+                "must be a directory path (a string)",
+            )),
+        }
+    }
+    dirs
+}
+
+/// Parses one `data_sources` entry, recording shape problems; `None` only when
+/// the entry is not an object at all.
+fn parse_source(
+    top: &Map<String, Value>,
+    index: usize,
+    value: &Value,
+    factory: &dyn SourceFactory,
+    problems: &mut Vec<Problem>,
+) -> Option<SourceConfig> {
+    let at = |key: &str| format!("data_sources[{index}].{key}");
+    let Some(object) = value.as_object() else {
+        problems.push(Problem::new(
+            format!("data_sources[{index}]"),
+            Some(value),
+            "must be an object with at least `type`",
+        ));
+        return None;
+    };
+
+    let source_type = match object.get("type") {
+        Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+        other => {
+            problems.push(Problem::new(
+                at("type"),
+                other,
+                "every source needs a `type` (the kind of source, e.g. \"csv\" or \"redcap\")",
+            ));
+            String::new()
+        }
+    };
+    let name = match object.get("name") {
+        None => source_type.clone(),
+        Some(Value::String(n)) if !n.trim().is_empty() => n.clone(),
+        Some(other) => {
+            problems.push(Problem::new(
+                at("name"),
+                Some(other),
+                "must be a non-empty string",
+            ));
+            source_type.clone()
+        }
+    };
+    let enabled = match object.get("enabled") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            problems.push(Problem::new(
+                at("enabled"),
+                Some(other),
+                "must be true or false",
+            ));
+            true
+        }
+    };
+    let sync_interval = match object.get("sync_interval") {
+        Some(v) => seconds(v, &at("sync_interval"), 1.0, problems),
+        None => match top.get("db_update_interval") {
+            Some(v) => seconds(v, "db_update_interval", 1.0, problems),
+            None => Some(Duration::from_secs(60)),
+        },
+    }
+    .unwrap_or(Duration::from_secs(60));
+    let window = match object.get("operation_interval") {
+        Some(v) => window(v, &at("operation_interval"), problems),
+        None => match top.get("operation_interval") {
+            Some(v) => window(v, "operation_interval", problems),
+            None => Window::default(),
+        },
+    };
+    let config = match object.get("config") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(other) => {
+            problems.push(Problem::new(
+                at("config"),
+                Some(other),
+                "must be an object with the source's own settings",
+            ));
+            Value::Object(Map::new())
+        }
+    };
+    let field_mapping = match object.get("field_mapping") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v) => v.clone(),
+    };
+    check_field_mapping(
+        &field_mapping,
+        &at("field_mapping"),
+        &source_type,
+        factory,
+        problems,
+    );
+    let fetch_timeout = match object.get("fetch_timeout") {
+        Some(v) => seconds(v, &at("fetch_timeout"), 1.0, problems),
+        None => Some(DEFAULT_FETCH_TIMEOUT),
+    }
+    .unwrap_or(DEFAULT_FETCH_TIMEOUT);
+    let isolation = match object.get("isolation") {
+        None => Isolation::default(),
+        Some(Value::String(s)) if s == "in-process" => Isolation::InProcess,
+        Some(Value::String(s)) if s == "process" => Isolation::Process,
+        Some(other) => {
+            problems.push(Problem::new(
+                at("isolation"),
+                Some(other),
+                "must be \"in-process\" or \"process\"",
+            ));
+            Isolation::default()
+        }
+    };
+    let plugin = match object.get("plugin") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(other) => {
+            problems.push(Problem::new(
+                at("plugin"),
+                Some(other),
+                "must be the name of a plugin (a string)",
+            ));
+            None
+        }
+    };
+
+    Some(SourceConfig {
+        index,
+        name,
+        source_type,
+        enabled,
+        sync_interval,
+        window,
+        config,
+        field_mapping,
+        fetch_timeout,
+        isolation,
+        plugin,
+        raw: object.clone(),
+    })
+}
+
+/// A number of seconds, at least `min`.
+fn seconds(value: &Value, path: &str, min: f64, problems: &mut Vec<Problem>) -> Option<Duration> {
+    match value.as_f64() {
+        Some(s) if s >= min && s.is_finite() && s < 1e9 => Some(Duration::from_secs_f64(s)),
+        _ => {
+            problems.push(Problem::new(
+                path,
+                Some(value),
+                format!("must be a number of seconds, at least {min}"),
+            ));
+            None
+        }
+    }
+}
+
+/// `{start_time: [h, m], end_time: [h, m]}`; a missing end is taken from the default.
+fn window(value: &Value, path: &str, problems: &mut Vec<Problem>) -> Window {
+    let default = Window::default();
+    let Some(object) = value.as_object() else {
+        problems.push(Problem::new(
+            path,
+            Some(value),
+            "must be an object {\"start_time\": [hour, minute], \"end_time\": [hour, minute]}",
+        ));
+        return default;
+    };
+    let start = clock(
+        object.get("start_time"),
+        &format!("{path}.start_time"),
+        problems,
+    );
+    let end = clock(
+        object.get("end_time"),
+        &format!("{path}.end_time"),
+        problems,
+    );
+    Window {
+        start: start.unwrap_or(default.start),
+        end: end.unwrap_or(default.end),
+    }
+}
+
+fn clock(value: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Option<ClockTime> {
+    let value = value?;
+    let parts = value.as_array().filter(|parts| parts.len() == 2);
+    let Some(parts) = parts else {
+        problems.push(Problem::new(
+            path,
+            Some(value),
+            "must be a list [hour, minute]",
+        ));
+        return None;
+    };
+    let hour = bounded(&parts[0], &format!("{path}[0]"), 23, "hour", problems);
+    let minute = bounded(&parts[1], &format!("{path}[1]"), 59, "minute", problems);
+    Some(ClockTime {
+        hour: hour?,
+        minute: minute?,
+    })
+}
+
+fn bounded(
+    value: &Value,
+    path: &str,
+    max: u64,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<u32> {
+    match value.as_u64() {
+        Some(n) if n <= max => u32::try_from(n).ok(),
+        _ => {
+            problems.push(Problem::new(
+                path,
+                Some(value),
+                format!("{what} must be a whole number from 0 to {max}"),
+            ));
+            None
+        }
+    }
+}
+
+/// Every worklist column a `field_mapping` may target, plus the type's extras.
+fn mapping_targets(extra: &[String]) -> Vec<String> {
+    WORKLIST_FIELDS
+        .iter()
+        .map(|(name, _)| (*name).to_string())
+        .chain(std::iter::once(STATUS_COLUMN.to_string()))
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
+fn is_worklist_column(name: &str) -> bool {
+    name == STATUS_COLUMN || WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
+}
+
+/// `field_mapping`: source field -> worklist column (or an extra target the
+/// type declares); the reversed form worklist column -> source spec (an
+/// object, as Calpendo writes it) is accepted too. Targets of a disabled
+/// source whose plugin is absent are not checked.
+fn check_field_mapping(
+    mapping: &Value,
+    path: &str,
+    source_type: &str,
+    factory: &dyn SourceFactory,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(mapping) = mapping.as_object() else {
+        problems.push(Problem::new(
+            path,
+            Some(mapping),
+            "must be an object {\"source_field\": \"worklist_field\", ...}",
+        ));
+        return;
+    };
+    // Without the type's plugin its extra targets are unknown: an enabled
+    // source gets an unknown-type problem instead, a disabled one no check.
+    if !factory.source_types().iter().any(|t| t == source_type) {
+        return;
+    }
+    let extra = factory
+        .type_info(source_type)
+        .map(|i| i.extra_mapping_targets)
+        .unwrap_or_default();
+    for (key, target) in mapping {
+        let key_path = format!("{path}.{key}");
+        match target {
+            Value::String(name) if is_worklist_column(name) || extra.contains(name) => {}
+            Value::String(_) => problems.push(Problem::new(
+                key_path,
+                Some(target),
+                format!(
+                    "maps to a field that is not a worklist column; expected one of: {}",
+                    mapping_targets(&extra).join(", ")
+                ),
+            )),
+            Value::Object(_) if is_worklist_column(key) => {}
+            _ => problems.push(Problem::new(
+                key_path,
+                Some(target),
+                "must be the name of a worklist column (a string)",
+            )),
+        }
+    }
+}
+
+fn check_duplicate_names(sources: &[SourceConfig], problems: &mut Vec<Problem>) {
+    for (i, source) in sources.iter().enumerate() {
+        if let Some(first) = sources[..i].iter().find(|s| s.name == source.name) {
+            let value = Value::String(source.name.clone());
+            problems.push(Problem::new(
+                format!("data_sources[{}].name", source.index),
+                Some(&value),
+                format!(
+                    "duplicate source name (also used by data_sources[{}]); give each source its own `name`",
+                    first.index
+                ),
+            ));
+        }
+    }
+}
+
+/// The type must be provided by a plugin found, and the plugin must accept `config`.
+fn check_with_plugin(
+    source: &SourceConfig,
+    factory: &dyn SourceFactory,
+    problems: &mut Vec<Problem>,
+) {
+    if source.source_type.is_empty() {
+        return;
+    }
+    let types = factory.source_types();
+    let type_path = format!("data_sources[{}].type", source.index);
+    if !types.contains(&source.source_type) {
+        let available = if types.is_empty() {
+            "no plugins were found (check --plugin-dir, `plugin_dirs` or PYLANTIR_PLUGIN_PATH)"
+                .to_string()
+        } else {
+            format!("available types: {}", types.join(", "))
+        };
+        let value = Value::String(source.source_type.clone());
+        problems.push(Problem::new(
+            type_path,
+            Some(&value),
+            format!("unknown source type; {available}"),
+        ));
+        return;
+    }
+    let config_path = format!("data_sources[{}].config", source.index);
+    if problems.iter().any(|p| p.path.starts_with(&config_path)) {
+        return;
+    }
+    let answer = factory
+        .create(&source.source_type, &source.name)
+        .and_then(|mut built| {
+            let result = built.validate_config(&source.config);
+            built.cleanup();
+            result
+        });
+    if let Err(error) = answer {
+        problems.push(Problem::new(
+            config_path,
+            Some(&source.config),
+            format!(
+                "refused by the `{}` plugin: {}",
+                source.source_type, error.message
+            ),
+        ));
+    }
+}

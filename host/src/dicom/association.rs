@@ -1,0 +1,450 @@
+//! One established association: receives PDUs, reassembles DIMSE messages,
+//! dispatches them (C-ECHO, C-FIND, N-CREATE, N-SET), sends responses, and
+//! aborts on timeouts and protocol violations.
+
+use super::dimse::{self, field, status, Assembler, Message, ResponseFields};
+use super::server::{quickack, Shared};
+use super::{echo, find, mpps};
+use dicom_dictionary_std::{tags, uids};
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_encoding::TransferSyntax;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_ul::association::{Association, SyncAssociation};
+use dicom_ul::pdu::PresentationContextResultReason;
+use dicom_ul::{Pdu, ServerAssociation};
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::ops::ControlFlow;
+
+/// Why an association ends.
+pub enum End {
+    /// The peer released it.
+    Released,
+    /// The peer aborted it or closed the connection.
+    PeerGone(String),
+    /// We abort it, for this reason.
+    Abort(String),
+}
+
+/// A running association and its reassembly state.
+pub struct Peer<'s> {
+    /// The association.
+    pub assoc: ServerAssociation<TcpStream>,
+    /// The peer's address, for the log.
+    pub addr: SocketAddr,
+    /// The calling AE title.
+    pub aet: String,
+    /// Server-wide state.
+    pub shared: &'s Shared,
+    assembler: Assembler,
+    backlog: VecDeque<Message>,
+}
+
+/// Serves an established association until it is released or aborted.
+pub fn serve(mut assoc: ServerAssociation<TcpStream>, addr: SocketAddr, shared: &Shared) {
+    let aet = assoc.peer_ae_title().to_string();
+    let _ = assoc
+        .inner_stream()
+        .set_read_timeout(Some(shared.options.dimse_timeout));
+    log::debug!("association from {addr} (calling AE '{aet}') established");
+    let mut peer = Peer {
+        assoc,
+        addr,
+        aet,
+        shared,
+        assembler: Assembler::new(shared.options.max_message_bytes),
+        backlog: VecDeque::new(),
+    };
+    let end = loop {
+        let message = match peer.next_message() {
+            Ok(message) => message,
+            Err(end) => break end,
+        };
+        if let Err(end) = peer.dispatch(message) {
+            break end;
+        }
+    };
+    match end {
+        End::Released => log::debug!("association from {} ('{}') released", peer.addr, peer.aet),
+        End::PeerGone(why) => log::info!(
+            "association from {} ('{}') ended: {why}",
+            peer.addr,
+            peer.aet
+        ),
+        End::Abort(why) => {
+            log::warn!(
+                "aborting association from {} ('{}'): {why}",
+                peer.addr,
+                peer.aet
+            );
+            let _ = peer.assoc.abort();
+        }
+    }
+}
+
+/// Tells a receive timeout apart from other receive errors (dicom-rs-notes P6).
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return matches!(
+                io.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
+impl Peer<'_> {
+    fn receive(&mut self) -> Result<Pdu, End> {
+        quickack(self.assoc.inner_stream());
+        self.assoc.receive().map_err(|e| {
+            if is_timeout(&e) {
+                End::Abort(format!(
+                    "no message for {} s (dimse_timeout)",
+                    self.shared.options.dimse_timeout.as_secs()
+                ))
+            } else if matches!(e, dicom_ul::association::Error::ConnectionClosed { .. }) {
+                End::PeerGone("connection closed".into())
+            } else {
+                End::Abort(format!("bad PDU: {}", dimse::error_chain(&e)))
+            }
+        })
+    }
+
+    /// Feeds one received PDU; completed messages go to the backlog.
+    fn take_pdu(&mut self, pdu: Pdu) -> Result<(), End> {
+        match pdu {
+            Pdu::PData { data } => {
+                for pdv in data {
+                    match self.assembler.feed(pdv) {
+                        Ok(Some(message)) => self.backlog.push_back(message),
+                        Ok(None) => {}
+                        Err(e) => return Err(End::Abort(e.0)),
+                    }
+                }
+                Ok(())
+            }
+            Pdu::ReleaseRQ => {
+                if !self.assembler.is_idle() {
+                    return Err(End::Abort(
+                        "release requested in the middle of a message".into(),
+                    ));
+                }
+                let _ = self.assoc.send(&Pdu::ReleaseRP);
+                Err(End::Released)
+            }
+            Pdu::AbortRQ { source } => Err(End::PeerGone(format!("peer aborted ({source:?})"))),
+            Pdu::Unknown { pdu_type, .. } => {
+                Err(End::Abort(format!("unknown PDU type 0x{pdu_type:02X}")))
+            }
+            other => Err(End::Abort(format!("unexpected {} PDU", pdu_name(&other)))),
+        }
+    }
+
+    fn next_message(&mut self) -> Result<Message, End> {
+        loop {
+            if let Some(message) = self.backlog.pop_front() {
+                return Ok(message);
+            }
+            let pdu = self.receive()?;
+            self.take_pdu(pdu)?;
+        }
+    }
+
+    /// Whether a C-CANCEL for `message_id` has arrived (without blocking).
+    fn cancel_requested(&mut self, message_id: u16) -> Result<bool, End> {
+        let (stream, buffer) = self.assoc.get_mut();
+        if buffer.is_empty() {
+            let mut probe = [0u8; 1];
+            let _ = stream.set_nonblocking(true);
+            let peeked = stream.peek(&mut probe);
+            let _ = stream.set_nonblocking(false);
+            match peeked {
+                Ok(0) => return Err(End::PeerGone("connection closed during a find".into())),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(End::PeerGone(format!("connection lost: {e}"))),
+            }
+        }
+        let pdu = self.receive()?;
+        self.take_pdu(pdu)?;
+        let before = self.backlog.len();
+        self.backlog.retain(|m| {
+            !(m.field() == field::C_CANCEL_RQ
+                && dimse::u16_of(&m.command, tags::MESSAGE_ID_BEING_RESPONDED_TO)
+                    == Some(message_id))
+        });
+        Ok(self.backlog.len() != before)
+    }
+
+    /// Sends a response command and, if given, its data set.
+    pub fn send(
+        &mut self,
+        pc_id: u8,
+        command: &InMemDicomObject,
+        data: Option<(&InMemDicomObject, &TransferSyntax)>,
+    ) -> Result<(), End> {
+        let command = dimse::encode_command(command).map_err(End::Abort)?;
+        let data = match data {
+            Some((data, ts)) => Some(dimse::encode_data(data, ts).map_err(End::Abort)?),
+            None => None,
+        };
+        let (pdu, rest) =
+            dimse::message_pdus(pc_id, command, data, self.assoc.peer_max_pdu_length());
+        let lost = |e: &dyn std::error::Error| {
+            End::PeerGone(format!("sending failed: {}", dimse::error_chain(e)))
+        };
+        self.assoc.send(&pdu).map_err(|e| lost(&e))?;
+        if let Some(rest) = rest {
+            let mut writer = self.assoc.send_pdata(pc_id);
+            writer.write_all(&rest).map_err(|e| lost(&e))?;
+            writer.finish().map_err(|e| lost(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Sends a response without a data set.
+    pub fn respond(
+        &mut self,
+        request: &Message,
+        status_code: u16,
+        fields: &ResponseFields<'_>,
+    ) -> Result<(), End> {
+        let command = dimse::response(
+            request.field() | field::RESPONSE,
+            request.message_id(),
+            status_code,
+            false,
+            fields,
+        );
+        self.send(request.pc_id, &command, None)
+    }
+
+    fn dispatch(&mut self, message: Message) -> Result<(), End> {
+        let Some(pc) = self
+            .assoc
+            .presentation_contexts()
+            .iter()
+            .find(|pc| {
+                pc.id == message.pc_id && pc.reason == PresentationContextResultReason::Acceptance
+            })
+            .cloned()
+        else {
+            return Err(End::Abort(format!(
+                "message on presentation context {} which was not accepted",
+                message.pc_id
+            )));
+        };
+        let Some(ts) = TransferSyntaxRegistry.get(&pc.transfer_syntax) else {
+            return Err(End::Abort(format!(
+                "unknown transfer syntax {}",
+                pc.transfer_syntax
+            )));
+        };
+        let requested_class = dimse::str_of(&message.command, tags::AFFECTED_SOP_CLASS_UID)
+            .or_else(|| dimse::str_of(&message.command, tags::REQUESTED_SOP_CLASS_UID));
+        let field_value = message.field();
+        let expected = match field_value {
+            field::C_ECHO_RQ => uids::VERIFICATION,
+            field::C_FIND_RQ => uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND,
+            field::N_CREATE_RQ | field::N_SET_RQ => uids::MODALITY_PERFORMED_PROCEDURE_STEP,
+            field::C_CANCEL_RQ => return Ok(()), // a late cancel: ignored
+            other => {
+                log::warn!(
+                    "unsupported command 0x{other:04X} from {} ('{}')",
+                    self.addr,
+                    self.aet
+                );
+                if other & field::RESPONSE != 0 {
+                    return Ok(());
+                }
+                return self.respond(
+                    &message,
+                    status::UNRECOGNIZED_OPERATION,
+                    &ResponseFields::default(),
+                );
+            }
+        };
+        if pc.abstract_syntax != expected || requested_class.as_deref() != Some(expected) {
+            log::warn!(
+                "{} ('{}') sent command 0x{field_value:04X} for SOP class {} on a {} context",
+                self.addr,
+                self.aet,
+                requested_class.as_deref().unwrap_or("(none)"),
+                pc.abstract_syntax
+            );
+            let class = requested_class.unwrap_or_default();
+            return self.respond(
+                &message,
+                status::SOP_CLASS_NOT_SUPPORTED,
+                &ResponseFields {
+                    sop_class: Some(&class),
+                    ..ResponseFields::default()
+                },
+            );
+        }
+        match field_value {
+            field::C_ECHO_RQ => echo::handle(self, &message),
+            field::C_FIND_RQ => self.handle_find(&message, ts),
+            field::N_CREATE_RQ => mpps::handle_create(self, &message, ts),
+            _ => mpps::handle_set(self, &message, ts),
+        }
+    }
+
+    fn handle_find(&mut self, message: &Message, ts: &TransferSyntax) -> Result<(), End> {
+        let class = uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND;
+        fn fail(comment: &str, offending: Option<dicom_core::Tag>) -> ResponseFields<'_> {
+            ResponseFields {
+                sop_class: Some(uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND),
+                error_comment: Some(comment),
+                offending,
+                ..ResponseFields::default()
+            }
+        }
+        let identifier = match message.data.as_deref().map(|d| dimse::decode_data(d, ts)) {
+            Some(Ok(identifier)) => identifier,
+            Some(Err(e)) => {
+                log::warn!("C-FIND from {} ('{}'): {e}", self.addr, self.aet);
+                return self.respond(
+                    message,
+                    status::IDENTIFIER_DOES_NOT_MATCH,
+                    &fail("unreadable identifier", None),
+                );
+            }
+            None => {
+                log::warn!(
+                    "C-FIND from {} ('{}') without an identifier",
+                    self.addr,
+                    self.aet
+                );
+                return self.respond(
+                    message,
+                    status::IDENTIFIER_DOES_NOT_MATCH,
+                    &fail("no identifier", None),
+                );
+            }
+        };
+        let request = match find::parse(identifier, &self.shared.options, &self.aet) {
+            Ok(request) => request,
+            Err(e) => {
+                log::warn!(
+                    "C-FIND from {} ('{}') refused: {}",
+                    self.addr,
+                    self.aet,
+                    e.comment
+                );
+                return self.respond(message, e.status, &fail(&e.comment, e.offending));
+            }
+        };
+        log::debug!(
+            "C-FIND from {} ('{}'): {:?}",
+            self.addr,
+            self.aet,
+            request.filter
+        );
+        let pending = if request.unsupported_keys {
+            status::PENDING_WARNING
+        } else {
+            status::PENDING
+        };
+        let message_id = message.message_id();
+        let pending_command = dimse::response(
+            field::C_FIND_RQ | field::RESPONSE,
+            message_id,
+            pending,
+            true,
+            &ResponseFields {
+                sop_class: Some(class),
+                ..ResponseFields::default()
+            },
+        );
+        let shared = self.shared;
+        let conn = match shared.pool.get() {
+            Ok(conn) => conn,
+            Err(e) => {
+                log::error!(
+                    "C-FIND from {} ('{}'): the worklist database cannot be opened: {e}",
+                    self.addr,
+                    self.aet
+                );
+                return self.respond(
+                    message,
+                    status::UNABLE_TO_PROCESS,
+                    &fail("worklist database unavailable", None),
+                );
+            }
+        };
+        let mut sent: u64 = 0;
+        let mut outcome: Result<bool, End> = Ok(false);
+        let result = crate::store::find::for_each_item(&conn, &request.filter, |row| {
+            if sent % 16 == 0 {
+                match self.cancel_requested(message_id) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        outcome = Ok(true);
+                        return ControlFlow::Break(());
+                    }
+                    Err(end) => {
+                        outcome = Err(end);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            let identifier = find::response_identifier(&request, &row);
+            if let Err(end) = self.send(message.pc_id, &pending_command, Some((&identifier, ts))) {
+                outcome = Err(end);
+                return ControlFlow::Break(());
+            }
+            sent += 1;
+            ControlFlow::Continue(())
+        });
+        drop(conn);
+        let cancelled = outcome?;
+        if let Err(e) = result {
+            log::error!(
+                "C-FIND from {} ('{}'): query failed: {e}",
+                self.addr,
+                self.aet
+            );
+            return self.respond(
+                message,
+                status::UNABLE_TO_PROCESS,
+                &fail("worklist query failed", None),
+            );
+        }
+        let final_status = if cancelled {
+            status::CANCEL
+        } else {
+            status::SUCCESS
+        };
+        log::info!(
+            "C-FIND from {} ('{}'): {sent} match(es){}",
+            self.addr,
+            self.aet,
+            if cancelled { ", cancelled" } else { "" }
+        );
+        self.respond(
+            message,
+            final_status,
+            &ResponseFields {
+                sop_class: Some(class),
+                ..ResponseFields::default()
+            },
+        )
+    }
+}
+
+fn pdu_name(pdu: &Pdu) -> &'static str {
+    match pdu {
+        Pdu::AssociationRQ(_) => "A-ASSOCIATE-RQ",
+        Pdu::AssociationAC(_) => "A-ASSOCIATE-AC",
+        Pdu::AssociationRJ(_) => "A-ASSOCIATE-RJ",
+        Pdu::ReleaseRP => "A-RELEASE-RP",
+        _ => "other",
+    }
+}

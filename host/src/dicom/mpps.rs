@@ -1,0 +1,277 @@
+//! Modality Performed Procedure Step SCP (PS3.4 Annex F): N-CREATE and
+//! N-SET with their failure statuses, persisted through `store::mpps`.
+//! With `mpps_lenient` every request is answered Success (pylantir 0.4's
+//! behaviour) while the store is updated exactly as in strict mode.
+
+use super::association::{End, Peer};
+use super::dimse::{self, status, Message, ResponseFields};
+use crate::store::mpps::{self as store, Created, LinkKeys};
+use dicom_core::header::Header;
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::{tags, uids};
+use dicom_encoding::TransferSyntax;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN;
+
+/// The PPS statuses of PS3.3 C.4.14.
+const STATUSES: [&str; 3] = ["IN PROGRESS", "COMPLETED", "DISCONTINUED"];
+
+/// Error ID of "Performed Procedure Step Object may no longer be updated".
+const MAY_NO_LONGER_BE_UPDATED: u16 = 0xA710;
+
+/// The outcome of one request, before lenient mode is applied.
+struct Outcome {
+    status: u16,
+    comment: Option<String>,
+    error_id: Option<u16>,
+    offending: Option<Tag>,
+}
+
+impl Outcome {
+    fn success() -> Outcome {
+        Outcome {
+            status: status::SUCCESS,
+            comment: None,
+            error_id: None,
+            offending: None,
+        }
+    }
+
+    fn failure(status: u16, comment: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            comment: Some(comment.into()),
+            error_id: None,
+            offending: None,
+        }
+    }
+}
+
+fn respond(peer: &mut Peer<'_>, request: &Message, uid: &str, outcome: Outcome) -> Result<(), End> {
+    let verb = if request.field() == dimse::field::N_CREATE_RQ {
+        "N-CREATE"
+    } else {
+        "N-SET"
+    };
+    let mut outcome = outcome;
+    if outcome.status != status::SUCCESS {
+        log::warn!(
+            "MPPS {verb} {uid} from {} ('{}'): status 0x{:04X}: {}{}",
+            peer.addr,
+            peer.aet,
+            outcome.status,
+            outcome.comment.as_deref().unwrap_or(""),
+            if peer.shared.options.mpps_lenient {
+                " (answered Success: mpps_lenient)"
+            } else {
+                ""
+            }
+        );
+        if peer.shared.options.mpps_lenient {
+            outcome = Outcome::success();
+        }
+    }
+    peer.respond(
+        request,
+        outcome.status,
+        &ResponseFields {
+            sop_class: Some(uids::MODALITY_PERFORMED_PROCEDURE_STEP),
+            sop_instance: Some(uid),
+            error_comment: outcome.comment.as_deref(),
+            error_id: outcome.error_id,
+            offending: outcome.offending,
+        },
+    )
+}
+
+fn decode(request: &Message, ts: &TransferSyntax) -> Result<InMemDicomObject, Outcome> {
+    match request.data.as_deref() {
+        Some(bytes) => dimse::decode_data(bytes, ts)
+            .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, e)),
+        None => Err(Outcome::failure(status::MISSING_ATTRIBUTE, "no data set")),
+    }
+}
+
+/// Stored form: explicit VR little endian, UTF-8.
+fn encode_stored(object: &mut InMemDicomObject) -> Result<Vec<u8>, Outcome> {
+    object.put(DataElement::new(
+        tags::SPECIFIC_CHARACTER_SET,
+        VR::CS,
+        PrimitiveValue::from("ISO_IR 192"),
+    ));
+    dimse::encode_data(object, &EXPLICIT_VR_LITTLE_ENDIAN.erased())
+        .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, e))
+}
+
+fn pps_status(object: &InMemDicomObject) -> Option<String> {
+    dimse::str_of(object, tags::PERFORMED_PROCEDURE_STEP_STATUS)
+}
+
+fn invalid_status(value: Option<&str>) -> Outcome {
+    Outcome {
+        status: status::INVALID_ATTRIBUTE_VALUE,
+        comment: Some(format!(
+            "Performed Procedure Step Status '{}' is not allowed here",
+            value.unwrap_or("")
+        )),
+        error_id: None,
+        offending: Some(tags::PERFORMED_PROCEDURE_STEP_STATUS),
+    }
+}
+
+/// The link keys of an N-CREATE data set.
+fn link_keys(object: &InMemDicomObject) -> Vec<LinkKeys> {
+    let patient_id = dimse::str_of(object, tags::PATIENT_ID);
+    let patient_name = dimse::str_of(object, tags::PATIENT_NAME);
+    let items = object
+        .get(tags::SCHEDULED_STEP_ATTRIBUTES_SEQUENCE)
+        .and_then(|e| e.items())
+        .unwrap_or(&[]);
+    let mut keys: Vec<LinkKeys> = items
+        .iter()
+        .map(|item| LinkKeys {
+            study_uid: dimse::str_of(item, tags::STUDY_INSTANCE_UID),
+            sps_id: dimse::str_of(item, tags::SCHEDULED_PROCEDURE_STEP_ID),
+            accession_number: dimse::str_of(item, tags::ACCESSION_NUMBER),
+            patient_id: patient_id.clone(),
+            patient_name: patient_name.clone(),
+        })
+        .collect();
+    if keys.is_empty() {
+        keys.push(LinkKeys {
+            patient_id,
+            patient_name,
+            ..LinkKeys::default()
+        });
+    }
+    keys
+}
+
+/// Handles N-CREATE-RQ.
+pub fn handle_create(
+    peer: &mut Peer<'_>,
+    request: &Message,
+    ts: &TransferSyntax,
+) -> Result<(), End> {
+    let uid = dimse::str_of(&request.command, tags::AFFECTED_SOP_INSTANCE_UID)
+        .unwrap_or_else(|| format!("2.25.{}", uuid::Uuid::new_v4().as_u128()));
+    let outcome = create(peer, &uid, request, ts).unwrap_or_else(|failure| failure);
+    respond(peer, request, &uid, outcome)
+}
+
+fn create(
+    peer: &mut Peer<'_>,
+    uid: &str,
+    request: &Message,
+    ts: &TransferSyntax,
+) -> Result<Outcome, Outcome> {
+    let mut object = decode(request, ts)?;
+    let value = pps_status(&object);
+    if value.as_deref() != Some("IN PROGRESS") {
+        return Err(invalid_status(value.as_deref()));
+    }
+    let links = link_keys(&object);
+    let bytes = encode_stored(&mut object)?;
+    let shared = peer.shared;
+    let mut conn = shared
+        .pool
+        .get()
+        .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?;
+    match store::create(&mut conn, uid, "IN PROGRESS", &peer.aet, &bytes, &links) {
+        Ok(Created::Stored(Some(item))) => {
+            log::info!(
+                "MPPS {uid} from {} ('{}') IN PROGRESS, worklist item {item}",
+                peer.addr,
+                peer.aet
+            );
+            Ok(Outcome::success())
+        }
+        Ok(Created::Stored(None)) => {
+            log::warn!(
+                "MPPS {uid} from {} ('{}') IN PROGRESS matches no worklist item: stored as unscheduled",
+                peer.addr,
+                peer.aet
+            );
+            Ok(Outcome::success())
+        }
+        Ok(Created::Duplicate) => Err(Outcome::failure(
+            status::DUPLICATE_SOP_INSTANCE,
+            "an MPPS instance with this UID exists",
+        )),
+        Err(e) => {
+            log::error!("MPPS {uid}: storing failed: {e}");
+            Err(Outcome::failure(
+                status::PROCESSING_FAILURE,
+                "database write failed",
+            ))
+        }
+    }
+}
+
+/// Handles N-SET-RQ.
+pub fn handle_set(peer: &mut Peer<'_>, request: &Message, ts: &TransferSyntax) -> Result<(), End> {
+    let uid = dimse::str_of(&request.command, tags::REQUESTED_SOP_INSTANCE_UID).unwrap_or_default();
+    let outcome = set(peer, &uid, request, ts).unwrap_or_else(|failure| failure);
+    respond(peer, request, &uid, outcome)
+}
+
+fn set(
+    peer: &mut Peer<'_>,
+    uid: &str,
+    request: &Message,
+    ts: &TransferSyntax,
+) -> Result<Outcome, Outcome> {
+    let changes = decode(request, ts)?;
+    let shared = peer.shared;
+    let mut conn = shared
+        .pool
+        .get()
+        .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?;
+    let stored = store::get(&conn, uid)
+        .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?
+        .ok_or_else(|| Outcome::failure(status::NO_SUCH_SOP_INSTANCE, "no such MPPS instance"))?;
+    if stored.status != "IN PROGRESS" {
+        return Err(Outcome {
+            status: status::PROCESSING_FAILURE,
+            comment: Some("Performed Procedure Step Object may no longer be updated".into()),
+            error_id: Some(MAY_NO_LONGER_BE_UPDATED),
+            offending: None,
+        });
+    }
+    let new_status = match pps_status(&changes) {
+        None => stored.status.clone(),
+        Some(s) if STATUSES.contains(&s.as_str()) => s,
+        Some(other) => return Err(invalid_status(Some(&other))),
+    };
+    let mut object = dimse::decode_data(&stored.attributes, &EXPLICIT_VR_LITTLE_ENDIAN.erased())
+        .map_err(|e| {
+            Outcome::failure(status::PROCESSING_FAILURE, format!("stored instance: {e}"))
+        })?;
+    // Merge: each attribute of the modification list replaces the stored one
+    // (sequences are sent whole, PS3.4 F.7.2.2.2).
+    for element in changes.iter() {
+        if element.tag() != tags::SPECIFIC_CHARACTER_SET {
+            object.put(element.clone());
+        }
+    }
+    let bytes = encode_stored(&mut object)?;
+    match store::update(&mut conn, uid, &new_status, &bytes) {
+        Ok(item) => {
+            log::info!(
+                "MPPS {uid} from {} ('{}') {new_status}{}",
+                peer.addr,
+                peer.aet,
+                item.map(|i| format!(", worklist item {i}"))
+                    .unwrap_or_default()
+            );
+            Ok(Outcome::success())
+        }
+        Err(e) => {
+            log::error!("MPPS {uid}: storing failed: {e}");
+            Err(Outcome::failure(
+                status::PROCESSING_FAILURE,
+                "database write failed",
+            ))
+        }
+    }
+}

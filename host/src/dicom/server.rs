@@ -1,0 +1,378 @@
+//! The listener: binds, accepts connections, enforces `max_associations`,
+//! negotiates each association (AE titles, SOP classes, transfer syntaxes)
+//! and hands it to its own thread. Also the pool of store connections.
+
+use super::association;
+use super::options::ServerOptions;
+use dicom_dictionary_std::uids;
+use dicom_ul::association::server::{AccessControl, ServerAssociationOptions};
+use dicom_ul::pdu::{
+    AssociationRJ, AssociationRJResult, AssociationRJServiceProviderPresentationReason,
+    AssociationRJServiceUserReason, AssociationRJSource, PresentationContextResultReason,
+    UserIdentity,
+};
+use dicom_ul::Pdu;
+use rusqlite::Connection;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The SOP classes we serve as SCP.
+pub const ABSTRACT_SYNTAXES: [&str; 3] = [
+    uids::VERIFICATION,
+    uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND,
+    uids::MODALITY_PERFORMED_PROCEDURE_STEP,
+];
+
+/// The transfer syntaxes we accept (the client's order decides).
+pub const TRANSFER_SYNTAXES: [&str; 3] = [
+    uids::EXPLICIT_VR_LITTLE_ENDIAN,
+    uids::IMPLICIT_VR_LITTLE_ENDIAN,
+    "1.2.840.10008.1.2.2", // explicit VR big endian (retired)
+];
+
+/// Store connections shared by the association threads.
+pub struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// A store connection borrowed from the pool; returned when dropped.
+pub struct Pooled<'a> {
+    pool: &'a Pool,
+    conn: Option<Connection>,
+}
+
+impl Pool {
+    fn new(path: &Path) -> Pool {
+        Pool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Takes an idle connection or opens a new one.
+    pub fn get(&self) -> Result<Pooled<'_>, crate::store::StoreError> {
+        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = crate::store::open(&self.path)?;
+                conn.set_prepared_statement_cache_capacity(64);
+                conn
+            }
+        };
+        Ok(Pooled {
+            pool: self,
+            conn: Some(conn),
+        })
+    }
+}
+
+impl Deref for Pooled<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.pool.idle.lock()) {
+            idle.push(conn);
+        }
+    }
+}
+
+/// What every association thread shares.
+pub struct Shared {
+    /// The options the server was started with.
+    pub options: ServerOptions,
+    /// The store.
+    pub pool: Pool,
+    active: AtomicUsize,
+}
+
+/// Checks the called AE title and `allowed_aet` during negotiation.
+struct Access {
+    allowed: Vec<String>,
+    peer: SocketAddr,
+}
+
+impl AccessControl for Access {
+    fn check_access(
+        &self,
+        this_ae_title: &str,
+        calling_ae_title: &str,
+        called_ae_title: &str,
+        _user_identity: Option<&UserIdentity>,
+    ) -> Result<(), AssociationRJServiceUserReason> {
+        if called_ae_title != this_ae_title {
+            log::warn!(
+                "refused association from {} (calling AE '{calling_ae_title}'): called AE title '{called_ae_title}' is not ours ('{this_ae_title}')",
+                self.peer
+            );
+            return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
+        }
+        if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == calling_ae_title) {
+            log::warn!(
+                "refused association from {}: calling AE title '{calling_ae_title}' is not in allowed_aet",
+                self.peer
+            );
+            return Err(AssociationRJServiceUserReason::CallingAETitleNotRecognized);
+        }
+        Ok(())
+    }
+}
+
+/// A bound DICOM server, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+/// A server running on its own thread.
+pub struct RunningServer {
+    addr: SocketAddr,
+    shutdown: Arc<AtomicBool>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, waits for running associations (a few seconds at
+    /// most) and returns the accept loop's result.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.shutdown.store(true, Ordering::SeqCst);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the DICOM accept loop panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Server {
+    /// Binds the listening socket and checks that the store opens.
+    pub fn bind(options: ServerOptions, db_path: &Path) -> io::Result<Server> {
+        let pool = Pool::new(db_path);
+        pool.get().map_err(|e| {
+            io::Error::other(format!(
+                "cannot open the worklist database {}: {e}",
+                db_path.display()
+            ))
+        })?;
+        let listener = TcpListener::bind((options.ip.as_str(), options.port)).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}:{}: {e}", options.ip, options.port),
+            )
+        })?;
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared {
+                options,
+                pool,
+                active: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Runs the accept loop on a new thread.
+    pub fn spawn(self) -> io::Result<RunningServer> {
+        let addr = self.local_addr()?;
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let flag = shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name("dicom-listener".into())
+            .spawn(move || self.run(flag))?;
+        Ok(RunningServer {
+            addr,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// Accepts associations until `shutdown` is set, then waits up to five
+    /// seconds for running associations to end.
+    pub fn run(self, shutdown: Arc<AtomicBool>) -> io::Result<()> {
+        let options = &self.shared.options;
+        log::info!(
+            "DICOM server {} listening on {} (max {} associations)",
+            options.ae_title,
+            self.listener.local_addr()?,
+            options.max_associations
+        );
+        // accept() wakes up every 200 ms to look at the shutdown flag.
+        socket2::SockRef::from(&self.listener)
+            .set_read_timeout(Some(Duration::from_millis(200)))?;
+        while !shutdown.load(Ordering::SeqCst) {
+            match self.listener.accept() {
+                Ok((stream, peer)) => self.accept(stream, peer),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    log::warn!("accepting a connection failed: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        log::info!("DICOM server stopped");
+        Ok(())
+    }
+
+    fn accept(&self, stream: TcpStream, peer: SocketAddr) {
+        let shared = self.shared.clone();
+        let over_limit =
+            shared.active.fetch_add(1, Ordering::SeqCst) >= shared.options.max_associations;
+        let spawned = std::thread::Builder::new()
+            .name("dicom-association".into())
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                if over_limit {
+                    refuse_busy(stream, peer, &shared.options);
+                } else {
+                    serve_connection(stream, peer, &shared);
+                }
+                shared.active.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start a thread for the association from {peer}: {e}");
+            self.shared.active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Low-latency socket settings (dicom-rs-notes §7).
+pub fn tune_socket(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    quickack(stream);
+}
+
+/// Sets TCP_QUICKACK (Linux) so our ACK is not delayed while we wait for the
+/// rest of a PDU; it must be set again before each blocking receive.
+pub fn quickack(stream: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = stream;
+}
+
+fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let options = &shared.options;
+    tune_socket(&stream);
+    let mut scp = ServerAssociationOptions::new()
+        .ae_access_control(Access {
+            allowed: options.allowed_aet.clone(),
+            peer,
+        })
+        .ae_title(options.ae_title.clone())
+        .max_pdu_length(options.max_pdu_length)
+        .strict(false)
+        .read_timeout(options.acse_timeout)
+        .write_timeout(options.dimse_timeout);
+    for uid in ABSTRACT_SYNTAXES {
+        scp = scp.with_abstract_syntax(uid);
+    }
+    for uid in TRANSFER_SYNTAXES {
+        scp = scp.with_transfer_syntax(uid);
+    }
+    let assoc = match scp.establish(stream) {
+        Ok(assoc) => assoc,
+        Err(e) => {
+            log::info!(
+                "association from {peer} not established: {}",
+                super::dimse::error_chain(&e)
+            );
+            return;
+        }
+    };
+    let accepted = assoc
+        .presentation_contexts()
+        .iter()
+        .any(|pc| pc.reason == PresentationContextResultReason::Acceptance);
+    if !accepted {
+        log::warn!(
+            "association from {peer} (calling AE '{}') proposed no SOP class we serve; aborting",
+            dicom_ul::association::Association::peer_ae_title(&assoc)
+        );
+        let _ = assoc.abort();
+        return;
+    }
+    association::serve(assoc, peer, shared);
+}
+
+/// Answers an association request with A-ASSOCIATE-RJ (transient, local
+/// limit exceeded) when `max_associations` are already running.
+fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, options: &ServerOptions) {
+    let _ = stream.set_read_timeout(Some(options.acse_timeout));
+    let mut buffer = bytes_buffer();
+    let request = dicom_ul::association::read_pdu_from_wire(
+        &mut stream,
+        &mut buffer,
+        options.max_pdu_length,
+        false,
+    );
+    if let Ok(Pdu::AssociationRQ(rq)) = request {
+        log::warn!(
+            "refused association from {peer} (calling AE '{}'): {} associations already running",
+            rq.calling_ae_title,
+            options.max_associations
+        );
+        let rj = Pdu::AssociationRJ(AssociationRJ {
+            result: AssociationRJResult::Transient,
+            source: AssociationRJSource::ServiceProviderPresentation(
+                AssociationRJServiceProviderPresentationReason::LocalLimitExceeded,
+            ),
+        });
+        let mut bytes = Vec::new();
+        if dicom_ul::write_pdu(&mut bytes, &rj).is_ok() {
+            let _ = stream.write_all(&bytes);
+        }
+    }
+}
+
+fn bytes_buffer() -> bytes::BytesMut {
+    bytes::BytesMut::with_capacity(4096)
+}

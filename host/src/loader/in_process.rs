@@ -1,0 +1,120 @@
+//! A plugin source running in this process, behind the host's own
+//! [`DataSource`] trait. A source whose call panicked is dropped and rebuilt
+//! (and given its configuration again) before its next use.
+
+use super::entries::parse_entries;
+use super::load::{source_error, LoadedPlugin};
+use crate::source::{DataSource, SourceError, SourceErrorKind};
+use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr};
+use pylantir_plugin_api::{DataSourceBox, Entry, PluginError};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// One configured source built by an in-process plugin.
+pub struct InProcessSource {
+    plugin: Arc<LoadedPlugin>,
+    source_type: String,
+    source_name: String,
+    /// `None` after a panic: rebuilt before the next call.
+    inner: Option<DataSourceBox>,
+    /// The last configuration the source accepted, replayed after a rebuild.
+    config: Option<Value>,
+    incremental: bool,
+}
+
+impl InProcessSource {
+    /// Builds a source of `source_type` named `source_name` from `plugin`.
+    pub fn new(
+        plugin: Arc<LoadedPlugin>,
+        source_type: &str,
+        source_name: &str,
+    ) -> Result<Self, SourceError> {
+        let inner = plugin.new_source(source_type, source_name)?;
+        let incremental = inner.supports_incremental_sync();
+        Ok(InProcessSource {
+            plugin,
+            source_type: source_type.to_string(),
+            source_name: source_name.to_string(),
+            inner: Some(inner),
+            config: None,
+            incremental,
+        })
+    }
+
+    /// The source object, rebuilt and reconfigured first if a panic dropped it.
+    fn ready(&mut self) -> Result<&mut DataSourceBox, SourceError> {
+        if self.inner.is_none() {
+            log::info!(
+                "source '{}': rebuilding it after a panic ({})",
+                self.source_name,
+                self.plugin.file().display()
+            );
+            let mut fresh = self
+                .plugin
+                .new_source(&self.source_type, &self.source_name)?;
+            if let Some(config) = &self.config {
+                let text = config.to_string();
+                if let RResult::RErr(e) = fresh.validate_config(RStr::from_str(&text)) {
+                    return Err(source_error(e));
+                }
+            }
+            self.inner = Some(fresh);
+        }
+        self.inner
+            .as_mut()
+            .ok_or_else(|| SourceError::new(SourceErrorKind::Other, "source is not available"))
+    }
+
+    /// Turns a plugin error into a source error, dropping the source on a panic.
+    fn failed(&mut self, error: PluginError) -> SourceError {
+        let error = source_error(error);
+        if error.kind == SourceErrorKind::Panicked {
+            log::warn!(
+                "source '{}' panicked: {}; it will be rebuilt before its next use",
+                self.source_name,
+                error.message
+            );
+            self.inner = None;
+        }
+        error
+    }
+}
+
+impl DataSource for InProcessSource {
+    fn validate_config(&mut self, config: &Value) -> Result<(), SourceError> {
+        let text = config.to_string();
+        let result = self.ready()?.validate_config(RStr::from_str(&text));
+        match result {
+            RResult::ROk(()) => {
+                self.config = Some(config.clone());
+                Ok(())
+            }
+            RResult::RErr(e) => Err(self.failed(e)),
+        }
+    }
+
+    fn fetch_entries(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, SourceError> {
+        let mapping = field_mapping.to_string();
+        let result = self
+            .ready()?
+            .fetch_entries(RStr::from_str(&mapping), interval_seconds);
+        match result {
+            RResult::ROk(json) => parse_entries(&self.source_name, json.as_str()),
+            RResult::RErr(e) => Err(self.failed(e)),
+        }
+    }
+
+    fn supports_incremental_sync(&self) -> bool {
+        self.incremental
+    }
+
+    fn cleanup(&mut self) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.cleanup();
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Writing one fetch of a source into `worklist_items`, in one transaction.
+//!
+//! The upsert rules:
+//! - identity is (`data_source`, `source_record_id`) when the entry has a
+//!   record id, else (`patient_id`, `patient_name`) as in Python pylantir; a
+//!   row of this source (or of none) with the same patient and no record id is
+//!   adopted (Python-era rows);
+//! - a row owned by another source is not touched: a conflict;
+//! - only the fields the entry carries are written (nothing is erased), and a
+//!   row whose fields are all equal is not rewritten;
+//! - the status and the Study Instance UID are set on insert only (the UID is
+//!   `2.25.<uuid>` unless the entry has one); a sync never changes them.
+
+use pylantir_plugin_api::WORKLIST_FIELDS;
+use rusqlite::{params_from_iter, types::Value as SqlValue, Connection, OptionalExtension};
+use rusqlite::{Transaction, TransactionBehavior};
+
+/// A normalised worklist entry, ready to be written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Item {
+    /// The stable upstream identity, if the source gives one.
+    pub record_id: Option<String>,
+    /// One value per [`WORKLIST_FIELDS`] entry, in that order; `None`: not sent.
+    pub values: Vec<Option<String>>,
+    /// The status of a new item (default `SCHEDULED`).
+    pub status: Option<String>,
+}
+
+impl Item {
+    /// An item with no field set.
+    pub fn new() -> Self {
+        Item {
+            record_id: None,
+            values: vec![None; WORKLIST_FIELDS.len()],
+            status: None,
+        }
+    }
+
+    /// The value of worklist field number `index`.
+    pub fn value(&self, index: usize) -> Option<&str> {
+        self.values.get(index).and_then(|v| v.as_deref())
+    }
+}
+
+/// The position of a field in [`WORKLIST_FIELDS`] (checked at compile time).
+pub const fn field_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < WORKLIST_FIELDS.len() {
+        if const_eq(WORKLIST_FIELDS[i].0, name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not a worklist field")
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+pub const PATIENT_ID: usize = field_index("patient_id");
+pub const PATIENT_NAME: usize = field_index("patient_name");
+pub const STUDY_UID: usize = field_index("study_instance_uid");
+pub const MODALITY: usize = field_index("modality");
+
+/// What one fetch did to the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Entries not written because another source owns the item.
+    pub conflicts: u64,
+}
+
+/// An entry refused because another source owns its item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub patient_id: String,
+    pub patient_name: Option<String>,
+    pub owner: String,
+}
+
+/// Writes `items` of source `source` in one transaction: all of them or, on
+/// any error, none. Returns the counts and the conflicts found.
+pub fn write_fetch(
+    conn: &mut Connection,
+    source: &str,
+    items: &[Item],
+) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut counts = WriteCounts::default();
+    let mut conflicts = Vec::new();
+    for item in items {
+        write_one(&tx, source, item, &mut counts, &mut conflicts)?;
+    }
+    tx.commit()?;
+    Ok((counts, conflicts))
+}
+
+/// A stored row, as far as the upsert needs it.
+struct Stored {
+    id: i64,
+    data_source: Option<String>,
+    record_id: Option<String>,
+    values: Vec<Option<String>>,
+}
+
+fn select_columns() -> String {
+    let fields: Vec<&str> = WORKLIST_FIELDS.iter().map(|(name, _)| *name).collect();
+    format!(
+        "SELECT id, data_source, source_record_id, {} FROM worklist_items",
+        fields.join(", ")
+    )
+}
+
+fn read_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+    let mut values = Vec::with_capacity(WORKLIST_FIELDS.len());
+    for i in 0..WORKLIST_FIELDS.len() {
+        values.push(row.get::<_, Option<String>>(3 + i)?);
+    }
+    Ok(Stored {
+        id: row.get(0)?,
+        data_source: row.get(1)?,
+        record_id: row.get(2)?,
+        values,
+    })
+}
+
+fn find(tx: &Transaction<'_>, filter: &str, args: &[&str]) -> rusqlite::Result<Option<Stored>> {
+    let sql = format!("{} WHERE {filter} LIMIT 1", select_columns());
+    let mut stmt = tx.prepare_cached(&sql)?;
+    stmt.query_row(params_from_iter(args.iter()), read_stored)
+        .optional()
+}
+
+/// The row an entry is about, if any.
+fn existing(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<Option<Stored>> {
+    let patient_id = item.value(PATIENT_ID).unwrap_or_default();
+    let name = item.value(PATIENT_NAME);
+    if let Some(record_id) = &item.record_id {
+        let own = find(
+            tx,
+            "data_source = ?1 AND source_record_id = ?2",
+            &[source, record_id],
+        )?;
+        if own.is_some() {
+            return Ok(own);
+        }
+        // A Python-era row of this source (or of none), without a record id.
+        let unclaimed = "(source_record_id IS NULL OR source_record_id = '') \
+                         AND (data_source IS NULL OR data_source = ?1)";
+        return match name {
+            Some(name) => find(
+                tx,
+                &format!("patient_id = ?2 AND patient_name = ?3 AND {unclaimed} ORDER BY id"),
+                &[source, patient_id, name],
+            ),
+            None => find(
+                tx,
+                &format!("patient_id = ?2 AND {unclaimed} ORDER BY id"),
+                &[source, patient_id],
+            ),
+        };
+    }
+    // Prefer this source's row, then an unowned one, then another source's.
+    let order = "ORDER BY (data_source IS ?1) DESC, (data_source IS NULL) DESC, id";
+    match name {
+        Some(name) => find(
+            tx,
+            &format!("patient_id = ?2 AND patient_name = ?3 {order}"),
+            &[source, patient_id, name],
+        ),
+        None => find(
+            tx,
+            &format!("patient_id = ?2 {order}"),
+            &[source, patient_id],
+        ),
+    }
+}
+
+fn write_one(
+    tx: &Transaction<'_>,
+    source: &str,
+    item: &Item,
+    counts: &mut WriteCounts,
+    conflicts: &mut Vec<Conflict>,
+) -> rusqlite::Result<()> {
+    let Some(stored) = existing(tx, source, item)? else {
+        insert(tx, source, item)?;
+        counts.inserted += 1;
+        return Ok(());
+    };
+    if let Some(owner) = stored.data_source.as_deref().filter(|o| *o != source) {
+        conflicts.push(Conflict {
+            patient_id: item.value(PATIENT_ID).unwrap_or_default().to_string(),
+            patient_name: item.value(PATIENT_NAME).map(str::to_string),
+            owner: owner.to_string(),
+        });
+        counts.conflicts += 1;
+        return Ok(());
+    }
+
+    let mut columns: Vec<&str> = Vec::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
+        let (Some(new), old) = (item.value(i), stored.values[i].as_deref()) else {
+            continue;
+        };
+        let keep_uid = i == STUDY_UID && old.is_some_and(|uid| !uid.is_empty());
+        if old != Some(new) && !keep_uid {
+            columns.push(field);
+            args.push(SqlValue::Text(new.to_string()));
+        }
+    }
+    if stored.data_source.is_none() {
+        columns.push("data_source");
+        args.push(SqlValue::Text(source.to_string()));
+    }
+    if let Some(record_id) = &item.record_id {
+        if stored.record_id.as_deref() != Some(record_id.as_str()) {
+            columns.push("source_record_id");
+            args.push(SqlValue::Text(record_id.clone()));
+        }
+    }
+    if columns.is_empty() {
+        counts.unchanged += 1;
+        return Ok(());
+    }
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(n, column)| format!("{column} = ?{}", n + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE worklist_items SET {} WHERE id = ?{}",
+        sets.join(", "),
+        columns.len() + 1
+    );
+    args.push(SqlValue::Integer(stored.id));
+    tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
+    counts.updated += 1;
+    Ok(())
+}
+
+fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<()> {
+    let mut columns: Vec<&str> = vec![
+        "data_source",
+        "source_record_id",
+        "performed_procedure_step_status",
+    ];
+    let mut args: Vec<SqlValue> = vec![
+        SqlValue::Text(source.to_string()),
+        item.record_id
+            .clone()
+            .map_or(SqlValue::Null, SqlValue::Text),
+        SqlValue::Text(
+            item.status
+                .clone()
+                .unwrap_or_else(|| "SCHEDULED".to_string()),
+        ),
+    ];
+    for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
+        let value = match (i, item.value(i)) {
+            (_, Some(value)) => value.to_string(),
+            (STUDY_UID, None) => new_study_uid(),
+            (MODALITY, None) => "MR".to_string(),
+            _ => continue,
+        };
+        columns.push(field);
+        args.push(SqlValue::Text(value));
+    }
+    let marks: Vec<String> = (1..=columns.len()).map(|n| format!("?{n}")).collect();
+    let sql = format!(
+        "INSERT INTO worklist_items ({}) VALUES ({})",
+        columns.join(", "),
+        marks.join(", ")
+    );
+    tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
+    Ok(())
+}
+
+/// A new Study Instance UID under the UUID-derived root `2.25` (PS3.5 B.2).
+pub fn new_study_uid() -> String {
+    format!("2.25.{}", uuid::Uuid::new_v4().as_u128())
+}

@@ -1,0 +1,92 @@
+//! The `sync_runs` journal: one row per fetch of a source, with its counts or error.
+
+use rusqlite::{params, Connection};
+
+/// The counts of one sync run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub fetched: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub conflicts: u64,
+    /// Entries refused by normalisation (bad date, value too long, ...).
+    pub rejected: u64,
+}
+
+/// One recorded run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: i64,
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+}
+
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Records the start of a run of `source`; returns its id.
+pub fn start(conn: &Connection, source: &str) -> rusqlite::Result<i64> {
+    conn.prepare_cached("INSERT INTO sync_runs (source, started_at) VALUES (?1, ?2)")?
+        .execute(params![source, now()])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Records the end of run `id`: its counts and, if it failed, the error.
+pub fn finish(
+    conn: &Connection,
+    id: i64,
+    counts: &RunCounts,
+    error: Option<&str>,
+) -> rusqlite::Result<()> {
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "UPDATE sync_runs SET finished_at = ?2, fetched = ?3, inserted = ?4, updated = ?5, \
+         unchanged = ?6, conflicts = ?7, rejected = ?8, error = ?9 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        now(),
+        as_i64(counts.fetched),
+        as_i64(counts.inserted),
+        as_i64(counts.updated),
+        as_i64(counts.unchanged),
+        as_i64(counts.conflicts),
+        as_i64(counts.rejected),
+        error
+    ])?;
+    Ok(())
+}
+
+/// The runs of `source` (every source when `None`), oldest first.
+pub fn list(conn: &Connection, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, source, started_at, finished_at, fetched, inserted, updated, unchanged, \
+         conflicts, rejected, error FROM sync_runs WHERE ?1 IS NULL OR source = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([source], |row| {
+        let count = |i: usize| row.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or(0));
+        Ok(Run {
+            id: row.get(0)?,
+            source: row.get(1)?,
+            started_at: row.get(2)?,
+            finished_at: row.get(3)?,
+            counts: RunCounts {
+                fetched: count(4)?,
+                inserted: count(5)?,
+                updated: count(6)?,
+                unchanged: count(7)?,
+                conflicts: count(8)?,
+                rejected: count(9)?,
+            },
+            error: row.get(10)?,
+        })
+    })?;
+    rows.collect()
+}

@@ -1,0 +1,156 @@
+//! When a source syncs and how far back it looks: its daily window and the
+//! fetch interval (with the overlap Python pylantir uses).
+
+use crate::config::{ClockTime, Window};
+use chrono::{Duration as Span, NaiveDateTime, Timelike};
+use std::time::Duration;
+
+/// Added to every incremental look-back so no change is missed between runs.
+pub const OVERLAP: Duration = Duration::from_secs(300);
+
+fn minutes(t: ClockTime) -> u32 {
+    t.hour * 60 + t.minute
+}
+
+/// Whether `now` lies in the window (both ends inclusive, to the minute).
+pub fn in_window(window: &Window, now: NaiveDateTime) -> bool {
+    let m = now.hour() * 60 + now.minute();
+    let (start, end) = (minutes(window.start), minutes(window.end));
+    if start <= end {
+        start <= m && m <= end
+    } else {
+        m >= start || m <= end
+    }
+}
+
+fn at(now: NaiveDateTime, t: ClockTime, second: u32) -> NaiveDateTime {
+    now.date()
+        .and_hms_opt(t.hour, t.minute, second)
+        .unwrap_or(now)
+}
+
+/// When the window last closed before `now` (the end minute's last second).
+pub fn last_close(window: &Window, now: NaiveDateTime) -> NaiveDateTime {
+    let today = at(now, window.end, 59);
+    if today < now {
+        today
+    } else {
+        today - Span::days(1)
+    }
+}
+
+/// How long until the window opens; zero inside it.
+pub fn until_open(window: &Window, now: NaiveDateTime) -> Duration {
+    if in_window(window, now) {
+        return Duration::ZERO;
+    }
+    let mut open = at(now, window.start, 0);
+    if open <= now {
+        open += Span::days(1);
+    }
+    (open - now).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// How far back a fetch at `now` looks, in seconds: since the last
+/// successful sync (at startup: since the window last closed, as Python
+/// pylantir's first sync of the day does) plus the overlap, and never less
+/// than `sync_interval` + the overlap.
+pub fn lookback(
+    window: &Window,
+    sync_interval: Duration,
+    now: NaiveDateTime,
+    last_success: Option<NaiveDateTime>,
+) -> f64 {
+    let floor = (sync_interval + OVERLAP).as_secs_f64();
+    let gap = match last_success {
+        Some(last) => (now - last).to_std().unwrap_or_default() + OVERLAP,
+        None => (now - last_close(window, now)).to_std().unwrap_or_default(),
+    };
+    gap.as_secs_f64().max(floor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn window(start: (u32, u32), end: (u32, u32)) -> Window {
+        Window {
+            start: ClockTime {
+                hour: start.0,
+                minute: start.1,
+            },
+            end: ClockTime {
+                hour: end.0,
+                minute: end.1,
+            },
+        }
+    }
+
+    fn time(h: u32, m: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2025, 3, 7)
+            .and_then(|d| d.and_hms_opt(h, m, s))
+            .expect("valid")
+    }
+
+    #[test]
+    fn a_window_includes_both_end_minutes() {
+        let w = window((8, 0), (18, 0));
+        assert!(in_window(&w, time(8, 0, 0)));
+        assert!(in_window(&w, time(18, 0, 59)));
+        assert!(!in_window(&w, time(7, 59, 59)));
+        assert!(!in_window(&w, time(18, 1, 0)));
+    }
+
+    #[test]
+    fn a_window_ending_before_it_starts_wraps_past_midnight() {
+        let w = window((22, 0), (6, 0));
+        assert!(in_window(&w, time(23, 0, 0)));
+        assert!(in_window(&w, time(5, 0, 0)));
+        assert!(!in_window(&w, time(12, 0, 0)));
+    }
+
+    #[test]
+    fn the_first_sync_looks_back_to_when_the_window_last_closed() {
+        let w = window((8, 0), (18, 0));
+        let now = time(8, 0, 0);
+        // Yesterday 18:00:59 to today 08:00:00.
+        assert_eq!(
+            lookback(&w, Duration::from_secs(60), now, None),
+            14.0 * 3600.0 - 59.0
+        );
+    }
+
+    #[test]
+    fn later_syncs_look_back_one_interval_plus_the_overlap() {
+        let w = window((8, 0), (18, 0));
+        let now = time(10, 0, 0);
+        let last = time(9, 59, 0);
+        assert_eq!(
+            lookback(&w, Duration::from_secs(60), now, Some(last)),
+            360.0
+        );
+    }
+
+    #[test]
+    fn after_failures_the_look_back_covers_the_time_since_the_last_success() {
+        let w = window((0, 0), (23, 59));
+        let now = time(10, 0, 0);
+        let last = time(9, 0, 0);
+        assert_eq!(
+            lookback(&w, Duration::from_secs(60), now, Some(last)),
+            3900.0
+        );
+    }
+
+    #[test]
+    fn outside_the_window_the_wait_is_until_it_opens() {
+        let w = window((8, 0), (18, 0));
+        assert_eq!(until_open(&w, time(7, 30, 0)), Duration::from_secs(1800));
+        assert_eq!(
+            until_open(&w, time(19, 0, 0)),
+            Duration::from_secs(13 * 3600)
+        );
+        assert_eq!(until_open(&w, time(9, 0, 0)), Duration::ZERO);
+    }
+}

@@ -1,0 +1,206 @@
+//! One source's worker: waits for its window and interval, fetches with a
+//! deadline, writes the fetch, journals the run, and rebuilds its source
+//! after a panic, crash or timeout.
+
+use super::apply::apply_entries;
+use super::schedule;
+use super::stop::Stop;
+use crate::config::SourceConfig;
+use crate::source::{DataSource, SourceErrorKind, SourceFactory};
+use crate::store::{self, runs};
+use chrono::NaiveDateTime;
+use pylantir_plugin_api::Entry;
+use rusqlite::Connection;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How often a waiting fetch checks the stop flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The worker of one enabled source.
+pub struct Worker {
+    source: SourceConfig,
+    prefix: String,
+    factory: Arc<dyn SourceFactory>,
+    db_path: PathBuf,
+    stop: Arc<Stop>,
+    built: Option<Box<dyn DataSource>>,
+    last_success: Option<NaiveDateTime>,
+}
+
+impl Worker {
+    /// A worker for `source`, writing to the database at `db_path`.
+    pub fn new(
+        source: SourceConfig,
+        factory: Arc<dyn SourceFactory>,
+        db_path: PathBuf,
+        stop: Arc<Stop>,
+    ) -> Self {
+        Worker {
+            prefix: source.log_prefix(),
+            source,
+            factory,
+            db_path,
+            stop,
+            built: None,
+            last_success: None,
+        }
+    }
+
+    /// Runs until the stop flag is raised, then cleans the source up.
+    pub fn run(mut self) {
+        let mut conn = match store::open(&self.db_path) {
+            Ok(conn) => conn,
+            Err(error) => {
+                log::error!("{} cannot sync: {error}", self.prefix);
+                return;
+            }
+        };
+        while !self.stop.is_raised() {
+            let now = chrono::Local::now().naive_local();
+            let wait = if schedule::in_window(&self.source.window, now) {
+                let interval = schedule::lookback(
+                    &self.source.window,
+                    self.source.sync_interval,
+                    now,
+                    self.last_success,
+                );
+                self.sync(&mut conn, interval, now);
+                self.source.sync_interval
+            } else {
+                let until = schedule::until_open(&self.source.window, now);
+                log::debug!(
+                    "{} outside its window {}; next check in {} s",
+                    self.prefix,
+                    self.source.window,
+                    until.min(self.source.sync_interval).as_secs()
+                );
+                until.min(self.source.sync_interval)
+            };
+            if self.stop.wait(wait) {
+                break;
+            }
+        }
+        if let Some(mut source) = self.built.take() {
+            source.cleanup();
+        }
+        log::info!("{} stopped", self.prefix);
+    }
+
+    /// One run: fetch, write, journal.
+    fn sync(&mut self, conn: &mut Connection, interval: f64, now: NaiveDateTime) {
+        let run = runs::start(conn, &self.source.name);
+        if let Err(error) = &run {
+            log::warn!(
+                "{} cannot record the run in sync_runs: {error}",
+                self.prefix
+            );
+        }
+        log::debug!("{} fetching (looking back {interval:.0} s)", self.prefix);
+        let result = self.fetch(interval).and_then(|entries| {
+            apply_entries(conn, &self.source.name, &self.prefix, &entries)
+                .map_err(|e| format!("writing to the worklist database failed: {e}"))
+        });
+        let (counts, error) = match result {
+            Ok(counts) => {
+                self.last_success = Some(now);
+                log::info!(
+                    "{} fetched {}: {} new, {} updated, {} unchanged, {} conflicts, {} rejected",
+                    self.prefix,
+                    counts.fetched,
+                    counts.inserted,
+                    counts.updated,
+                    counts.unchanged,
+                    counts.conflicts,
+                    counts.rejected
+                );
+                (counts, None)
+            }
+            Err(error) => {
+                log::error!(
+                    "{} sync failed: {error}; retrying in {} s",
+                    self.prefix,
+                    self.source.sync_interval.as_secs()
+                );
+                (runs::RunCounts::default(), Some(error))
+            }
+        };
+        if let Ok(id) = run {
+            if let Err(e) = runs::finish(conn, id, &counts, error.as_deref()) {
+                log::warn!("{} cannot record the run in sync_runs: {e}", self.prefix);
+            }
+        }
+    }
+
+    /// The configured source, built and validated if it is not yet.
+    fn build(&self) -> Result<Box<dyn DataSource>, String> {
+        let mut source = self
+            .factory
+            .create(&self.source.source_type, &self.source.name)
+            .map_err(|e| format!("cannot create the source: {e}"))?;
+        source
+            .validate_config(&self.source.config)
+            .map_err(|e| format!("configuration refused: {e}"))?;
+        Ok(source)
+    }
+
+    /// Fetches on a thread of its own, so a stuck plugin costs only its
+    /// deadline (`fetch_timeout`) and a shutdown never waits for it.
+    fn fetch(&mut self, interval: f64) -> Result<Vec<Entry>, String> {
+        let mut source = match self.built.take() {
+            Some(source) => source,
+            None => self.build()?,
+        };
+        let (tx, rx) = mpsc::channel();
+        let mapping = self.source.field_mapping.clone();
+        thread::Builder::new()
+            .name(format!("fetch {}", self.source.name))
+            .spawn(move || {
+                let result = source.fetch_entries(&mapping, interval);
+                let _ = tx.send((source, result));
+            })
+            .map_err(|e| format!("cannot start the fetch thread: {e}"))?;
+        let deadline = Instant::now() + self.source.fetch_timeout;
+        loop {
+            match rx.recv_timeout(POLL) {
+                Ok((source, Ok(entries))) => {
+                    self.built = Some(source);
+                    return Ok(entries);
+                }
+                Ok((source, Err(error))) => {
+                    let rebuild = matches!(
+                        error.kind,
+                        SourceErrorKind::Panicked
+                            | SourceErrorKind::Crashed
+                            | SourceErrorKind::Timeout
+                    );
+                    if rebuild {
+                        log::warn!(
+                            "{} the source is rebuilt before its next fetch",
+                            self.prefix
+                        );
+                    } else {
+                        self.built = Some(source);
+                    }
+                    return Err(format!("fetch failed: {error}"));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err("the fetch ended without an answer (panic in the source)".into())
+                }
+                Err(RecvTimeoutError::Timeout) if self.stop.is_raised() => {
+                    return Err("fetch abandoned: pylantir is stopping".into())
+                }
+                Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "fetch timed out after {} s (fetch_timeout); the source is rebuilt before its next fetch",
+                        self.source.fetch_timeout.as_secs()
+                    ));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The `csv` data source of pylantir: one worklist entry per row of a CSV file.
+//!
+//! `field_mapping` maps CSV columns to worklist fields (`{"mri_date":
+//! "scheduled_start_date"}`), as pylantir's `redcap2wl` does.
+//!
+//! - [`config`]: the source's `config` object.
+//! - [`read`]: streaming the file into entries.
+
+pub mod config;
+pub mod read;
+
+use config::CsvConfig;
+use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::{
+    export_plugin, log, Entry, FieldMapping, Plugin, Source, SourceTypeInfo,
+};
+use std::time::SystemTime;
+
+/// A configured `csv` source.
+#[derive(Default)]
+pub struct CsvSource {
+    config: Option<CsvConfig>,
+    cache: Option<Cache>,
+}
+
+/// The last read, for `watch_for_changes`.
+struct Cache {
+    len: u64,
+    modified: Option<SystemTime>,
+    mapping: FieldMapping,
+    entries: Vec<Entry>,
+}
+
+impl Source for CsvSource {
+    fn validate_config(&mut self, config: &Value) -> Result<(), String> {
+        let config = CsvConfig::parse(config)?;
+        if !config.file_path.exists() {
+            log::warn!(
+                "{} does not exist (yet); fetches fail until it does",
+                config.file_path.display()
+            );
+        }
+        self.config = Some(config);
+        self.cache = None;
+        Ok(())
+    }
+
+    fn fetch_entries(
+        &mut self,
+        mapping: &FieldMapping,
+        _interval: f64,
+    ) -> Result<Vec<Entry>, String> {
+        let config = self
+            .config
+            .as_ref()
+            .ok_or("the source has no configuration (validate_config was not called)")?;
+        let path = &config.file_path;
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let (len, modified) = (meta.len(), meta.modified().ok());
+        if config.watch_for_changes {
+            if let Some(cache) = &self.cache {
+                if cache.len == len && cache.modified == modified && &cache.mapping == mapping {
+                    log::debug!("{} unchanged; previous entries reused", path.display());
+                    return Ok(cache.entries.clone());
+                }
+            }
+        }
+        let entries = read::read_entries(
+            path,
+            config.delimiter,
+            mapping,
+            config.record_id_column.as_deref(),
+        )?;
+        if config.watch_for_changes {
+            self.cache = Some(Cache {
+                len,
+                modified,
+                mapping: mapping.clone(),
+                entries: entries.clone(),
+            });
+        }
+        Ok(entries)
+    }
+}
+
+/// The plugin: one source type, `csv`.
+pub fn plugin() -> Plugin {
+    Plugin::new("csv", env!("CARGO_PKG_VERSION")).source_type(
+        SourceTypeInfo {
+            name: "csv".to_string(),
+            description: "Worklist entries from a CSV file (one row per entry)".to_string(),
+            config_schema: Some(config::schema()),
+            extra_mapping_targets: Vec::new(),
+        },
+        |_| Box::<CsvSource>::default(),
+    )
+}
+
+export_plugin!(plugin);

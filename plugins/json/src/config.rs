@@ -1,0 +1,79 @@
+//! The `config` object of a `json` source.
+
+use pylantir_plugin_api::log;
+use pylantir_plugin_api::serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// A checked `json` source configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonConfig {
+    /// The file to read: a JSON array of objects, or JSON Lines.
+    pub file_path: PathBuf,
+    /// The dotted path of each record's stable id, if any.
+    pub record_id_path: Option<String>,
+}
+
+const KEYS: &[&str] = &["file_path", "record_id_path"];
+
+impl JsonConfig {
+    /// Checks `config`; the error names the offending key.
+    pub fn parse(config: &Value) -> Result<JsonConfig, String> {
+        let object = config
+            .as_object()
+            .ok_or("config must be an object with at least file_path")?;
+        for key in object.keys().filter(|k| !KEYS.contains(&k.as_str())) {
+            log::warn!("config.{key} is not a json source setting and is ignored");
+        }
+        let file_path = match object.get("file_path") {
+            Some(Value::String(path)) if !path.trim().is_empty() => PathBuf::from(path),
+            Some(_) => return Err("config.file_path must be a non-empty string".to_string()),
+            None => return Err("config.file_path is required (the JSON file to read)".to_string()),
+        };
+        let record_id_path = match object.get("record_id_path") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(p)) if !p.is_empty() => Some(p.clone()),
+            Some(other) => {
+                return Err(format!(
+                "config.record_id_path must be a dotted path such as \"booking.id\", got {other}"
+            ))
+            }
+        };
+        Ok(JsonConfig {
+            file_path,
+            record_id_path,
+        })
+    }
+}
+
+/// The JSON Schema of the `config` object, for `pylantir plugins info json`.
+pub fn schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["file_path"],
+        "properties": {
+            "file_path": {"type": "string", "description": "A JSON array of objects, or JSON Lines (one object per line)"},
+            "record_id_path": {"type": "string", "description": "Dotted path of each record's stable id; else a hash of the mapped values"}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_path_is_required() {
+        assert_eq!(
+            JsonConfig::parse(&json!({"record_id_path": "id"})),
+            Err("config.file_path is required (the JSON file to read)".to_string())
+        );
+    }
+
+    #[test]
+    fn record_id_path_must_be_a_string() {
+        let error =
+            JsonConfig::parse(&json!({"file_path": "a.json", "record_id_path": 3})).unwrap_err();
+        assert!(error.starts_with("config.record_id_path must be a dotted path"));
+    }
+}

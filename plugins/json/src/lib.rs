@@ -1,0 +1,66 @@
+//! The `json` data source of pylantir: one worklist entry per object of a
+//! JSON array file or a JSON Lines file.
+//!
+//! `field_mapping` maps dotted paths into each record to worklist fields
+//! (`{"patient.name.family": "patient_name"}`).
+//!
+//! - [`config`]: the source's `config` object.
+//! - [`read`]: streaming the file into entries, dotted-path lookup.
+
+pub mod config;
+pub mod read;
+
+use config::JsonConfig;
+use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::{
+    export_plugin, log, Entry, FieldMapping, Plugin, Source, SourceTypeInfo,
+};
+
+/// A configured `json` source.
+#[derive(Default)]
+pub struct JsonSource {
+    config: Option<JsonConfig>,
+}
+
+impl Source for JsonSource {
+    fn validate_config(&mut self, config: &Value) -> Result<(), String> {
+        let config = JsonConfig::parse(config)?;
+        if !config.file_path.exists() {
+            log::warn!(
+                "{} does not exist (yet); fetches fail until it does",
+                config.file_path.display()
+            );
+        }
+        self.config = Some(config);
+        Ok(())
+    }
+
+    fn fetch_entries(
+        &mut self,
+        mapping: &FieldMapping,
+        _interval: f64,
+    ) -> Result<Vec<Entry>, String> {
+        let config = self
+            .config
+            .as_ref()
+            .ok_or("the source has no configuration (validate_config was not called)")?;
+        read::read_entries(&config.file_path, mapping, config.record_id_path.as_deref())
+    }
+}
+
+/// The plugin: one source type, `json`.
+pub fn plugin() -> Plugin {
+    Plugin::new("json", env!("CARGO_PKG_VERSION")).source_type(
+        SourceTypeInfo {
+            name: "json".to_string(),
+            description:
+                "Worklist entries from a JSON array or JSON Lines file (one object per entry)"
+                    .to_string(),
+            config_schema: Some(config::schema()),
+            extra_mapping_targets: Vec::new(),
+        },
+        |_| Box::<JsonSource>::default(),
+    )
+}
+
+export_plugin!(plugin);

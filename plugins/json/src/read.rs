@@ -1,0 +1,264 @@
+//! Reads a JSON array of objects, or JSON Lines, into worklist entries, one
+//! record at a time. A malformed record is reported and skipped; a missing
+//! file, or an array that is not valid JSON, fails the read.
+
+use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
+use pylantir_plugin_api::serde_json::{self, Map, Value};
+use pylantir_plugin_api::{log, Entry, FieldMapping};
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use xxhash_rust::xxh3::xxh3_128;
+
+/// How many malformed records are reported one by one before only counting.
+const REPORTED_RECORDS: usize = 10;
+
+/// The mapping, checked: (dotted path, worklist field).
+type Paths = Vec<(String, String)>;
+
+/// Reads `path` into entries with `mapping` (`{dotted.path: worklist_field}`).
+pub fn read_entries(
+    path: &Path,
+    mapping: &FieldMapping,
+    record_id_path: Option<&str>,
+) -> Result<Vec<Entry>, String> {
+    let shown = path.display().to_string();
+    let paths = check_mapping(mapping)?;
+    let file = File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    skip_bom(&mut reader).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut records = Records {
+        file: &shown,
+        paths: &paths,
+        record_id_path,
+        entries: Vec::new(),
+        skipped: 0,
+    };
+    if starts_with_bracket(&mut reader).map_err(|e| format!("cannot read {shown}: {e}"))? {
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        de.deserialize_seq(ArrayVisitor(&mut records))
+            .and_then(|()| de.end())
+            .map_err(|e| {
+                format!(
+                    "{shown}: malformed JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                )
+            })?;
+    } else {
+        read_lines(reader, &mut records)?;
+    }
+    if records.skipped > 0 {
+        log::warn!(
+            "{shown}: {} malformed records skipped, {} entries read",
+            records.skipped,
+            records.entries.len()
+        );
+    }
+    Ok(records.entries)
+}
+
+/// Every mapping target must be a worklist field.
+fn check_mapping(mapping: &FieldMapping) -> Result<Paths, String> {
+    mapping
+        .iter()
+        .map(|(path, target)| match target {
+            Value::String(field) if is_worklist_field(field) => Ok((path.clone(), field.clone())),
+            Value::String(field) => Err(format!(
+                "field_mapping maps '{path}' to '{field}', which is not a worklist field"
+            )),
+            other => Err(format!(
+                "field_mapping['{path}'] must be a worklist field name, got {other}"
+            )),
+        })
+        .collect()
+}
+
+fn skip_bom(reader: &mut BufReader<File>) -> std::io::Result<()> {
+    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
+    Ok(())
+}
+
+/// Whether the first non-blank byte is `[` (a JSON array; else JSON Lines).
+fn starts_with_bracket(reader: &mut BufReader<File>) -> std::io::Result<bool> {
+    let buffer = reader.fill_buf()?;
+    Ok(buffer
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'['))
+}
+
+/// Collects entries and counts what was skipped.
+struct Records<'a> {
+    file: &'a str,
+    paths: &'a Paths,
+    record_id_path: Option<&'a str>,
+    entries: Vec<Entry>,
+    skipped: usize,
+}
+
+impl Records<'_> {
+    fn add(&mut self, place: &str, record: &Value) {
+        match build_entry(record, self.paths, self.record_id_path) {
+            Ok(Some(entry)) => self.entries.push(entry),
+            Ok(None) => {}
+            Err(problem) => {
+                self.skipped += 1;
+                if self.skipped <= REPORTED_RECORDS {
+                    log::warn!("{} {place}: {problem}; skipped", self.file);
+                }
+            }
+        }
+    }
+}
+
+/// Streams the elements of the top-level array into [`Records`].
+struct ArrayVisitor<'r, 'a>(&'r mut Records<'a>);
+
+impl<'de> Visitor<'de> for ArrayVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        while let Some(record) = seq.next_element::<Value>()? {
+            index += 1;
+            self.0.add(&format!("record {index}"), &record);
+        }
+        Ok(())
+    }
+}
+
+/// JSON Lines: one object per line; blank lines are ignored.
+fn read_lines(mut reader: BufReader<File>, records: &mut Records<'_>) -> Result<(), String> {
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read {}: {e}", records.file))?;
+        if read == 0 {
+            return Ok(());
+        }
+        number += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(record) => records.add(&format!("line {number}"), &record),
+            Err(e) => {
+                records.skipped += 1;
+                if records.skipped <= REPORTED_RECORDS {
+                    log::warn!(
+                        "{} line {number}: malformed JSON at column {}: {e}; skipped",
+                        records.file,
+                        e.column()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The value at a dotted path (`patient.name.family`, `visits.0.date`).
+pub fn lookup<'v>(record: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(record, |value, key| match value {
+        Value::Object(map) => map.get(key),
+        Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// A leaf value as entry text: strings as they are, numbers and booleans
+/// written out; `None` for null; an error for objects and arrays.
+fn text(value: &Value, path: &str) -> Result<Option<String>, String> {
+    match value {
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::Bool(b) => Ok(Some(b.to_string())),
+        Value::Null => Ok(None),
+        Value::Array(_) | Value::Object(_) => {
+            Err(format!("'{path}' holds an object or array, not a value"))
+        }
+    }
+}
+
+/// One record as an entry; `None` when no mapped path has a value.
+fn build_entry(
+    record: &Value,
+    paths: &Paths,
+    record_id_path: Option<&str>,
+) -> Result<Option<Entry>, String> {
+    if !record.is_object() {
+        return Err("not a JSON object".to_string());
+    }
+    let mut entry = Map::new();
+    for (path, field) in paths {
+        if let Some(value) = lookup(record, path) {
+            if let Some(text) = text(value, path)?.filter(|t| !t.is_empty()) {
+                entry.insert(field.clone(), Value::String(text));
+            }
+        }
+    }
+    if entry.is_empty() {
+        return Ok(None);
+    }
+    let id = match record_id_path {
+        Some(path) => lookup(record, path)
+            .map(|v| text(v, path))
+            .transpose()?
+            .flatten()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("no record id at '{path}'"))?,
+        None => hash_id(&entry),
+    };
+    entry.insert(SOURCE_RECORD_ID.to_string(), Value::String(id));
+    Ok(Some(entry))
+}
+
+/// A stable id from an entry's fields and values (xxh3-128, hex), the same
+/// function as the csv source's.
+pub fn hash_id(entry: &Entry) -> String {
+    let mut bytes = Vec::new();
+    for (field, value) in entry {
+        if let Value::String(value) = value {
+            bytes.extend_from_slice(field.as_bytes());
+            bytes.push(0x1f);
+            bytes.extend_from_slice(value.as_bytes());
+            bytes.push(0x1e);
+        }
+    }
+    format!("{:032x}", xxh3_128(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pylantir_plugin_api::serde_json::json;
+
+    #[test]
+    fn dotted_paths_reach_into_objects_and_arrays() {
+        let record =
+            json!({"patient": {"name": {"family": "Müller"}}, "visits": [{"date": "2026-11-25"}]});
+        assert_eq!(
+            lookup(&record, "patient.name.family"),
+            Some(&json!("Müller"))
+        );
+        assert_eq!(lookup(&record, "visits.0.date"), Some(&json!("2026-11-25")));
+        assert_eq!(lookup(&record, "patient.age"), None);
+    }
+
+    #[test]
+    fn numbers_become_text() {
+        assert_eq!(text(&json!(150), "w"), Ok(Some("150".to_string())));
+        assert!(text(&json!({"a": 1}), "w").is_err());
+    }
+}
