@@ -4,6 +4,14 @@
 //! [`artifacts`] runs `cargo build --workspace` once per test binary (cargo's
 //! own lock serialises concurrent callers) and hands out the paths of the
 //! `pylantir` binary and the built plugins.
+//!
+//! - [`plugin_files`]: plugin directories for a test: plugins under chosen
+//!   names, the binary beside them, the fixture plugins that need their own build.
+//! - [`logs`]: a logger that keeps every record, for asserting what was reported.
+
+pub mod logs;
+pub mod plugin_files;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +34,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The profile directory this test binary was built into (`target/debug`).
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current test executable");
     // target/debug/deps/<test> -> target/debug
     exe.parent()
