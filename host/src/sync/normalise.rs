@@ -37,13 +37,14 @@ pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
             item.record_id = Some(text);
         } else if key == "performed_procedure_step_status" {
             let status = text.to_ascii_uppercase().replace(' ', "_");
-            if !STATUSES.contains(&status.as_str()) {
-                return Err(format!(
-                    "performed_procedure_step_status {text:?} is not one of {}",
+            if STATUSES.contains(&status.as_str()) {
+                item.status = Some(status);
+            } else {
+                notes.push(format!(
+                    "performed_procedure_step_status {text:?} is not one of {}; left out",
                     STATUSES.join(", ")
                 ));
             }
-            item.status = Some(status);
         } else if let Some(index) = WORKLIST_FIELDS.iter().position(|(f, _)| f == key) {
             let value = match index {
                 SCHEDULED_DATE => Some(date(&text).ok_or_else(|| {
@@ -283,6 +284,20 @@ mod tests {
         ))
         .expect("accepted");
         assert!(n.item.values.iter().filter(|v| v.is_some()).count() == 1);
+    }
+
+    #[test]
+    fn an_unknown_status_is_left_out_not_rejected() {
+        let n = normalise(&entry(
+            json!({"patient_id": "P", "performed_procedure_step_status": "2"}),
+        ))
+        .expect("accepted");
+        assert_eq!(n.item.status, None);
+        let n = normalise(&entry(
+            json!({"patient_id": "P", "performed_procedure_step_status": "in progress"}),
+        ))
+        .expect("accepted");
+        assert_eq!(n.item.status.as_deref(), Some("IN_PROGRESS"));
     }
 
     #[test]
