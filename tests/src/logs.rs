@@ -1,5 +1,6 @@
 //! A logger that keeps every record, so a test can assert what was reported
-//! (plugins' records reach it through the log bridge).
+//! (plugins' records reach it through the log bridge) and what was not (a
+//! secret must never appear). Installed once per test binary at trace level.
 
 use log::{LevelFilter, Log, Metadata, Record};
 use std::sync::{Mutex, OnceLock};
@@ -34,22 +35,34 @@ impl Log for Keeper {
 
 static KEEPER: OnceLock<Keeper> = OnceLock::new();
 
-/// Installs the keeping logger (once per test binary) at debug level. Call
-/// it before loading plugins: a plugin takes the host's level when loaded.
+/// Installs the keeping logger (idempotent) at trace level. Call it before
+/// loading plugins: a plugin takes the host's level when loaded.
 pub fn capture() {
     let keeper = KEEPER.get_or_init(|| Keeper(Mutex::new(Vec::new())));
     if log::set_logger(keeper).is_ok() {
-        log::set_max_level(LevelFilter::Debug);
+        log::set_max_level(LevelFilter::Trace);
     }
 }
 
-/// The records so far whose message contains `text`.
-pub fn containing(text: &str) -> Vec<Logged> {
+fn kept() -> Vec<Logged> {
     KEEPER
         .get()
         .and_then(|k| k.0.lock().ok().map(|kept| kept.clone()))
         .unwrap_or_default()
+}
+
+/// The records so far whose message contains `text`.
+pub fn containing(text: &str) -> Vec<Logged> {
+    kept()
         .into_iter()
         .filter(|r| r.message.contains(text))
+        .collect()
+}
+
+/// Every record so far as a line: `LEVEL target: message`.
+pub fn captured() -> Vec<String> {
+    kept()
+        .into_iter()
+        .map(|r| format!("{} {}: {}", r.level, r.target, r.message))
         .collect()
 }
