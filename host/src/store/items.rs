@@ -9,8 +9,8 @@
 //!   conflict, whether or not the entry has a record id;
 //! - only the fields the entry carries are written (nothing is erased), and a
 //!   row whose fields are all equal is not rewritten;
-//! - the status and the Study Instance UID are set on insert only (the UID is
-//!   `2.25.<uuid>` unless the entry has one); a sync never changes them.
+//! - a new item is `SCHEDULED` and gets a Study Instance UID (`2.25.<uuid>`
+//!   unless the entry has one); a sync never changes either afterwards.
 
 use pylantir_plugin_api::WORKLIST_FIELDS;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
@@ -23,8 +23,6 @@ pub struct Item {
     pub record_id: Option<String>,
     /// One value per [`WORKLIST_FIELDS`] entry, in that order; `None`: not sent.
     pub values: Vec<Option<String>>,
-    /// The status of a new item (default `SCHEDULED`).
-    pub status: Option<String>,
 }
 
 impl Item {
@@ -33,7 +31,6 @@ impl Item {
         Item {
             record_id: None,
             values: vec![None; WORKLIST_FIELDS.len()],
-            status: None,
         }
     }
 
@@ -263,13 +260,13 @@ fn write_one(
 
 fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<()> {
     let uid = item.value(STUDY_UID).is_none().then(new_study_uid);
-    let status = item.status.as_deref().unwrap_or("SCHEDULED");
     let mut columns: Vec<&str> = vec![
         "data_source",
         "source_record_id",
         "performed_procedure_step_status",
     ];
-    let mut args: Vec<Option<&str>> = vec![Some(source), item.record_id.as_deref(), Some(status)];
+    let mut args: Vec<Option<&str>> =
+        vec![Some(source), item.record_id.as_deref(), Some("SCHEDULED")];
     for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
         let value = match (i, item.value(i)) {
             (_, Some(value)) => value,
