@@ -17,12 +17,18 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 use rusqlite::{Transaction, TransactionBehavior};
 
 /// A normalised worklist entry, ready to be written.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     /// The stable upstream identity, if the source gives one.
     pub record_id: Option<String>,
     /// One value per [`WORKLIST_FIELDS`] entry, in that order; `None`: not sent.
     pub values: Vec<Option<String>>,
+}
+
+impl Default for Item {
+    fn default() -> Self {
+        Item::new()
+    }
 }
 
 impl Item {
@@ -34,13 +40,14 @@ impl Item {
         }
     }
 
-    /// The value of worklist field number `index`.
+    /// The value of worklist field number `index` (see [`field_index`]).
     pub fn value(&self, index: usize) -> Option<&str> {
         self.values.get(index).and_then(|v| v.as_deref())
     }
 }
 
-/// The position of a field in [`WORKLIST_FIELDS`] (checked at compile time).
+/// The position of a field in [`WORKLIST_FIELDS`]. Meant for constants, so
+/// that a misspelt name fails the build.
 pub const fn field_index(name: &str) -> usize {
     let mut i = 0;
     while i < WORKLIST_FIELDS.len() {
