@@ -20,12 +20,13 @@ pub enum Action {
 
 /// Final statuses an N-SET may send.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-#[allow(clippy::upper_case_acronyms)]
 pub enum FinalStatus {
     /// The procedure step completed.
-    COMPLETED,
+    #[value(name = "COMPLETED")]
+    Completed,
     /// The procedure step was discontinued.
-    DISCONTINUED,
+    #[value(name = "DISCONTINUED")]
+    Discontinued,
 }
 
 /// Arguments of `test-mpps`.
@@ -138,8 +139,8 @@ pub fn create_data(args: &TestMppsArgs) -> InMemDicomObject {
 pub fn set_data(status: FinalStatus) -> InMemDicomObject {
     let (date, time) = now();
     let status = match status {
-        FinalStatus::COMPLETED => "COMPLETED",
-        FinalStatus::DISCONTINUED => "DISCONTINUED",
+        FinalStatus::Completed => "COMPLETED",
+        FinalStatus::Discontinued => "DISCONTINUED",
     };
     InMemDicomObject::from_element_iter([
         element(tags::PERFORMED_PROCEDURE_STEP_STATUS, VR::CS, Some(status)),
