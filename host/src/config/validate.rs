@@ -10,9 +10,6 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
-/// The status column: a worklist column a mapping may target, though not an entry field.
-const STATUS_COLUMN: &str = "performed_procedure_step_status";
-
 /// One thing wrong in a configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -383,13 +380,12 @@ fn mapping_targets(extra: &[String]) -> Vec<String> {
     WORKLIST_FIELDS
         .iter()
         .map(|(name, _)| (*name).to_string())
-        .chain(std::iter::once(STATUS_COLUMN.to_string()))
         .chain(extra.iter().cloned())
         .collect()
 }
 
 fn is_worklist_column(name: &str) -> bool {
-    name == STATUS_COLUMN || WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
+    WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
 }
 
 /// `field_mapping`: source field -> worklist column (or an extra target the
