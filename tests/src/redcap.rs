@@ -187,22 +187,22 @@ impl FakeRedcap {
                 }
             }
         };
+        let empty = Value::String(String::new());
         let mut body = String::from("[");
         for row in self.rows.iter().filter(|r| in_range(r)) {
             if body.len() > 1 {
                 body.push(',');
             }
-            let object: Map<String, Value> = columns
-                .iter()
-                .map(|c| {
-                    let value = row
-                        .get(c)
-                        .cloned()
-                        .unwrap_or_else(|| Value::String(String::new()));
-                    (c.clone(), value)
-                })
-                .collect();
-            body.push_str(&Value::Object(object).to_string());
+            body.push('{');
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&Value::String(column.clone()).to_string());
+                body.push(':');
+                body.push_str(&row.get(column).unwrap_or(&empty).to_string());
+            }
+            body.push('}');
         }
         body.push(']');
         Reply::raw(200, "application/json", body)
