@@ -131,20 +131,15 @@ impl FakeRedcap {
     }
 
     fn records(&self, requested: &[&str], begin: Option<&str>, end: Option<&str>) -> Reply {
-        let known: Vec<String> = self
+        // Fields are asked for by field name; a checkbox by its name, not its choices.
+        let known: Vec<&str> = self
             .fields
             .iter()
-            .flat_map(|(name, _, t)| {
-                let mut names = self.columns_of(name, t);
-                if t == "checkbox" {
-                    names.push(name.clone());
-                }
-                names
-            })
+            .map(|(name, _, _)| name.as_str())
             .collect();
         let invalid: Vec<String> = requested
             .iter()
-            .filter(|f| !known.iter().any(|k| k == *f))
+            .filter(|f| !known.contains(f))
             .map(|f| format!("'{f}'"))
             .collect();
         if !invalid.is_empty() {
@@ -159,12 +154,7 @@ impl FakeRedcap {
         let record_id = self.fields.first().map(|f| f.0.clone()).unwrap_or_default();
         let mut columns = Vec::new();
         for (name, _, field_type) in &self.fields {
-            let wanted = requested.is_empty()
-                || requested.contains(&name.as_str())
-                || self
-                    .columns_of(name, field_type)
-                    .iter()
-                    .any(|c| requested.contains(&c.as_str()));
+            let wanted = requested.is_empty() || requested.contains(&name.as_str());
             if !wanted {
                 continue;
             }

@@ -81,7 +81,7 @@ fn breakdown(server: &pylantir_tests::http::FakeServer, mapping: &str) {
 
     let started = Instant::now();
     let metadata = api.metadata().expect("metadata");
-    let (record_field, fields, _) = plan.exportable(&metadata).expect("fields");
+    let export = plan.export(&metadata).expect("fields");
     let mut form = vec![
         ("token".to_string(), TOKEN.to_string()),
         ("content".to_string(), "record".to_string()),
@@ -103,11 +103,11 @@ fn breakdown(server: &pylantir_tests::http::FakeServer, mapping: &str) {
     let server_time = started.elapsed();
 
     let started = Instant::now();
-    let rows = api.records(&fields, None).expect("records");
+    let table = api.records(&export.request, None).expect("records");
     let export_time = started.elapsed();
     let started = Instant::now();
-    let merger = Merger::new(fields, &record_field, &config.instrument);
-    let visits = merger.visits(&rows);
+    let merger = Merger::new(export.columns, &export.record_field, &config.instrument);
+    let visits = merger.visits(&table);
     let merge_time = started.elapsed();
     let started = Instant::now();
     let index: std::collections::HashMap<&str, usize> = merger
