@@ -89,7 +89,8 @@ fn breakdown(server: &pylantir_tests::http::FakeServer, mapping: &str) {
         ("type".to_string(), "flat".to_string()),
     ];
     form.extend(
-        fields
+        export
+            .request
             .iter()
             .enumerate()
             .map(|(i, f)| (format!("fields[{i}]"), f.clone())),
