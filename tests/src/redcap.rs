@@ -8,7 +8,7 @@
 use crate::http::{FakeServer, Reply, Request};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// REDCap's answer text to a wrong token.
 pub const FORBIDDEN: &str = "You do not have permissions to use the API";
@@ -20,6 +20,9 @@ pub struct FakeRedcap {
     fields: Vec<(String, String, String)>,
     rows: Vec<Map<String, Value>>,
     modified: HashMap<String, String>,
+    /// Rendered exports by columns and date range: the rows never change once
+    /// served, so each export is rendered once (big projects stay cheap to serve).
+    rendered: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl FakeRedcap {
@@ -164,9 +167,24 @@ impl FakeRedcap {
                 columns.push("redcap_repeat_instance".to_string());
             }
         }
+        let key = format!("{columns:?} {begin:?} {end:?}");
+        let mut rendered = self.rendered.lock().expect("rendered exports");
+        let body = rendered
+            .entry(key)
+            .or_insert_with(|| self.render(&columns, &record_id, begin, end));
+        Reply::raw(200, "application/json", body.clone())
+    }
+
+    fn render(
+        &self,
+        columns: &[String],
+        record_id: &str,
+        begin: Option<&str>,
+        end: Option<&str>,
+    ) -> String {
         let in_range = |row: &Map<String, Value>| {
             let id = row
-                .get(&record_id)
+                .get(record_id)
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             match self.modified.get(id) {
@@ -195,7 +213,7 @@ impl FakeRedcap {
             body.push('}');
         }
         body.push(']');
-        Reply::raw(200, "application/json", body)
+        body
     }
 }
 
