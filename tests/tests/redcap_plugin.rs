@@ -21,7 +21,7 @@ fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<(tempfile::TempDir, Registry)> = OnceLock::new();
     &REGISTRY
         .get_or_init(|| {
-            logs::install();
+            logs::capture();
             let dir = temp_dir();
             let files = install_plugins(dir.path(), &["pylantir_redcap"]);
             let registry = Registry::from_files(&files, &LoadOptions::default());

@@ -333,7 +333,7 @@ fn utc_booking_times_are_converted_to_local_time_across_dst_changes() {
 
 #[test]
 fn a_value_the_pattern_does_not_match_is_kept_whole_with_a_warning() {
-    logs::install();
+    logs::capture();
     let now = edmonton_now();
     let server = server_with(vec![booking(
         7,
@@ -497,7 +497,7 @@ fn a_slow_answer_beyond_the_read_timeout_is_a_fetch_error() {
 
 #[test]
 fn the_password_never_appears_in_logs() {
-    logs::install();
+    logs::capture();
     let server = fixture_server();
     fetch(&server, json!({}), 60.0);
     let _ = fetch_error(&server, "another-wrong-password-5151", json!({}));

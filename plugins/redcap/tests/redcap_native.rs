@@ -294,7 +294,7 @@ fn the_export_asks_for_mapped_and_default_fields_the_project_has() {
 
 #[test]
 fn fields_the_project_lacks_are_dropped_with_a_warning_naming_them() {
-    logs::install();
+    logs::capture();
     let server = project().serve();
     let mut redcap = source(&config_for(server.url(), TOKEN, json!({})));
     let mut mapping = example_mapping();
@@ -554,7 +554,7 @@ fn fetch_error_at(url: &str) -> String {
 
 #[test]
 fn the_token_never_appears_in_logs_or_errors() {
-    logs::install();
+    logs::capture();
     let token = "0123456789ABCDEF0123456789ABCDEF";
     let server = FakeRedcap::new(token)
         .fields("enrolment", &["record_id", "study_id"])
