@@ -5,11 +5,14 @@
 
 pub mod check_config;
 pub mod migrate_config;
+pub mod plugin_worker;
 pub mod plugins;
 pub mod query_db;
 pub mod start;
 pub mod table;
 
+use crate::isolation::process::WorkerCommand;
+use crate::isolation::{probe_registry, CrashPolicy, IsolatingFactory};
 use crate::loader::{plugin_dirs, LoadOptions, Registry};
 use crate::source::SourceFactory;
 use clap::{Parser, Subcommand};
@@ -37,12 +40,18 @@ pub enum Commands {
     MigrateConfig(migrate_config::MigrateConfigArgs),
     /// Print the worklist database.
     QueryDb(query_db::QueryDbArgs),
+    /// Serve one plugin to the server over stdin/stdout (started by pylantir itself).
+    #[command(hide = true)]
+    PluginWorker(plugin_worker::PluginWorkerArgs),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> i32 {
-    init_logging();
     let cli = Cli::parse();
+    if let Commands::PluginWorker(args) = &cli.command {
+        return plugin_worker::run(args);
+    }
+    init_logging();
     match cli.command {
         Commands::Start(mut args) => {
             let config = args
@@ -59,6 +68,7 @@ pub fn run() -> i32 {
         }
         Commands::MigrateConfig(args) => migrate_config::run(&args),
         Commands::QueryDb(args) => query_db::run(&args),
+        Commands::PluginWorker(args) => plugin_worker::run(&args),
     }
 }
 
@@ -76,7 +86,19 @@ fn init_logging() {
 /// ones, `PYLANTIR_PLUGIN_PATH` and the binary's directory.
 fn load_plugins(cli_dirs: &[PathBuf], config_dirs: &[PathBuf]) -> Box<dyn SourceFactory> {
     let dirs = plugin_dirs(cli_dirs, config_dirs);
-    Box::new(Registry::load(&dirs, &LoadOptions::default()))
+    let options = LoadOptions::default();
+    match WorkerCommand::current(options.allow_insecure) {
+        Ok(command) => Box::new(IsolatingFactory::new(
+            probe_registry(&command, &dirs),
+            command,
+            options,
+            CrashPolicy::default(),
+        )),
+        Err(error) => {
+            log::warn!("cannot find the pylantir binary for plugin workers ({error}); loading plugins in-process");
+            Box::new(Registry::load(&dirs, &options))
+        }
+    }
 }
 
 /// Makes `config` and the `--plugin-dir` paths absolute, then changes the

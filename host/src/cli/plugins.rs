@@ -27,6 +27,7 @@ impl PluginDirArgs {
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
             allow_insecure: self.allow_insecure_plugins,
+            ..LoadOptions::default()
         }
     }
 }

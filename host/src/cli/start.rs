@@ -6,7 +6,8 @@ use super::plugins::PluginDirArgs;
 use crate::config::{self, Config};
 use crate::dicom::server::Server;
 use crate::dicom::ServerOptions;
-use crate::loader::Registry;
+use crate::isolation::process::WorkerCommand;
+use crate::isolation::{probe_registry, CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use crate::sync::Engine;
 use clap::Args;
@@ -87,11 +88,22 @@ pub fn run(args: &StartArgs) -> i32 {
         }
     };
     let dirs = args.plugins.dirs(&document.plugin_dirs());
-    let registry = Registry::load(&dirs, &args.plugins.load_options());
-    for refusal in registry.refusals() {
+    let options = args.plugins.load_options();
+    let command = match WorkerCommand::current(options.allow_insecure) {
+        Ok(command) => command,
+        Err(error) => {
+            log::error!("cannot find the pylantir binary to start plugin workers: {error}");
+            return 1;
+        }
+    };
+    let policy = CrashPolicy::default().with_keys(&document.raw, "configuration");
+    let isolating =
+        IsolatingFactory::new(probe_registry(&command, &dirs), command, options, policy);
+    for refusal in isolating.registry().refusals() {
         log::warn!("plugin refused: {refusal}");
     }
-    let factory: Arc<dyn SourceFactory> = Arc::new(registry);
+    let workers = isolating.workers().clone();
+    let factory: Arc<dyn SourceFactory> = Arc::new(isolating);
     let config = match config::check(&document, factory.as_ref()) {
         Ok(config) => config,
         Err(problems) => {
@@ -103,7 +115,9 @@ pub fn run(args: &StartArgs) -> i32 {
             return 1;
         }
     };
-    match serve(args, &config, factory) {
+    let served = serve(args, &config, factory);
+    workers.stop_all();
+    match served {
         Ok(()) => 0,
         Err(message) => {
             log::error!("{message}");
