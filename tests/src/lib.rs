@@ -28,7 +28,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The profile directory this test binary was built into (`target/debug`).
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current test executable");
     // target/debug/deps/<test> -> target/debug
     exe.parent()

@@ -1,10 +1,17 @@
 //! `pylantir plugins list` and `pylantir plugins info TYPE`.
 
+use crate::isolation::probe_registry;
+use crate::isolation::process::WorkerCommand;
 use crate::loader::{plugin_dirs, LoadOptions, PluginEntry, PluginStatus, Registry};
 use clap::{Args, Subcommand};
 use pylantir_plugin_api::API_VERSION;
 use serde_json::{json, Value};
 use std::path::PathBuf;
+
+/// The status of a plugin built with `panic = "abort"`: a worker runs it,
+/// but `"isolation": "in-process"` refuses it.
+const WORKER_ONLY: &str =
+    "loaded (built with panic = \"abort\": runs only with \"isolation\": \"process\")";
 
 /// Where plugins are loaded from; shared by every command that loads plugins.
 #[derive(Debug, Clone, Args)]
@@ -59,7 +66,7 @@ pub fn run(command: PluginsCommand) -> i32 {
     match command {
         PluginsCommand::List { dirs, json } => {
             let searched = dirs.dirs(&[]);
-            let registry = Registry::load(&searched, &dirs.load_options());
+            let registry = probed(&searched, &dirs);
             if json {
                 println!("{:#}", list_json(&registry, &searched));
             } else {
@@ -72,7 +79,7 @@ pub fn run(command: PluginsCommand) -> i32 {
             }
         }
         PluginsCommand::Info { source_type, dirs } => {
-            let registry = Registry::load(&dirs.dirs(&[]), &dirs.load_options());
+            let registry = probed(&dirs.dirs(&[]), &dirs);
             match info_text(&registry, &source_type) {
                 Ok(text) => {
                     print!("{text}");
@@ -87,6 +94,18 @@ pub fn run(command: PluginsCommand) -> i32 {
     }
 }
 
+/// The plugins in `searched`, each loaded in a short-lived worker so that a
+/// damaged or hostile file cannot crash the listing.
+fn probed(searched: &[PathBuf], dirs: &PluginDirArgs) -> Registry {
+    match WorkerCommand::current(dirs.allow_insecure_plugins) {
+        Ok(command) => probe_registry(&command, searched),
+        Err(error) => {
+            log::warn!("cannot find the pylantir binary for plugin workers ({error}); loading plugins in-process");
+            Registry::load(searched, &dirs.load_options())
+        }
+    }
+}
+
 /// One table row: type, plugin, version, api, file, status.
 fn rows(registry: &Registry, entry: &PluginEntry) -> Vec<[String; 6]> {
     let file = entry.file.display().to_string();
@@ -97,10 +116,12 @@ fn rows(registry: &Registry, entry: &PluginEntry) -> Vec<[String; 6]> {
                 .iter()
                 .map(|t| {
                     let others = registry.conflicting_files(&t.name, &entry.file);
-                    let status = if others.is_empty() {
+                    let status = if !others.is_empty() {
+                        format!("conflict: type also provided by {}", join_paths(&others))
+                    } else if info.panic_unwind {
                         "loaded".to_string()
                     } else {
-                        format!("conflict: type also provided by {}", join_paths(&others))
+                        WORKER_ONLY.to_string()
                     };
                     [
                         t.name.clone(),
