@@ -44,6 +44,33 @@ fn a_crash_looping_source_is_disabled_and_the_server_stays_up() {
     site.wait_for_success(&server, "good", disabled);
     assert_eq!(find_patients(&server), ["P001"]);
     assert_eq!(zombie_children(server.pid()), Vec::<u32>::new());
+
+    let query_db = Command::new(&artifacts().bin)
+        .args(["query-db", "--pylantir_config"])
+        .arg(&site.config)
+        .output()
+        .expect("pylantir query-db runs");
+    let stderr = String::from_utf8_lossy(&query_db.stderr);
+    assert!(
+        stderr.contains(
+            "warning: data source `bad`: cannot create the source: source 'bad' disabled after 3"
+        ),
+        "{stderr}"
+    );
+    let list = Command::new(&artifacts().bin)
+        .args(["plugins", "list", "--plugin-dir"])
+        .arg(&site.plugins)
+        .arg("--pylantir_config")
+        .arg(&site.config)
+        .output()
+        .expect("pylantir plugins list runs");
+    let stdout = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(list.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .contains("data source `bad`: cannot create the source: source 'bad' disabled after 3"),
+        "{stdout}"
+    );
 }
 
 /// A site whose `bad` source sits in a fetch for a minute.

@@ -1,7 +1,7 @@
 //! `pylantir plugins list` and `pylantir plugins info TYPE`.
 
-use crate::isolation::probe_registry;
 use crate::isolation::process::WorkerCommand;
+use crate::isolation::{journal, probe_registry};
 use crate::loader::{plugin_dirs, LoadOptions, PluginEntry, PluginStatus, Registry};
 use clap::{Args, Subcommand};
 use pylantir_plugin_api::API_VERSION;
@@ -50,6 +50,14 @@ pub enum PluginsCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also search this configuration's `plugin_dirs`, and report its
+        /// sources that the server disabled for crashing (from `sync_runs`).
+        #[arg(
+            long = "pylantir_config",
+            visible_alias = "config",
+            value_name = "FILE"
+        )]
+        config: Option<PathBuf>,
     },
     /// Show one source type's description and config schema.
     Info {
@@ -64,15 +72,35 @@ pub enum PluginsCommand {
 /// Runs a `plugins` subcommand; returns the exit code.
 pub fn run(command: PluginsCommand) -> i32 {
     match command {
-        PluginsCommand::List { dirs, json } => {
-            let searched = dirs.dirs(&[]);
+        PluginsCommand::List { dirs, json, config } => {
+            let document = match config.as_deref().map(crate::config::read).transpose() {
+                Ok(document) => document,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return 1;
+                }
+            };
+            let config_dirs = document
+                .as_ref()
+                .map(|d| d.plugin_dirs())
+                .unwrap_or_default();
+            let searched = dirs.dirs(&config_dirs);
             let registry = probed(&searched, &dirs);
+            let disabled = document.as_ref().map(disabled_sources).unwrap_or_default();
             if json {
-                println!("{:#}", list_json(&registry, &searched));
+                let mut document = list_json(&registry, &searched);
+                document["disabled_sources"] = disabled
+                    .iter()
+                    .map(|(source, reason)| json!({"source": source, "reason": reason}))
+                    .collect();
+                println!("{document:#}");
             } else {
                 print!("{}", list_table(&registry, &searched));
+                for (source, reason) in &disabled {
+                    println!("data source `{source}`: {reason}");
+                }
             }
-            if registry.all_usable() {
+            if registry.all_usable() && disabled.is_empty() {
                 0
             } else {
                 1
@@ -90,6 +118,28 @@ pub fn run(command: PluginsCommand) -> i32 {
                     1
                 }
             }
+        }
+    }
+}
+
+/// The configuration's sources that the server disabled, as `sync_runs` says
+/// (none when the database does not exist yet).
+fn disabled_sources(document: &crate::config::Document) -> Vec<(String, String)> {
+    let db_path = document.db_path();
+    if !db_path.exists() {
+        return Vec::new();
+    }
+    match crate::store::open_existing(&db_path) {
+        Ok(conn) => journal::disabled_sources(&conn).unwrap_or_else(|error| {
+            eprintln!(
+                "warning: cannot read sync_runs in {}: {error}",
+                db_path.display()
+            );
+            Vec::new()
+        }),
+        Err(error) => {
+            eprintln!("warning: {error}");
+            Vec::new()
         }
     }
 }

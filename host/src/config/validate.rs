@@ -130,6 +130,8 @@ const KNOWN_TOP_LEVEL: &[&str] = &[
     "redcap2wl",
     "users_db_path",
     "api",
+    "max_crashes",
+    "crash_window_minutes",
 ];
 
 fn plugin_dirs(document: &Document, problems: &mut Vec<Problem>) -> Vec<std::path::PathBuf> {

@@ -12,12 +12,14 @@
 //!   with deadlines, exit status in words, shutdown.
 //! - [`source`]: [`WorkerSource`], a source in a worker behind [`crate::source::DataSource`].
 //! - [`health`]: crash counting, restart backoff and disabling a crash-looping source.
+//! - [`journal`]: disabled sources as `sync_runs` records them (for `query-db`).
 //! - [`factory`]: [`IsolatingFactory`], building each source in a worker or
 //!   in-process as configured.
 //! - [`probe`]: loading a plugin in a short-lived worker to describe it.
 
 pub mod factory;
 pub mod health;
+pub mod journal;
 pub mod probe;
 pub mod process;
 pub mod protocol;
