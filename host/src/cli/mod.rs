@@ -3,18 +3,18 @@
 //! Each command lives in its own file; this one holds the argument types and
 //! the dispatch.
 
+pub mod bench_find;
 pub mod check_config;
+pub mod echo;
 pub mod migrate_config;
 pub mod plugin_worker;
 pub mod plugins;
 pub mod query_db;
 pub mod start;
 pub mod table;
+pub mod test_client;
+pub mod test_mpps;
 
-use crate::isolation::process::WorkerCommand;
-use crate::isolation::{probe_registry, CrashPolicy, IsolatingFactory};
-use crate::loader::{plugin_dirs, LoadOptions, Registry};
-use crate::source::SourceFactory;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +40,14 @@ pub enum Commands {
     MigrateConfig(migrate_config::MigrateConfigArgs),
     /// Print the worklist database.
     QueryDb(query_db::QueryDbArgs),
+    /// Query a worklist server with C-FIND and print what a scanner would see.
+    TestClient(test_client::TestClientArgs),
+    /// Send an MPPS N-CREATE or N-SET to a server.
+    TestMpps(test_mpps::TestMppsArgs),
+    /// Send a C-ECHO to a DICOM server.
+    Echo(echo::EchoArgs),
+    /// Load-test a worklist server with concurrent C-FINDs.
+    BenchFind(bench_find::BenchFindArgs),
     /// Serve one plugin to the server over stdin/stdout (started by pylantir itself).
     #[command(hide = true)]
     PluginWorker(plugin_worker::PluginWorkerArgs),
@@ -62,43 +70,27 @@ pub fn run() -> i32 {
         }
         Commands::Plugins(command) => plugins::run(command),
         Commands::CheckConfig(mut args) => {
-            args.config = enter_config_dir(&args.config, &mut args.plugin_dirs);
-            let cli_dirs = args.plugin_dirs.clone();
-            check_config::run(&args, |config_dirs| load_plugins(&cli_dirs, config_dirs))
+            args.config = enter_config_dir(&args.config, &mut args.dirs.plugin_dirs);
+            check_config::run(&args)
         }
         Commands::MigrateConfig(args) => migrate_config::run(&args),
         Commands::QueryDb(args) => query_db::run(&args),
+        Commands::TestClient(args) => test_client::run(&args),
+        Commands::TestMpps(args) => test_mpps::run(&args),
+        Commands::Echo(args) => echo::run(&args),
+        Commands::BenchFind(args) => bench_find::run(&args),
         Commands::PluginWorker(args) => plugin_worker::run(&args),
     }
 }
 
 /// `DEBUG` set in the environment: debug level; otherwise `RUST_LOG`, or info.
 fn init_logging() {
-    let env = env_logger::Env::default().default_filter_or("info");
-    let mut builder = env_logger::Builder::from_env(env);
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if std::env::var_os("DEBUG").is_some() {
         builder.filter_level(log::LevelFilter::Debug);
     }
     builder.init();
-}
-
-/// The plugins found in the `--plugin-dir` directories, then the configured
-/// ones, `PYLANTIR_PLUGIN_PATH` and the binary's directory.
-fn load_plugins(cli_dirs: &[PathBuf], config_dirs: &[PathBuf]) -> Box<dyn SourceFactory> {
-    let dirs = plugin_dirs(cli_dirs, config_dirs);
-    let options = LoadOptions::default();
-    match WorkerCommand::current(options.allow_insecure) {
-        Ok(command) => Box::new(IsolatingFactory::new(
-            probe_registry(&command, &dirs),
-            command,
-            options,
-            CrashPolicy::default(),
-        )),
-        Err(error) => {
-            log::warn!("cannot find the pylantir binary for plugin workers ({error}); loading plugins in-process");
-            Box::new(Registry::load(&dirs, &options))
-        }
-    }
 }
 
 /// Makes `config` and the `--plugin-dir` paths absolute, then changes the

@@ -6,8 +6,7 @@ use super::plugins::PluginDirArgs;
 use crate::config::{self, Config};
 use crate::dicom::server::Server;
 use crate::dicom::ServerOptions;
-use crate::isolation::process::WorkerCommand;
-use crate::isolation::{probe_registry, CrashPolicy, IsolatingFactory};
+use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use crate::sync::Engine;
 use clap::Args;
@@ -88,17 +87,14 @@ pub fn run(args: &StartArgs) -> i32 {
         }
     };
     let dirs = args.plugins.dirs(&document.plugin_dirs());
-    let options = args.plugins.load_options();
-    let command = match WorkerCommand::current(options.allow_insecure) {
-        Ok(command) => command,
+    let policy = CrashPolicy::default().with_keys(&document.raw, "configuration");
+    let isolating = match IsolatingFactory::discover(&dirs, args.plugins.load_options(), policy) {
+        Ok(factory) => factory,
         Err(error) => {
-            log::error!("cannot find the pylantir binary to start plugin workers: {error}");
+            log::error!("{error}");
             return 1;
         }
     };
-    let policy = CrashPolicy::default().with_keys(&document.raw, "configuration");
-    let isolating =
-        IsolatingFactory::new(probe_registry(&command, &dirs), command, options, policy);
     for refusal in isolating.registry().refusals() {
         log::warn!("plugin refused: {refusal}");
     }

@@ -40,7 +40,11 @@ pub struct Peer<'s> {
     pub shared: &'s Shared,
     assembler: Assembler,
     backlog: VecDeque<Message>,
+    out: Vec<u8>,
 }
+
+/// Bytes of queued PDUs written at once.
+const OUT_BATCH: usize = 64 * 1024;
 
 /// Serves an established association until it is released or aborted.
 pub fn serve(mut assoc: ServerAssociation<TcpStream>, addr: SocketAddr, shared: &Shared) {
@@ -56,6 +60,7 @@ pub fn serve(mut assoc: ServerAssociation<TcpStream>, addr: SocketAddr, shared: 
         shared,
         assembler: Assembler::new(shared.options.max_message_bytes),
         backlog: VecDeque::new(),
+        out: Vec::with_capacity(OUT_BATCH + 4096),
     };
     let end = loop {
         let message = match peer.next_message() {
@@ -182,7 +187,7 @@ impl Peer<'_> {
         Ok(self.backlog.len() != before)
     }
 
-    /// Sends a response command and, if given, its data set.
+    /// Sends a response command and, if given, its data set, now.
     pub fn send(
         &mut self,
         pc_id: u8,
@@ -194,11 +199,28 @@ impl Peer<'_> {
             Some((data, ts)) => Some(dimse::encode_data(data, ts).map_err(End::Abort)?),
             None => None,
         };
+        self.queue(pc_id, command, data)?;
+        self.flush()
+    }
+
+    /// Queues an encoded message; small ones are written in batches (many
+    /// PDUs per write), a data set larger than the peer's PDU is fragmented
+    /// with `send_pdata`.
+    fn queue(&mut self, pc_id: u8, command: Vec<u8>, data: Option<Vec<u8>>) -> Result<(), End> {
         let (pdu, rest) =
             dimse::message_pdus(pc_id, command, data, self.assoc.peer_max_pdu_length());
         let lost = |e: &dyn std::error::Error| {
             End::PeerGone(format!("sending failed: {}", dimse::error_chain(e)))
         };
+        if rest.is_none() {
+            dicom_ul::write_pdu(&mut self.out, &pdu)
+                .map_err(|e| End::Abort(format!("cannot encode a PDU: {e}")))?;
+            if self.out.len() >= OUT_BATCH {
+                self.flush()?;
+            }
+            return Ok(());
+        }
+        self.flush()?;
         self.assoc.send(&pdu).map_err(|e| lost(&e))?;
         if let Some(rest) = rest {
             let mut writer = self.assoc.send_pdata(pc_id);
@@ -206,6 +228,16 @@ impl Peer<'_> {
             writer.finish().map_err(|e| lost(&e))?;
         }
         Ok(())
+    }
+
+    /// Writes the queued PDUs.
+    fn flush(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = self.assoc.inner_stream().write_all(&self.out);
+        self.out.clear();
+        result.map_err(|e| End::PeerGone(format!("sending failed: {e}")))
     }
 
     /// Sends a response without a data set.
@@ -363,6 +395,10 @@ impl Peer<'_> {
                 ..ResponseFields::default()
             },
         );
+        let pending_command = match dimse::encode_command(&pending_command) {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(End::Abort(e)),
+        };
         let shared = self.shared;
         let conn = match shared.pool.get() {
             Ok(conn) => conn,
@@ -396,7 +432,10 @@ impl Peer<'_> {
                 }
             }
             let identifier = find::response_identifier(&request, &row);
-            if let Err(end) = self.send(message.pc_id, &pending_command, Some((&identifier, ts))) {
+            let queued = dimse::encode_data(&identifier, ts)
+                .map_err(End::Abort)
+                .and_then(|data| self.queue(message.pc_id, pending_command.clone(), Some(data)));
+            if let Err(end) = queued {
                 outcome = Err(end);
                 return ControlFlow::Break(());
             }

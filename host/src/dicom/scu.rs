@@ -219,6 +219,19 @@ impl Client {
         identifier: &InMemDicomObject,
         mut each: impl FnMut(u16, InMemDicomObject) -> ControlFlow<()>,
     ) -> Result<u16, ScuError> {
+        self.find_raw(identifier, true, |code, data| {
+            each(code, data.unwrap_or_else(InMemDicomObject::new_empty))
+        })
+    }
+
+    /// Like [`Client::find`]; with `decode` false the answers are only
+    /// counted (`None`), not decoded (the load client's way).
+    pub fn find_raw(
+        &mut self,
+        identifier: &InMemDicomObject,
+        decode: bool,
+        mut each: impl FnMut(u16, Option<InMemDicomObject>) -> ControlFlow<()>,
+    ) -> Result<u16, ScuError> {
         let class = uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND;
         let (pc, ts) = self.context(class)?;
         let id = self.message_id();
@@ -240,8 +253,8 @@ impl Client {
                 return Ok(code);
             }
             let data = match rsp.data.as_deref() {
-                Some(bytes) => dimse::decode_data(bytes, ts).map_err(ScuError)?,
-                None => InMemDicomObject::new_empty(),
+                Some(bytes) if decode => Some(dimse::decode_data(bytes, ts).map_err(ScuError)?),
+                _ => None,
             };
             if !cancelled && each(code, data).is_break() {
                 cancelled = true;

@@ -48,6 +48,19 @@ impl IsolatingFactory {
         }
     }
 
+    /// A factory over the plugins found in `dirs`, each described by a
+    /// worker of the running binary.
+    pub fn discover(
+        dirs: &[PathBuf],
+        options: LoadOptions,
+        policy: CrashPolicy,
+    ) -> Result<IsolatingFactory, String> {
+        let command = WorkerCommand::current(options.allow_insecure)
+            .map_err(|e| format!("cannot find the pylantir binary to start plugin workers: {e}"))?;
+        let registry = super::probe_registry(&command, dirs);
+        Ok(IsolatingFactory::new(registry, command, options, policy))
+    }
+
     /// The plugins found.
     pub fn registry(&self) -> &Registry {
         &self.registry

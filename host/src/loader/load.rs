@@ -290,6 +290,28 @@ mod tests {
     }
 
     #[test]
+    fn a_version_mismatch_names_both_plugin_api_versions() {
+        use pylantir_plugin_api::abi_stable::sabi_types::VersionNumber;
+        let error = LibraryError::IncompatibleVersionNumber {
+            library_name: "pylantir_plugin",
+            expected_version: VersionNumber {
+                major: 1,
+                minor: 0,
+                patch: 0,
+            },
+            actual_version: VersionNumber {
+                major: 2,
+                minor: 3,
+                patch: 0,
+            },
+        };
+        assert_eq!(
+            summarize(&error, Some("2.3.0")),
+            format!("built against plugin-api 2.3.0, this host uses plugin-api {API_VERSION}")
+        );
+    }
+
+    #[test]
     fn a_report_without_errors_is_a_layout_mismatch() {
         assert_eq!(first_mismatch("Compared <this>:\n"), "layout mismatch");
     }

@@ -184,6 +184,16 @@ impl SourceFactory for Registry {
             .collect()
     }
 
+    fn type_info(&self, source_type: &str) -> Option<pylantir_plugin_api::SourceTypeInfo> {
+        let plugin = self.resolve(source_type).ok()?;
+        plugin
+            .info()
+            .source_types
+            .iter()
+            .find(|t| t.name == source_type)
+            .cloned()
+    }
+
     fn plugin_file(&self, source_type: &str) -> Option<PathBuf> {
         self.resolve(source_type)
             .ok()

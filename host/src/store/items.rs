@@ -5,7 +5,8 @@
 //!   record id, else (`patient_id`, `patient_name`) as in Python pylantir; a
 //!   row of this source (or of none) with the same patient and no record id is
 //!   adopted (Python-era rows);
-//! - a row owned by another source is not touched: a conflict;
+//! - the same patient in a row owned by another source is not touched: a
+//!   conflict, whether or not the entry has a record id;
 //! - only the fields the entry carries are written (nothing is erased), and a
 //!   row whose fields are all equal is not rewritten;
 //! - the status and the Study Instance UID are set on insert only (the UID is
@@ -158,18 +159,20 @@ fn existing(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result
         if own.is_some() {
             return Ok(own);
         }
-        // A Python-era row of this source (or of none), without a record id.
-        let unclaimed = "(source_record_id IS NULL OR source_record_id = '') \
-                         AND (data_source IS NULL OR data_source = ?1)";
+        // Else a Python-era row of this source (or of none) without a record
+        // id, to adopt; else the same patient owned by another source: a conflict.
+        let candidates = "((source_record_id IS NULL OR source_record_id = '') \
+                          AND (data_source IS NULL OR data_source = ?1)) OR data_source <> ?1";
+        let order = "ORDER BY (data_source IS NULL OR data_source = ?1) DESC, id";
         return match name {
             Some(name) => find(
                 tx,
-                &format!("patient_id = ?2 AND patient_name = ?3 AND {unclaimed} ORDER BY id"),
+                &format!("patient_id = ?2 AND patient_name = ?3 AND ({candidates}) {order}"),
                 &[source, patient_id, name],
             ),
             None => find(
                 tx,
-                &format!("patient_id = ?2 AND {unclaimed} ORDER BY id"),
+                &format!("patient_id = ?2 AND ({candidates}) {order}"),
                 &[source, patient_id],
             ),
         };

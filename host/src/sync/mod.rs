@@ -153,3 +153,6 @@ fn log_summary(config: &Config, factory: &dyn SourceFactory) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

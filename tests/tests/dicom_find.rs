@@ -1,0 +1,344 @@
+//! MWL C-FIND matching rules and visibility, checked with our SCU:
+//! sequence matching, optional keys, UID lists, statuses, per-source
+//! windows, the calling-AE filter and pylantir 0.4's missing-value defaults.
+
+mod dicom_common;
+
+use dicom_common::*;
+use dicom_core::VR;
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+fn query(
+    top: Vec<dicom_core::DataElement<InMemDicomObject>>,
+    sps: Option<Vec<dicom_core::DataElement<InMemDicomObject>>>,
+) -> InMemDicomObject {
+    let mut elements = top;
+    elements.push(text(tags::PATIENT_ID, VR::LO, ""));
+    if let Some(sps) = sps {
+        elements.push(seq(
+            tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter(sps)],
+        ));
+    }
+    InMemDicomObject::from_element_iter(elements)
+}
+
+fn ids(answers: &[InMemDicomObject]) -> Vec<String> {
+    let mut ids: Vec<String> = answers.iter().map(|a| value(a, tags::PATIENT_ID)).collect();
+    ids.sort();
+    ids
+}
+
+fn find_ids(site: &Site, q: &InMemDicomObject) -> Vec<String> {
+    let (status, answers) = site.find(q);
+    assert_eq!(status, 0);
+    ids(&answers)
+}
+
+/// Today plus `days`, as YYYY-MM-DD in local time (SQLite's clock).
+fn day(site: &Site, days: i64) -> String {
+    site.conn()
+        .query_row(
+            "SELECT date('now', 'localtime', ?1 || ' days')",
+            [days.to_string()],
+            |r| r.get(0),
+        )
+        .expect("date")
+}
+
+#[test]
+fn an_sps_sequence_with_two_query_items_is_refused() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[("patient_id", "P1")]);
+    let item = InMemDicomObject::from_element_iter([text(tags::MODALITY, VR::CS, "MR")]);
+    let q = InMemDicomObject::from_element_iter([
+        text(tags::PATIENT_ID, VR::LO, ""),
+        seq(
+            tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE,
+            vec![item.clone(), item],
+        ),
+    ]);
+    let (status, answers) = site.find(&q);
+    assert_eq!((status, answers.len()), (0xA900, 0));
+}
+
+#[test]
+fn an_optional_key_we_cannot_match_on_gives_pending_warning() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[("patient_id", "P1")]);
+    let q = query(vec![text(tags::ADMISSION_ID, VR::LO, "ADM1")], None);
+    let mut client = site.client("SCU");
+    let mut statuses = Vec::new();
+    let last = client
+        .find(&q, |s, _| {
+            statuses.push(s);
+            std::ops::ControlFlow::Continue(())
+        })
+        .expect("find");
+    assert_eq!((statuses, last), (vec![0xFF01], 0));
+}
+
+#[test]
+fn study_instance_uids_match_as_a_list() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[("patient_id", "A"), ("study_instance_uid", "2.25.1")]);
+    site.insert(&[("patient_id", "B"), ("study_instance_uid", "2.25.2")]);
+    site.insert(&[("patient_id", "C"), ("study_instance_uid", "2.25.3")]);
+    let uids = dicom_core::DataElement::new(
+        tags::STUDY_INSTANCE_UID,
+        VR::UI,
+        dicom_core::PrimitiveValue::Strs(
+            ["2.25.1".to_string(), "2.25.3".to_string()]
+                .into_iter()
+                .collect(),
+        ),
+    );
+    assert_eq!(find_ids(&site, &query(vec![uids], None)), ["A", "C"]);
+}
+
+#[test]
+fn exact_patient_names_match_case_insensitively_and_ids_exactly() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[("patient_id", "A"), ("patient_name", "Doe^John")]);
+    site.insert(&[("patient_id", "a"), ("patient_name", "Roe^Jane")]);
+    assert_eq!(
+        find_ids(
+            &site,
+            &query(vec![text(tags::PATIENT_NAME, VR::PN, "DOE^JOHN")], None)
+        ),
+        ["A"]
+    );
+    let by_id = InMemDicomObject::from_element_iter([text(tags::PATIENT_ID, VR::LO, "a")]);
+    assert_eq!(find_ids(&site, &by_id), ["a"]);
+}
+
+#[test]
+fn completed_items_are_hidden_and_in_progress_is_sent_as_started() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[
+        ("patient_id", "S"),
+        ("performed_procedure_step_status", "SCHEDULED"),
+    ]);
+    site.insert(&[
+        ("patient_id", "I"),
+        ("performed_procedure_step_status", "IN_PROGRESS"),
+    ]);
+    site.insert(&[
+        ("patient_id", "D"),
+        ("performed_procedure_step_status", "DISCONTINUED"),
+    ]);
+    site.insert(&[
+        ("patient_id", "C"),
+        ("performed_procedure_step_status", "COMPLETED"),
+    ]);
+    let q = query(
+        vec![],
+        Some(vec![text(
+            tags::SCHEDULED_PROCEDURE_STEP_STATUS,
+            VR::CS,
+            "",
+        )]),
+    );
+    let (_, answers) = site.find(&q);
+    assert_eq!(ids(&answers), ["D", "I", "S"]);
+    let started: Vec<_> = answers
+        .iter()
+        .filter(|a| value(a, tags::PATIENT_ID) == "I")
+        .map(|a| {
+            value(
+                &item(a, tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE),
+                tags::SCHEDULED_PROCEDURE_STEP_STATUS,
+            )
+        })
+        .collect();
+    assert_eq!(started, ["STARTED"]);
+    let by_status = query(
+        vec![],
+        Some(vec![text(
+            tags::SCHEDULED_PROCEDURE_STEP_STATUS,
+            VR::CS,
+            "STARTED",
+        )]),
+    );
+    assert_eq!(find_ids(&site, &by_status), ["I"]);
+}
+
+#[test]
+fn mwl_visible_statuses_chooses_what_scanners_see() {
+    let site = Site::new(serde_json::json!({"mwl_visible_statuses": ["SCHEDULED"]}));
+    site.insert(&[
+        ("patient_id", "S"),
+        ("performed_procedure_step_status", "SCHEDULED"),
+    ]);
+    site.insert(&[
+        ("patient_id", "I"),
+        ("performed_procedure_step_status", "IN_PROGRESS"),
+    ]);
+    assert_eq!(find_ids(&site, &query(vec![], None)), ["S"]);
+}
+
+#[test]
+fn filter_by_calling_aet_fills_an_empty_station_key_with_the_caller() {
+    let config = serde_json::json!({"filter_by_calling_aet": true});
+    let site = Site::new(config);
+    site.insert(&[
+        ("patient_id", "MINE"),
+        ("scheduled_station_aetitle", "TESTSCU"),
+    ]);
+    site.insert(&[
+        ("patient_id", "OTHER"),
+        ("scheduled_station_aetitle", "SCANNER2"),
+    ]);
+    let q = query(
+        vec![],
+        Some(vec![text(tags::SCHEDULED_STATION_AE_TITLE, VR::AE, "*")]),
+    );
+    assert_eq!(find_ids(&site, &q), ["MINE"]);
+    let without = Site::new(serde_json::json!({}));
+    without.insert(&[
+        ("patient_id", "MINE"),
+        ("scheduled_station_aetitle", "TESTSCU"),
+    ]);
+    without.insert(&[
+        ("patient_id", "OTHER"),
+        ("scheduled_station_aetitle", "SCANNER2"),
+    ]);
+    assert_eq!(find_ids(&without, &q), ["MINE", "OTHER"]);
+}
+
+#[test]
+fn items_without_a_station_report_the_configured_default_station() {
+    let site = Site::new(serde_json::json!({"default_station_aet": "MRI_1"}));
+    site.insert(&[("patient_id", "P")]);
+    let q = query(
+        vec![],
+        Some(vec![text(
+            tags::SCHEDULED_STATION_AE_TITLE,
+            VR::AE,
+            "MRI_1",
+        )]),
+    );
+    let (_, answers) = site.find(&q);
+    assert_eq!(ids(&answers), ["P"]);
+    assert_eq!(
+        value(
+            &item(&answers[0], tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE),
+            tags::SCHEDULED_STATION_AE_TITLE
+        ),
+        "MRI_1"
+    );
+}
+
+#[test]
+fn a_redcap_source_window_hides_only_that_sources_later_items() {
+    let site = Site::new(serde_json::json!({"data_sources": [
+        {"name": "main_redcap", "type": "redcap", "config": {"mwl_days_ahead": 1}},
+        {"name": "cal", "type": "calpendo", "window_mode": "rolling"}
+    ]}));
+    let (today, tomorrow, later) = (day(&site, 0), day(&site, 1), day(&site, 5));
+    site.insert(&[
+        ("patient_id", "TODAY"),
+        ("data_source", "main_redcap"),
+        ("scheduled_start_date", &today),
+    ]);
+    site.insert(&[
+        ("patient_id", "TOMORROW"),
+        ("data_source", "main_redcap"),
+        ("scheduled_start_date", &tomorrow.replace('-', "")),
+    ]);
+    site.insert(&[
+        ("patient_id", "LATER"),
+        ("data_source", "main_redcap"),
+        ("scheduled_start_date", &later),
+    ]);
+    site.insert(&[
+        ("patient_id", "CAL_LATER"),
+        ("data_source", "cal"),
+        ("scheduled_start_date", &later),
+    ]);
+    site.insert(&[
+        ("patient_id", "NO_SOURCE"),
+        ("scheduled_start_date", &later),
+    ]);
+    assert_eq!(
+        find_ids(&site, &query(vec![], None)),
+        ["CAL_LATER", "NO_SOURCE", "TODAY", "TOMORROW"]
+    );
+}
+
+#[test]
+fn the_legacy_configuration_windows_rows_without_a_source() {
+    let site = Site::new(serde_json::json!({"redcap2wl": {"study_id": "study_id"}}));
+    let (today, later) = (day(&site, 0), day(&site, 3));
+    site.insert(&[("patient_id", "TODAY"), ("scheduled_start_date", &today)]);
+    site.insert(&[("patient_id", "LATER"), ("scheduled_start_date", &later)]);
+    site.insert(&[
+        ("patient_id", "LEGACY_LATER"),
+        ("data_source", "redcap_legacy"),
+        ("scheduled_start_date", &later),
+    ]);
+    assert_eq!(find_ids(&site, &query(vec![], None)), ["TODAY"]);
+}
+
+#[test]
+fn a_calpendo_today_window_shows_only_todays_bookings() {
+    let site = Site::new(serde_json::json!({"data_sources": [
+        {"name": "cal", "type": "calpendo", "window_mode": "today"}
+    ]}));
+    let (yesterday, today, tomorrow) = (day(&site, -1), day(&site, 0), day(&site, 1));
+    site.insert(&[
+        ("patient_id", "Y"),
+        ("data_source", "cal"),
+        ("scheduled_start_date", &yesterday),
+    ]);
+    site.insert(&[
+        ("patient_id", "T"),
+        ("data_source", "cal"),
+        ("scheduled_start_date", &today),
+        ("scheduled_start_time", "23:59"),
+    ]);
+    site.insert(&[
+        ("patient_id", "N"),
+        ("data_source", "cal"),
+        ("scheduled_start_date", &tomorrow),
+    ]);
+    assert_eq!(find_ids(&site, &query(vec![], None)), ["T"]);
+}
+
+#[test]
+fn an_empty_sps_sequence_returns_the_whole_item_with_pylantir_defaults() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[
+        ("patient_id", "P"),
+        ("protocol_name", "BRAIN"),
+        ("hisris_coding_designator", "GEHC"),
+        ("scheduled_start_date", "2025-01-30"),
+        ("scheduled_start_time", "9:05"),
+    ]);
+    let q = InMemDicomObject::from_element_iter([
+        text(tags::PATIENT_NAME, VR::PN, ""),
+        seq(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE, vec![]),
+    ]);
+    let (_, answers) = site.find(&q);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(value(&answers[0], tags::PATIENT_NAME), "UNKNOWN");
+    let sps = item(&answers[0], tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE);
+    assert_eq!(value(&sps, tags::MODALITY), "MR");
+    assert_eq!(
+        value(&sps, tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION),
+        "BRAIN"
+    );
+    assert_eq!(
+        value(&sps, tags::SCHEDULED_PROCEDURE_STEP_START_DATE),
+        "20250130"
+    );
+    assert_eq!(
+        value(&sps, tags::SCHEDULED_PROCEDURE_STEP_START_TIME),
+        "",
+        "9:05 is not a valid stored time"
+    );
+    let code = item(&sps, tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE);
+    assert_eq!(value(&code, tags::CODING_SCHEME_DESIGNATOR), "GEHC");
+    assert_eq!(value(&code, tags::CODE_VALUE), "BRAIN");
+}
