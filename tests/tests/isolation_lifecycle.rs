@@ -194,3 +194,27 @@ fn a_plugin_built_with_panic_abort_is_listed_as_worker_only() {
         "{line}"
     );
 }
+
+#[test]
+fn an_in_process_source_refuses_a_panic_abort_plugin() {
+    let site = Site::new(
+        isolation_common::panic_abort_fixture(),
+        json!({}),
+        json!({"isolation": "in-process"}),
+        json!({}),
+    );
+    let output = Command::new(&artifacts().bin)
+        .args(["check-config", "--plugin-dir"])
+        .arg(&site.plugins)
+        .arg("--pylantir_config")
+        .arg(&site.config)
+        .output()
+        .expect("pylantir check-config runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("refused: built with panic = \"abort\": any panic in it would kill pylantir"),
+        "{stderr}"
+    );
+}
