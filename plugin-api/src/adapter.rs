@@ -74,10 +74,9 @@ impl DataSourceFfi for GuardedSource {
                 Value::Null => serde_json::Map::new(),
                 other => return Err(format!("field_mapping must be an object, got {other}")),
             };
-            let entries = inner.fetch_entries(&mapping, interval_seconds)?;
-            serde_json::to_string(&entries)
+            inner
+                .fetch_entries_json(&mapping, interval_seconds)
                 .map(RString::from)
-                .map_err(|e| format!("entries could not be serialised: {e}"))
         })
     }
 

@@ -23,6 +23,19 @@ pub trait Source: Send + Sync + 'static {
         interval_seconds: f64,
     ) -> Result<Vec<Entry>, String>;
 
+    /// The entries of [`Source::fetch_entries`] as a JSON array, which is
+    /// what crosses the boundary. The default serialises `fetch_entries`;
+    /// a source that streams many entries can write the JSON text directly
+    /// and never hold them as maps.
+    fn fetch_entries_json(
+        &mut self,
+        field_mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<String, String> {
+        let entries = self.fetch_entries(field_mapping, interval_seconds)?;
+        serde_json::to_string(&entries).map_err(|e| format!("entries could not be serialised: {e}"))
+    }
+
     /// Whether `fetch_entries` honours `interval_seconds`.
     fn supports_incremental_sync(&self) -> bool {
         false

@@ -4,6 +4,20 @@
 //! [`artifacts`] runs `cargo build --workspace` once per test binary (cargo's
 //! own lock serialises concurrent callers) and hands out the paths of the
 //! `pylantir` binary and the built plugins.
+//!
+//! - [`plugin_files`]: plugin directories for a test: plugins under chosen
+//!   names, the binary beside them, the fixture plugins that need their own build.
+//! - [`logs`]: a logger that keeps every record, for asserting what was (not) reported.
+//! - [`server`]: the real `pylantir start` as a child process on a free loopback port.
+//! - [`http`]: a fake HTTP server on 127.0.0.1 for upstream APIs.
+//! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
+
+pub mod calpendo;
+pub mod http;
+pub mod logs;
+pub mod plugin_files;
+pub mod redcap;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +40,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The profile directory this test binary was built into (`target/debug`).
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current test executable");
     // target/debug/deps/<test> -> target/debug
     exe.parent()

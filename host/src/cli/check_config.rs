@@ -1,8 +1,10 @@
 //! `pylantir check-config`: validates a configuration the way `start` does,
 //! prints a per-source summary (exit 0) or every problem (exit 1).
 
+use super::plugins::PluginDirArgs;
 use super::table;
 use crate::config;
+use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use clap::Args;
 use std::path::PathBuf;
@@ -17,17 +19,13 @@ pub struct CheckConfigArgs {
         value_name = "FILE"
     )]
     pub config: PathBuf,
-    /// A directory to load plugins from, searched before the configured ones (repeatable).
-    #[arg(long = "plugin-dir", value_name = "DIR")]
-    pub plugin_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dirs: PluginDirArgs,
 }
 
-/// Runs the check with the plugins `load_plugins` finds (given the
-/// configuration's own `plugin_dirs`); returns the exit code.
-pub fn run(
-    args: &CheckConfigArgs,
-    load_plugins: impl FnOnce(&[PathBuf]) -> Box<dyn SourceFactory>,
-) -> i32 {
+/// Runs the check with the plugins found in `--plugin-dir`, the configured
+/// `plugin_dirs` and the default places; returns the exit code.
+pub fn run(args: &CheckConfigArgs) -> i32 {
     let document = match config::read(&args.config) {
         Ok(document) => document,
         Err(error) => {
@@ -35,8 +33,18 @@ pub fn run(
             return 1;
         }
     };
-    let factory = load_plugins(&document.plugin_dirs());
-    let checked = config::check(&document, factory.as_ref());
+    let factory = match IsolatingFactory::discover(
+        &args.dirs.dirs(&document.plugin_dirs()),
+        args.dirs.load_options(),
+        CrashPolicy::default(),
+    ) {
+        Ok(factory) => factory,
+        Err(error) => {
+            eprintln!("{error}");
+            return 1;
+        }
+    };
+    let checked = config::check(&document, &factory);
     let config = match checked {
         Ok(config) => config,
         Err(problems) => {
@@ -45,6 +53,12 @@ pub fn run(
                 problems,
             };
             eprintln!("{error}");
+            for conflict in factory.registry().conflicts() {
+                eprintln!("  note: {conflict}");
+            }
+            for refusal in factory.registry().refusals() {
+                eprintln!("  note: plugin refused: {refusal}");
+            }
             return 1;
         }
     };

@@ -38,7 +38,10 @@ pub fn is_plugin_file_name(name: &str) -> bool {
 }
 
 /// The plugin files in `dirs`: per directory sorted by file name, directories
-/// in the given order, no recursion. A file reachable under several names
+/// in the given order, no recursion. Like `PATH`, a file name found in an
+/// earlier directory shadows the same name in later ones (so a `--plugin-dir`
+/// copy of `libpylantir_csv.so` replaces the one next to the binary instead of
+/// conflicting with it). A file reachable under several names
 /// (symlinks, a directory listed twice) appears once, under its real name if
 /// that is one of them, else under the first. Other files are skipped with a
 /// debug line; a missing directory is skipped too. Dangling symlinks are kept,
@@ -57,10 +60,16 @@ pub fn find_plugin_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
         names.sort();
         for path in names {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if is_plugin_file_name(name) {
-                found.push(path);
-            } else {
+            if !is_plugin_file_name(name) {
                 log::debug!("{} skipped: not a plugin file name", path.display());
+            } else if let Some(earlier) = found.iter().find(|f| f.file_name() == path.file_name()) {
+                log::debug!(
+                    "{} skipped: shadowed by {}",
+                    path.display(),
+                    earlier.display()
+                );
+            } else {
+                found.push(path);
             }
         }
     }

@@ -80,9 +80,18 @@ impl Registry {
 
     /// Loads the given plugin files, in order.
     pub fn from_files(files: &[PathBuf], options: &LoadOptions) -> Registry {
+        Registry::from_files_with(files, |file| load_plugin(file, options))
+    }
+
+    /// Loads the given plugin files, in order, with `load` (e.g. in a worker
+    /// process, see [`crate::isolation::probe`]).
+    pub fn from_files_with(
+        files: &[PathBuf],
+        mut load: impl FnMut(&Path) -> Result<LoadedPlugin, Refusal>,
+    ) -> Registry {
         let mut registry = Registry::default();
         for file in files {
-            let status = match load_plugin(file, options) {
+            let status = match load(file) {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(refusal) => {
                     log::debug!("{refusal}");
@@ -173,6 +182,16 @@ impl SourceFactory for Registry {
             .filter(|(_, plugins)| plugins.len() == 1)
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    fn type_info(&self, source_type: &str) -> Option<pylantir_plugin_api::SourceTypeInfo> {
+        let plugin = self.resolve(source_type).ok()?;
+        plugin
+            .info()
+            .source_types
+            .iter()
+            .find(|t| t.name == source_type)
+            .cloned()
     }
 
     fn plugin_file(&self, source_type: &str) -> Option<PathBuf> {

@@ -10,7 +10,7 @@ pub mod config;
 pub mod read;
 
 use config::CsvConfig;
-use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{
     export_plugin, log, Entry, FieldMapping, Plugin, Source, SourceTypeInfo,
 };
@@ -28,7 +28,7 @@ struct Cache {
     len: u64,
     modified: Option<SystemTime>,
     mapping: FieldMapping,
-    entries: Vec<Entry>,
+    json: String,
 }
 
 impl Source for CsvSource {
@@ -48,8 +48,19 @@ impl Source for CsvSource {
     fn fetch_entries(
         &mut self,
         mapping: &FieldMapping,
-        _interval: f64,
+        interval: f64,
     ) -> Result<Vec<Entry>, String> {
+        let json = self.fetch_entries_json(mapping, interval)?;
+        serde_json::from_str(&json).map_err(|e| format!("entries could not be read back: {e}"))
+    }
+
+    /// Streams the file straight into JSON text: the entries never exist as
+    /// maps in the plugin.
+    fn fetch_entries_json(
+        &mut self,
+        mapping: &FieldMapping,
+        _interval: f64,
+    ) -> Result<String, String> {
         let config = self
             .config
             .as_ref()
@@ -62,11 +73,11 @@ impl Source for CsvSource {
             if let Some(cache) = &self.cache {
                 if cache.len == len && cache.modified == modified && &cache.mapping == mapping {
                     log::debug!("{} unchanged; previous entries reused", path.display());
-                    return Ok(cache.entries.clone());
+                    return Ok(cache.json.clone());
                 }
             }
         }
-        let entries = read::read_entries(
+        let json = read::read_entries_json(
             path,
             config.delimiter,
             mapping,
@@ -77,10 +88,10 @@ impl Source for CsvSource {
                 len,
                 modified,
                 mapping: mapping.clone(),
-                entries: entries.clone(),
+                json: json.clone(),
             });
         }
-        Ok(entries)
+        Ok(json)
     }
 }
 

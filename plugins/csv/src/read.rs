@@ -1,9 +1,11 @@
 //! Reads a CSV file row by row into worklist entries. The file is streamed:
-//! only the entries are kept. A malformed row is reported and skipped; a
-//! missing file or a mapped column missing from the header fails the read.
+//! each row goes straight into the output (entry maps, or the JSON text
+//! that crosses the plugin boundary). A malformed row is reported and
+//! skipped; a missing file or a mapped column missing from the header fails
+//! the read.
 
 use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
-use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{log, Entry, FieldMapping};
 use std::fs::File;
 use std::io::BufReader;
@@ -15,18 +17,78 @@ const REPORTED_ROWS: usize = 10;
 
 /// Which columns feed which worklist fields.
 struct Columns {
-    /// (column index, worklist field)
+    /// (column index, worklist field), sorted by field.
     mapped: Vec<(usize, String)>,
     record_id: Option<usize>,
 }
 
-/// Reads `path` into entries with `mapping` (`{column: worklist_field}`).
+/// One row as (worklist field, value) pairs sorted by field, empty values left out.
+type Row<'r> = [(&'r str, &'r str)];
+
+/// Reads `path` into entry maps with `mapping` (`{column: worklist_field}`):
+/// what a source built into the host would produce (the bench's baseline).
 pub fn read_entries(
     path: &Path,
     delimiter: u8,
     mapping: &FieldMapping,
     record_id_column: Option<&str>,
 ) -> Result<Vec<Entry>, String> {
+    let mut entries = Vec::new();
+    for_each_row(path, delimiter, mapping, record_id_column, |row, id| {
+        let mut entry = Entry::with_capacity(row.len() + 1);
+        for (field, value) in row {
+            entry.insert(field.to_string(), Value::String(value.to_string()));
+        }
+        entry.insert(SOURCE_RECORD_ID.to_string(), Value::String(id.to_string()));
+        entries.push(entry);
+    })?;
+    Ok(entries)
+}
+
+/// Reads `path` straight into the JSON array of entries that crosses the
+/// plugin boundary, without building entry maps.
+pub fn read_entries_json(
+    path: &Path,
+    delimiter: u8,
+    mapping: &FieldMapping,
+    record_id_column: Option<&str>,
+) -> Result<String, String> {
+    // Entries as JSON run about twice the size of their CSV rows.
+    let estimate = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+    let mut out = Vec::with_capacity(estimate.saturating_mul(2).saturating_add(64));
+    out.push(b'[');
+    for_each_row(path, delimiter, mapping, record_id_column, |row, id| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"source_record_id\":");
+        write_json_string(&mut out, id);
+        for (field, value) in row {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(field.as_bytes());
+            out.extend_from_slice(b"\":");
+            write_json_string(&mut out, value);
+        }
+        out.push(b'}');
+    })?;
+    out.push(b']');
+    String::from_utf8(out).map_err(|e| format!("{}: entries are not UTF-8: {e}", path.display()))
+}
+
+/// Appends `text` as a JSON string literal (quoted and escaped).
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Streams the rows of `path` to `sink` with their record id.
+fn for_each_row(
+    path: &Path,
+    delimiter: u8,
+    mapping: &FieldMapping,
+    record_id_column: Option<&str>,
+    mut sink: impl FnMut(&Row<'_>, &str),
+) -> Result<(), String> {
     let shown = path.display();
     let file = File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -40,27 +102,49 @@ pub fn read_entries(
     let columns =
         resolve_columns(&header, mapping, record_id_column).map_err(|e| format!("{shown}: {e}"))?;
 
-    let mut entries = Vec::new();
+    let mut read = 0usize;
     let mut skipped = 0usize;
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
         match reader.read_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => match build_entry(&record, &columns) {
-                Ok(Some(entry)) => entries.push(entry),
-                Ok(None) => {}
-                Err(problem) => {
-                    skipped += 1;
-                    report(
-                        skipped,
-                        &format!(
-                            "{shown} line {}: {problem}; row skipped",
-                            row_line(&record, line)
-                        ),
-                    );
+            Ok(true) => {
+                let row: Vec<(&str, &str)> = columns
+                    .mapped
+                    .iter()
+                    .filter_map(|(index, field)| {
+                        record
+                            .get(*index)
+                            .filter(|v| !v.is_empty())
+                            .map(|v| (field.as_str(), v))
+                    })
+                    .collect();
+                if row.is_empty() {
+                    continue;
                 }
-            },
+                let hashed;
+                let id = match columns.record_id {
+                    Some(index) => match record.get(index) {
+                        Some(id) if !id.is_empty() => id,
+                        _ => {
+                            skipped += 1;
+                            let line = record.position().map_or(line, |p| p.line());
+                            report(
+                                skipped,
+                                &format!("{shown} line {line}: the record id column is empty; row skipped"),
+                            );
+                            continue;
+                        }
+                    },
+                    None => {
+                        hashed = hash_id(&row);
+                        hashed.as_str()
+                    }
+                };
+                sink(&row, id);
+                read += 1;
+            }
             Err(e) => match e.kind() {
                 csv::ErrorKind::Utf8 { pos, err } => {
                     skipped += 1;
@@ -92,16 +176,9 @@ pub fn read_entries(
         }
     }
     if skipped > 0 {
-        log::warn!(
-            "{shown}: {skipped} malformed rows skipped, {} entries read",
-            entries.len()
-        );
+        log::warn!("{shown}: {skipped} malformed rows skipped, {read} entries read");
     }
-    Ok(entries)
-}
-
-fn row_line(record: &csv::StringRecord, fallback: u64) -> u64 {
-    record.position().map_or(fallback, |p| p.line())
+    Ok(())
 }
 
 fn report(count: usize, message: &str) {
@@ -116,6 +193,11 @@ fn resolve_columns(
     mapping: &FieldMapping,
     record_id_column: Option<&str>,
 ) -> Result<Columns, String> {
+    if mapping.is_empty() {
+        return Err(
+            "field_mapping is empty: map at least one column to a worklist field".to_string(),
+        );
+    }
     let find = |name: &str, role: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
             format!(
@@ -124,7 +206,7 @@ fn resolve_columns(
             )
         })
     };
-    let mut mapped = Vec::with_capacity(mapping.len());
+    let mut mapped: Vec<(usize, String)> = Vec::with_capacity(mapping.len());
     for (column, target) in mapping {
         let field = match target {
             Value::String(field) if is_worklist_field(field) => field.clone(),
@@ -139,48 +221,32 @@ fn resolve_columns(
                 ))
             }
         };
+        if let Some((other, _)) = mapping
+            .iter()
+            .find(|(other, t)| *other != column && t.as_str() == Some(field.as_str()))
+        {
+            return Err(format!(
+                "field_mapping maps both '{other}' and '{column}' to '{field}'"
+            ));
+        }
         mapped.push((find(column, "field_mapping")?, field));
     }
+    mapped.sort_by(|a, b| a.1.cmp(&b.1));
     let record_id = record_id_column
         .map(|c| find(c, "config.record_id_column"))
         .transpose()?;
     Ok(Columns { mapped, record_id })
 }
 
-/// One row as an entry; `None` for a row whose mapped cells are all empty.
-fn build_entry(record: &csv::StringRecord, columns: &Columns) -> Result<Option<Entry>, String> {
-    let mut entry = Entry::new();
-    for (index, field) in &columns.mapped {
-        let value = record.get(*index).unwrap_or("");
-        if !value.is_empty() {
-            entry.insert(field.clone(), Value::String(value.to_string()));
-        }
-    }
-    if entry.is_empty() {
-        return Ok(None);
-    }
-    let id = match columns.record_id {
-        Some(index) => match record.get(index) {
-            Some(id) if !id.is_empty() => id.to_string(),
-            _ => return Err("the record id column is empty".to_string()),
-        },
-        None => hash_id(&entry),
-    };
-    entry.insert(SOURCE_RECORD_ID.to_string(), Value::String(id));
-    Ok(Some(entry))
-}
-
-/// A stable id from an entry's fields and values (xxh3-128, hex): the same
+/// A stable id from a row's fields and values (xxh3-128, hex): the same
 /// mapped values give the same id in every run and on every platform.
-pub fn hash_id(entry: &Entry) -> String {
+pub fn hash_id(row: &Row<'_>) -> String {
     let mut bytes = Vec::new();
-    for (field, value) in entry {
-        if let Value::String(value) = value {
-            bytes.extend_from_slice(field.as_bytes());
-            bytes.push(0x1f);
-            bytes.extend_from_slice(value.as_bytes());
-            bytes.push(0x1e);
-        }
+    for (field, value) in row {
+        bytes.extend_from_slice(field.as_bytes());
+        bytes.push(0x1f);
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.push(0x1e);
     }
     format!("{:032x}", xxh3_128(&bytes))
 }
@@ -188,12 +254,10 @@ pub fn hash_id(entry: &Entry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pylantir_plugin_api::serde_json::json;
 
     #[test]
     fn the_hash_id_is_a_fixed_function_of_the_values() {
-        let entry = json!({"patient_id": "P1", "patient_name": "Müller^Jürgen"});
-        let id = hash_id(entry.as_object().unwrap());
+        let id = hash_id(&[("patient_id", "P1"), ("patient_name", "Müller^Jürgen")]);
         assert_eq!(id, "1eae73b4ab5c6ced060329af610820dc");
     }
 }

@@ -62,6 +62,11 @@ pub fn read_entries(
 
 /// Every mapping target must be a worklist field.
 fn check_mapping(mapping: &FieldMapping) -> Result<Paths, String> {
+    if mapping.is_empty() {
+        return Err(
+            "field_mapping is empty: map at least one path to a worklist field".to_string(),
+        );
+    }
     mapping
         .iter()
         .map(|(path, target)| match target {

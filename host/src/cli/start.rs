@@ -1,0 +1,163 @@
+//! `pylantir start`: loads the configuration and the plugins, validates every
+//! source, starts the sync engine and the DICOM server, and runs until
+//! SIGINT or SIGTERM.
+
+use super::plugins::PluginDirArgs;
+use crate::config::{self, Config};
+use crate::dicom::server::Server;
+use crate::dicom::ServerOptions;
+use crate::isolation::{CrashPolicy, IsolatingFactory};
+use crate::source::SourceFactory;
+use crate::sync::Engine;
+use clap::Args;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The configuration `start` reads when `--pylantir_config` is not given.
+pub const DEFAULT_CONFIG: &str = "config/pylantir.json";
+
+/// Options of `start` (Python pylantir's spellings, plus aliases).
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// Address to listen on [config `ip`, else 0.0.0.0].
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Port to listen on [config `port`, else 4242].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The server's AE title [config `ae_title`, else MWL_SERVER].
+    #[arg(long = "AEtitle", visible_alias = "aetitle", value_name = "AET")]
+    pub ae_title: Option<String>,
+    /// The configuration file (JSON) [default: config/pylantir.json].
+    #[arg(
+        long = "pylantir_config",
+        visible_alias = "config",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub plugins: PluginDirArgs,
+}
+
+/// The listening address and AE title: the flag, else the configuration's
+/// top-level key, else Python pylantir's default.
+fn listen_settings(
+    args: &StartArgs,
+    raw: &serde_json::Map<String, Value>,
+) -> (String, u16, String) {
+    let ip = args
+        .ip
+        .clone()
+        .or_else(|| raw.get("ip").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| "0.0.0.0".to_string());
+    let port = args
+        .port
+        .or_else(|| {
+            raw.get("port")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+        })
+        .unwrap_or(4242);
+    let ae_title = args
+        .ae_title
+        .clone()
+        .or_else(|| {
+            raw.get("ae_title")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "MWL_SERVER".to_string());
+    (ip, port, ae_title)
+}
+
+/// Runs the server until SIGINT/SIGTERM; returns the exit code.
+pub fn run(args: &StartArgs) -> i32 {
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let document = match config::read(&config_path) {
+        Ok(document) => document,
+        Err(error) => {
+            log::error!("{error}");
+            return 1;
+        }
+    };
+    let dirs = args.plugins.dirs(&document.plugin_dirs());
+    let policy = CrashPolicy::default().with_keys(&document.raw, "configuration");
+    let isolating = match IsolatingFactory::discover(&dirs, args.plugins.load_options(), policy) {
+        Ok(factory) => factory,
+        Err(error) => {
+            log::error!("{error}");
+            return 1;
+        }
+    };
+    for refusal in isolating.registry().refusals() {
+        log::warn!("plugin refused: {refusal}");
+    }
+    let workers = isolating.workers().clone();
+    let factory: Arc<dyn SourceFactory> = Arc::new(isolating);
+    let config = match config::check(&document, factory.as_ref()) {
+        Ok(config) => config,
+        Err(problems) => {
+            let error = config::ConfigError::Invalid {
+                path: config_path,
+                problems,
+            };
+            log::error!("{error}");
+            return 1;
+        }
+    };
+    let served = serve(args, &config, factory);
+    workers.stop_all();
+    match served {
+        Ok(()) => 0,
+        Err(message) => {
+            log::error!("{message}");
+            1
+        }
+    }
+}
+
+/// Starts the sync engine and the DICOM server and waits for a stop signal.
+fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> Result<(), String> {
+    let (ip, port, ae_title) = listen_settings(args, &config.raw);
+    let raw = Value::Object(config.raw.clone());
+    let options = ServerOptions::from_config(&raw, &ae_title, &ip, port).map_err(|problems| {
+        format!(
+            "{}: invalid DICOM settings:\n  {}",
+            config.path.display(),
+            problems.join("\n  ")
+        )
+    })?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot install the handler for signal {signal}: {e}"))?;
+    }
+
+    if config.sources.is_empty() {
+        log::warn!("no data sources configured: serving the worklist database as it is");
+    }
+    let engine = Engine::start(config, &config.db_path, factory).map_err(|e| e.to_string())?;
+    let server = Server::bind(options, &config.db_path).map_err(|e| e.to_string())?;
+    let running = server
+        .spawn()
+        .map_err(|e| format!("cannot start the DICOM server: {e}"))?;
+    log::info!("pylantir ready: worklist {}", config.db_path.display());
+
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    log::info!("stopping: DICOM listener first, then the sync workers");
+    if let Err(e) = running.stop() {
+        log::warn!("DICOM server stopped with an error: {e}");
+    }
+    engine.stop();
+    log::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Calpendo's field mapping: worklist field -> a dotted path into the booking
+//! JSON (`properties.project.formattedName`), or `{source_field, _extract:
+//! {pattern, group}}` to keep one regex capture of that value.
+
+use pylantir_plugin_api::entry::is_worklist_field;
+use pylantir_plugin_api::log;
+use pylantir_plugin_api::serde_json::{Map, Value};
+use regex::Regex;
+
+/// Where one worklist field comes from.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub target: String,
+    pub path: Option<String>,
+    pub extract: Option<Extract>,
+}
+
+/// A regex capture to keep (Python `re.match`: anchored at the start).
+#[derive(Debug, Clone)]
+pub struct Extract {
+    pub pattern: String,
+    regex: Regex,
+    group: usize,
+}
+
+/// A checked field mapping, in configuration order.
+#[derive(Debug, Clone, Default)]
+pub struct Mapping {
+    pub rules: Vec<Rule>,
+}
+
+impl Mapping {
+    /// Reads a mapping object; `key` names it in messages (`config.field_mapping`).
+    pub fn parse(mapping: &Map<String, Value>, key: &str) -> Result<Mapping, String> {
+        let mut rules = Vec::new();
+        for (target, spec) in mapping {
+            let at = format!("{key}.{target}");
+            if !is_worklist_field(target) {
+                return Err(format!("{at}: '{target}' is not a worklist field"));
+            }
+            let rule = match spec {
+                Value::String(path) => Rule {
+                    target: target.clone(),
+                    path: Some(path.clone()),
+                    extract: None,
+                },
+                Value::Object(obj) => {
+                    let path = match obj.get("source_field") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(s)) => Some(s.clone()),
+                        Some(other) => {
+                            return Err(format!("{at}.source_field must be a string, got {other}"))
+                        }
+                    };
+                    let extract = match obj.get("_extract") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Object(ex)) => {
+                            Some(Extract::parse(ex, &format!("{at}._extract"))?)
+                        }
+                        Some(other) => {
+                            return Err(format!(
+                                "{at}._extract must be an object {{pattern, group}}, got {other}"
+                            ))
+                        }
+                    };
+                    Rule {
+                        target: target.clone(),
+                        path,
+                        extract,
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "{at} must be a dotted path or {{source_field, _extract}}, got {other}"
+                    ))
+                }
+            };
+            rules.push(rule);
+        }
+        Ok(Mapping { rules })
+    }
+}
+
+impl Extract {
+    fn parse(obj: &Map<String, Value>, at: &str) -> Result<Extract, String> {
+        let pattern = obj
+            .get("pattern")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{at}.pattern is missing (a regular expression)"))?;
+        let regex = Regex::new(&format!(r"\A(?:{pattern})"))
+            .map_err(|e| format!("{at}.pattern is not a valid regular expression: {e}"))?;
+        let group = match obj.get("group") {
+            None | Some(Value::Null) => 0,
+            Some(value) => value
+                .as_u64()
+                .and_then(|g| usize::try_from(g).ok())
+                .ok_or_else(|| format!("{at}.group must be a whole number >= 0, got {value}"))?,
+        };
+        if group >= regex.captures_len() {
+            return Err(format!(
+                "{at}.group is {group} but the pattern has {} group(s)",
+                regex.captures_len() - 1
+            ));
+        }
+        Ok(Extract {
+            pattern: pattern.to_string(),
+            regex,
+            group,
+        })
+    }
+
+    /// The captured group, or `None` when the pattern does not match.
+    pub fn apply<'a>(&self, value: &'a str) -> Option<&'a str> {
+        let captures = self.regex.captures(value)?;
+        Some(captures.get(self.group).map_or("", |m| m.as_str()))
+    }
+}
+
+/// The text at a dotted `path` in `booking` (numbers and other values as JSON text).
+pub fn lookup(booking: &Value, path: &str) -> Option<String> {
+    let mut value = booking;
+    for key in path.split('.') {
+        value = value.get(key)?;
+    }
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Applies `mapping` to `booking`: target -> value, for the values found.
+pub fn apply(mapping: &Mapping, booking: &Value, booking_id: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for rule in &mapping.rules {
+        let Some(value) = rule.path.as_deref().and_then(|path| lookup(booking, path)) else {
+            continue;
+        };
+        let value = match &rule.extract {
+            Some(extract) if !value.is_empty() => match extract.apply(&value) {
+                Some(captured) => captured.to_string(),
+                None => {
+                    log::warn!(
+                        "booking {booking_id}: '{value}' does not match the pattern '{}' of {}; the whole value is used",
+                        extract.pattern,
+                        rule.target
+                    );
+                    value
+                }
+            },
+            _ => value,
+        };
+        out.push((rule.target.clone(), value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pylantir_plugin_api::serde_json::json;
+
+    fn mapping(v: Value) -> Result<Mapping, String> {
+        Mapping::parse(v.as_object().unwrap(), "config.field_mapping")
+    }
+
+    #[test]
+    fn dotted_paths_reach_nested_values_and_numbers_become_text() {
+        let booking = json!({"id": 12345, "title": "T", "properties": {"project": {"formattedName": "BRISKP"}}});
+        assert_eq!(
+            lookup(&booking, "properties.project.formattedName").as_deref(),
+            Some("BRISKP")
+        );
+        assert_eq!(lookup(&booking, "id").as_deref(), Some("12345"));
+        assert_eq!(lookup(&booking, "title").as_deref(), Some("T"));
+        assert_eq!(lookup(&booking, "properties.nothing"), None);
+    }
+
+    #[test]
+    fn extraction_keeps_the_group_and_anchors_at_the_start() {
+        let m = mapping(json!({"patient_id": {"source_field": "title", "_extract": {"pattern": "([A-Z0-9]+)_", "group": 1}}})).unwrap();
+        let values = apply(&m, &json!({"title": "SUB001_John_Doe"}), "1");
+        assert_eq!(values, [("patient_id".to_string(), "SUB001".to_string())]);
+        let unmatched = apply(&m, &json!({"title": "x SUB001_John"}), "1");
+        assert_eq!(
+            unmatched,
+            [("patient_id".to_string(), "x SUB001_John".to_string())]
+        );
+    }
+
+    #[test]
+    fn bad_patterns_groups_and_targets_are_config_errors() {
+        let bad = mapping(
+            json!({"patient_id": {"source_field": "title", "_extract": {"pattern": "([A-Z"}}}),
+        )
+        .unwrap_err();
+        assert!(
+            bad.contains("config.field_mapping.patient_id._extract.pattern"),
+            "{bad}"
+        );
+        let group = mapping(json!({"patient_id": {"source_field": "title", "_extract": {"pattern": "(a)", "group": 2}}})).unwrap_err();
+        assert!(group.contains("group"), "{group}");
+        let target = mapping(json!({"favourite_colour": "title"})).unwrap_err();
+        assert!(target.contains("not a worklist field"), "{target}");
+    }
+}

@@ -1,0 +1,192 @@
+//! The Calpendo source: the window query, the booking details, and one
+//! worklist entry per booking (the booking id is its `source_record_id`).
+
+use crate::api::Api;
+use crate::config::Config;
+use crate::mapping::{self, Mapping};
+use crate::time::{booking_times, window};
+use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
+use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::{log, Entry, FieldMapping, Source, SourceContext};
+
+/// A Calpendo source instance.
+pub struct Calpendo {
+    name: String,
+    state: Option<(Config, Api)>,
+}
+
+impl Calpendo {
+    /// A source not yet configured.
+    pub fn new(ctx: &SourceContext) -> Calpendo {
+        Calpendo {
+            name: ctx.source_name.clone(),
+            state: None,
+        }
+    }
+}
+
+/// Booking statuses that never become worklist items.
+const CANCELLED: &[&str] = &["Cancelled", "Canceled"];
+
+/// The entry of one booking, or why it has none.
+pub fn entry(booking: &Value, mapping: &Mapping, config: &Config) -> Result<Entry, String> {
+    let id = match booking.get("id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err("the booking has no id".to_string()),
+    };
+    let text = |path: &str| mapping::lookup(booking, path).filter(|v| !v.trim().is_empty());
+    let status = booking
+        .get("status")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| text("properties.status"));
+    if let Some(status) = status.filter(|s| CANCELLED.contains(&s.as_str())) {
+        return Err(format!("booking {id} is {status}"));
+    }
+    let mut entry = Entry::new();
+    for (target, value) in mapping::apply(mapping, booking, &id) {
+        entry.insert(target, Value::String(value));
+    }
+    let title = text("properties.title").or_else(|| text("title"));
+    for key in ["patient_id", "patient_name"] {
+        let blank = entry
+            .get(key)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        if blank {
+            if let Some(title) = &title {
+                entry.insert(key.to_string(), Value::String(title.clone()));
+            }
+        }
+    }
+    if let Some(allowed) = &config.allowed_studies {
+        let study = entry
+            .get("study_description")
+            .and_then(Value::as_str)
+            .map(str::trim);
+        if !study.is_some_and(|s| allowed.iter().any(|a| a == s)) {
+            return Err(format!(
+                "booking {id}: study {study:?} is not in config.allowed_studies"
+            ));
+        }
+    }
+    let (start, _end) =
+        booking_times(booking, &config.timezone).map_err(|e| format!("booking {id}: {e}"))?;
+    entry.insert(
+        "scheduled_start_date".into(),
+        Value::String(start.strftime("%Y-%m-%d").to_string()),
+    );
+    entry.insert(
+        "scheduled_start_time".into(),
+        Value::String(start.strftime("%H:%M").to_string()),
+    );
+    if let Some(resource) = text("properties.resource.formattedName") {
+        match config.modality_of(&resource) {
+            Some(modality) => {
+                entry.insert("modality".into(), Value::String(modality.to_string()));
+            }
+            None => log::debug!("booking {id}: no modality for resource '{resource}' in config.resource_modality_mapping"),
+        }
+    }
+    if entry
+        .get("patient_id")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(format!(
+            "booking {id} has no patient id (mapping and title are empty)"
+        ));
+    }
+    if let Some(Value::String(name)) = entry.get_mut("patient_name") {
+        if !name.is_empty() && !name.contains('^') {
+            name.insert(0, '^');
+        }
+    }
+    entry.insert(SOURCE_RECORD_ID.into(), Value::String(id));
+    Ok(entry)
+}
+
+impl Source for Calpendo {
+    fn validate_config(&mut self, config: &Value) -> Result<(), String> {
+        let config = Config::from_json(config)?;
+        let api = Api::new(&config)?;
+        log::info!(
+            "Calpendo source '{}': bookings at {} ({} mode, time zone {})",
+            self.name,
+            config.api_base,
+            match config.window {
+                crate::config::WindowMode::Rolling => "rolling",
+                crate::config::WindowMode::Today => "today",
+            },
+            config.timezone_name
+        );
+        self.state = Some((config, api));
+        Ok(())
+    }
+
+    fn fetch_entries(
+        &mut self,
+        field_mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, String> {
+        let (config, api) = self.state.as_ref().ok_or(
+            "the Calpendo source has no configuration yet (validate_config was not called)",
+        )?;
+        let own;
+        let mapping = if field_mapping.is_empty() {
+            &config.field_mapping
+        } else {
+            own = Mapping::parse(field_mapping, "field_mapping")?;
+            &own
+        };
+        let now = jiff::ZonedDateTime::now().with_time_zone(config.timezone.clone());
+        let (start, end) = window(
+            &now,
+            config.window,
+            interval_seconds,
+            config.lookback_multiplier,
+        )?;
+        let path = Api::query_path(config, &start, &end);
+        log::debug!(
+            "Calpendo source '{}': bookings from {start} to {end}",
+            self.name
+        );
+        let ids = api.booking_ids(&path)?;
+        let bookings = api.details(&ids, config.max_parallel_requests)?;
+        let mut entries = Vec::with_capacity(bookings.len());
+        for booking in &bookings {
+            match entry(booking, mapping, config) {
+                Ok(entry) => entries.push(entry),
+                Err(why) => log::info!("Calpendo source '{}': {why}; skipped", self.name),
+            }
+        }
+        log::info!(
+            "Calpendo source '{}': {} bookings, {} entries",
+            self.name,
+            ids.len(),
+            entries.len()
+        );
+        Ok(entries)
+    }
+
+    fn supports_incremental_sync(&self) -> bool {
+        true
+    }
+
+    fn call(&mut self, op: &str, payload: &Value) -> Result<Value, String> {
+        match op {
+            "validate_field_mapping" => {
+                let mapping = payload
+                    .as_object()
+                    .ok_or("field_mapping must be an object")?;
+                Mapping::parse(mapping, "field_mapping").map(|_| Value::Null)
+            }
+            other => Err(format!("unsupported operation '{other}'")),
+        }
+    }
+
+    fn cleanup(&mut self) {
+        self.state = None;
+    }
+}

@@ -1,0 +1,243 @@
+//! The REDCap API calls: form-encoded POSTs to the API URL, answered in JSON.
+//! Every failure becomes a message that says what went wrong (refused token,
+//! bad field, server error, timeout, not JSON) and never carries the token.
+
+use crate::config::{Config, Token};
+use crate::table::Table;
+use pylantir_plugin_api::serde_json::{self, Map, Value};
+use reqwest::blocking::Client;
+use std::time::Duration;
+
+/// One object of a JSON list answer (a metadata field definition).
+type Row = Map<String, Value>;
+
+/// A field of the project, from its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub field_type: String,
+}
+
+/// A connection to one REDCap project.
+pub struct Api {
+    client: Client,
+    url: String,
+    token: Token,
+    token_env: String,
+    read_timeout: Duration,
+}
+
+impl Api {
+    /// A client for the project `config` names.
+    pub fn new(config: &Config) -> Result<Api, String> {
+        let client = Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.read_timeout)
+            .build()
+            .map_err(|e| format!("could not set up the HTTP client: {e}"))?;
+        Ok(Api {
+            client,
+            url: config.api_url.clone(),
+            token: config.token.clone(),
+            token_env: config.token_env.clone(),
+            read_timeout: config.read_timeout,
+        })
+    }
+
+    /// The project's fields, in project order (`content=metadata`).
+    pub fn metadata(&self) -> Result<Vec<Field>, String> {
+        let body = self.post("metadata", &[])?;
+        Ok(self
+            .parse_list("metadata", &body)?
+            .into_iter()
+            .filter_map(|f| {
+                let name = f.get("field_name")?.as_str()?.to_string();
+                let field_type = f
+                    .get("field_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                Some(Field { name, field_type })
+            })
+            .collect())
+    }
+
+    /// The flat export of `fields`, optionally limited to records modified
+    /// in `range` (`YYYY-MM-DD HH:MM:SS`, begin and end).
+    pub fn records(
+        &self,
+        fields: &[String],
+        range: Option<(String, String)>,
+    ) -> Result<Table, String> {
+        let mut params = vec![("type".to_string(), "flat".to_string())];
+        for (i, field) in fields.iter().enumerate() {
+            params.push((format!("fields[{i}]"), field.clone()));
+        }
+        if let Some((begin, end)) = range {
+            params.push(("dateRangeBegin".to_string(), begin));
+            params.push(("dateRangeEnd".to_string(), end));
+        }
+        let body = self.post("record", &params)?;
+        Table::parse(&body).map_err(|why| {
+            self.token.redact(&format!(
+                "REDCap at {} answered the record export with something that is not a JSON list of records ({why}); it begins: {}",
+                self.url,
+                excerpt(&body)
+            ))
+        })
+    }
+
+    /// POSTs `content` with `extra` parameters; the body of a 2xx answer.
+    fn post(&self, content: &str, extra: &[(String, String)]) -> Result<String, String> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("token", self.token.expose()),
+            ("content", content),
+            ("format", "json"),
+            ("returnFormat", "json"),
+        ];
+        form.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let result = self
+            .client
+            .post(&self.url)
+            .form(&form)
+            .send()
+            .and_then(|response| {
+                let status = response.status();
+                response.text().map(|body| (status, body))
+            });
+        let (status, body) = result.map_err(|e| self.transport_error(content, &e))?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(self
+                .token
+                .redact(&self.status_error(content, status.as_u16(), &body)))
+        }
+    }
+
+    /// The body as a JSON list of objects.
+    fn parse_list(&self, content: &str, body: &str) -> Result<Vec<Row>, String> {
+        let not_json = |why: String| {
+            self.token.redact(&format!(
+                "REDCap at {} answered the {content} export with something that is not a JSON list ({why}); it begins: {}",
+                self.url,
+                excerpt(body)
+            ))
+        };
+        match serde_json::from_str(body) {
+            Ok(Value::Array(items)) => Ok(items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Value::Object(row) => Some(row),
+                    _ => None,
+                })
+                .collect()),
+            Ok(_) => Err(not_json("a JSON value of another kind".to_string())),
+            Err(e) => Err(not_json(e.to_string())),
+        }
+    }
+
+    fn transport_error(&self, content: &str, error: &reqwest::Error) -> String {
+        let message = if error.is_timeout() {
+            format!(
+                "REDCap at {} did not answer the {content} export within {} s (config.read_timeout_seconds)",
+                self.url,
+                self.read_timeout.as_secs_f64()
+            )
+        } else if error.is_connect() {
+            format!(
+                "could not connect to REDCap at {}: {}",
+                self.url,
+                chain(error)
+            )
+        } else {
+            format!(
+                "the {content} export from REDCap at {} failed: {}",
+                self.url,
+                chain(error)
+            )
+        };
+        self.token.redact(&message)
+    }
+
+    fn status_error(&self, content: &str, status: u16, body: &str) -> String {
+        let said = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
+        match (status, said) {
+            (403, Some(text)) => format!(
+                "REDCap at {} refused the API token from {} (HTTP 403): {text}",
+                self.url, self.token_env
+            ),
+            (403, None) => format!(
+                "REDCap at {} refused the API token from {} (HTTP 403)",
+                self.url, self.token_env
+            ),
+            (400, Some(text)) => format!(
+                "REDCap at {} rejected the {content} export (HTTP 400): {text}",
+                self.url
+            ),
+            (500..=599, said) => format!(
+                "REDCap at {} failed with a server error (HTTP {status}) on the {content} export: {}",
+                self.url,
+                said.unwrap_or_else(|| excerpt(body))
+            ),
+            (_, said) => format!(
+                "REDCap at {} answered the {content} export with HTTP {status}: {}",
+                self.url,
+                said.unwrap_or_else(|| excerpt(body))
+            ),
+        }
+    }
+}
+
+/// An error and its causes, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The start of a body for a message: tags dropped, space collapsed, 200 chars.
+fn excerpt(body: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if in_tag => {}
+            _ => text.push(c),
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let joined = words.join(" ");
+    if joined.is_empty() {
+        return "(empty body)".to_string();
+    }
+    match joined.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &joined[..cut]),
+        None => joined,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn excerpts_of_html_pages_keep_the_text() {
+        let page = "<html><head><title>500 Internal Server Error</title></head>\n<body><h1>Oops</h1></body></html>";
+        assert_eq!(excerpt(page), "500 Internal Server Error Oops");
+        assert_eq!(excerpt(""), "(empty body)");
+        assert!(excerpt(&"x".repeat(500)).ends_with("..."));
+    }
+}

@@ -1,0 +1,133 @@
+//! The REDCap source: metadata, then records, merged into visits, turned
+//! into entries. One fetch either returns every entry or fails as a whole.
+
+use crate::api::Api;
+use crate::config::Config;
+use crate::entries::Plan;
+use crate::merge::Merger;
+use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::{log, Entry, FieldMapping, Source, SourceContext};
+use std::collections::HashMap;
+
+/// A REDCap source instance.
+pub struct Redcap {
+    name: String,
+    state: Option<(Config, Api)>,
+    /// The missing fields last warned about, so the warning is not repeated each cycle.
+    warned_missing: Vec<String>,
+}
+
+impl Redcap {
+    /// A source not yet configured.
+    pub fn new(ctx: &SourceContext) -> Redcap {
+        Redcap {
+            name: ctx.source_name.clone(),
+            state: None,
+            warned_missing: Vec::new(),
+        }
+    }
+}
+
+/// `now - interval` and `now` in local time as REDCap expects them, or
+/// `None` (export everything) when the interval is not a positive span.
+pub fn date_range(interval_seconds: f64) -> Option<(String, String)> {
+    if !(interval_seconds.is_finite() && interval_seconds > 0.0) {
+        return None;
+    }
+    let now = jiff::ZonedDateTime::now();
+    let span = jiff::SignedDuration::try_from_secs_f64(interval_seconds).ok()?;
+    let begin = now.checked_sub(span).ok()?;
+    let format = "%Y-%m-%d %H:%M:%S";
+    Some((
+        begin.strftime(format).to_string(),
+        now.strftime(format).to_string(),
+    ))
+}
+
+impl Source for Redcap {
+    fn validate_config(&mut self, config: &Value) -> Result<(), String> {
+        let config = Config::from_json(config)?;
+        let api = Api::new(&config)?;
+        log::info!(
+            "REDCap source '{}': project at {}, token from {}, site '{}'",
+            self.name,
+            config.api_url,
+            config.token_env,
+            config.site
+        );
+        self.state = Some((config, api));
+        Ok(())
+    }
+
+    fn fetch_entries(
+        &mut self,
+        mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, String> {
+        let (config, api) = self
+            .state
+            .as_ref()
+            .ok_or("the REDCap source has no configuration yet (validate_config was not called)")?;
+        let plan = Plan::new(mapping, config)?;
+        let metadata = api.metadata()?;
+        let export = plan.export(&metadata)?;
+        if !export.missing.is_empty() && export.missing != self.warned_missing {
+            log::warn!(
+                "REDCap source '{}': the project has no field(s) {}; they are not exported",
+                self.name,
+                export.missing.join(", ")
+            );
+        }
+        self.warned_missing = export.missing;
+        let range = date_range(interval_seconds);
+        match &range {
+            Some((begin, end)) => log::debug!(
+                "REDCap source '{}': exporting {} fields of records modified {begin} .. {end}",
+                self.name,
+                export.request.len()
+            ),
+            None => log::debug!(
+                "REDCap source '{}': exporting {} fields of all records",
+                self.name,
+                export.request.len()
+            ),
+        }
+        let table = api.records(&export.request, range)?;
+        let merger = Merger::new(export.columns, &export.record_field, &config.instrument);
+        let visits = merger.visits(&table);
+        let index: HashMap<&str, usize> = merger
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.as_str(), i))
+            .collect();
+        let mut entries = Vec::with_capacity(visits.len());
+        for visit in &visits {
+            match plan.entry(visit, &index, config) {
+                Ok(entry) => entries.push(entry),
+                Err(why) => log::warn!(
+                    "REDCap source '{}': record {} instance {} skipped: {why}",
+                    self.name,
+                    visit.record_id,
+                    visit.repeat_instance
+                ),
+            }
+        }
+        log::info!(
+            "REDCap source '{}': {} rows, {} visits, {} entries",
+            self.name,
+            table.rows.len(),
+            visits.len(),
+            entries.len()
+        );
+        Ok(entries)
+    }
+
+    fn supports_incremental_sync(&self) -> bool {
+        true
+    }
+
+    fn cleanup(&mut self) {
+        self.state = None;
+    }
+}

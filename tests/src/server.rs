@@ -1,0 +1,115 @@
+//! The real `pylantir start` as a child process on a free loopback port.
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `pylantir start`; killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    /// The DICOM port it listens on (127.0.0.1).
+    pub port: u16,
+    /// Where its stderr (the log) goes.
+    pub log_path: PathBuf,
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+impl ServerProcess {
+    /// Starts `pylantir start --pylantir_config CONFIG --plugin-dir DIR` on
+    /// 127.0.0.1 and a free port, with extra arguments, and waits (up to 20 s)
+    /// until it accepts TCP connections.
+    pub fn start(config: &Path, plugin_dir: &Path, extra_args: &[&str]) -> ServerProcess {
+        let port = free_port();
+        let log_path = config.with_extension("log");
+        let log = File::create(&log_path).expect("server log file");
+        let child = Command::new(&crate::artifacts().bin)
+            .arg("start")
+            .arg("--pylantir_config")
+            .arg(config)
+            .arg("--plugin-dir")
+            .arg(plugin_dir)
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("pylantir start could be spawned");
+        let mut server = ServerProcess {
+            child,
+            port,
+            log_path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("pylantir start exited early ({status}):\n{}", server.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not listen:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill could be run");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `pred(log)` holds (up to `timeout`); returns whether it did.
+    pub fn wait_for_log(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if pred(&self.log()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pred(&self.log())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

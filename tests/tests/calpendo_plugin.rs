@@ -1,0 +1,158 @@
+//! The Calpendo plugin as the host uses it: loaded from its built `.so` by
+//! the loader, fetched through the host's `DataSource`, against a fake
+//! Calpendo server on 127.0.0.1 serving the Python fixture's bookings.
+
+use pylantir::config;
+use pylantir::loader::{LoadOptions, Registry};
+use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
+use pylantir_tests::calpendo::FakeCalpendo;
+use pylantir_tests::http::FakeServer;
+use pylantir_tests::{install_plugins, logs, temp_dir};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+const USER: &str = "mri-sync";
+const PASSWORD: &str = "Calpendo-Pa55-e2e-31337";
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<(tempfile::TempDir, Registry)> = OnceLock::new();
+    &REGISTRY
+        .get_or_init(|| {
+            logs::capture();
+            let dir = temp_dir();
+            let files = install_plugins(dir.path(), &["pylantir_calpendo"]);
+            let registry = Registry::from_files(&files, &LoadOptions::default());
+            assert!(registry.all_usable(), "the Calpendo plugin loads");
+            (dir, registry)
+        })
+        .1
+}
+
+/// The Python example's `config` (calpendo_config_example.json) pointed at `url`.
+fn config_for(url: &str, password: &str, extra: Value) -> Value {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let (user_env, pass_env) = (
+        format!("E2E_CALPENDO_USER_{n}"),
+        format!("E2E_CALPENDO_PASSWORD_{n}"),
+    );
+    std::env::set_var(&user_env, USER);
+    std::env::set_var(&pass_env, password);
+    let path = pylantir_tests::workspace_root()
+        .join("tests/data/pylantir-config/calpendo_config_example.json");
+    let example: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut config = example["data_sources"][0]["config"].clone();
+    config["base_url"] = json!(url);
+    config["username_env"] = json!(user_env);
+    config["password_env"] = json!(pass_env);
+    config["window_mode"] = json!("today");
+    if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
+        config.extend(extra);
+    }
+    config
+}
+
+fn source(config: &Value) -> Box<dyn DataSource> {
+    let mut source = registry()
+        .create("calpendo", "bookings")
+        .expect("a calpendo source");
+    source.validate_config(config).expect("config accepted");
+    source
+}
+
+fn fixture_server() -> FakeServer {
+    let now = jiff::ZonedDateTime::now()
+        .in_tz("America/Edmonton")
+        .unwrap();
+    let day = |z: &jiff::ZonedDateTime| z.strftime("%Y-%m-%d").to_string();
+    FakeCalpendo::new(USER, PASSWORD)
+        .with_fixture_bookings(&day(&now), &day(&now.tomorrow().unwrap()))
+        .serve()
+}
+
+#[test]
+fn the_loaded_plugin_turns_todays_fixture_bookings_into_entries() {
+    let server = fixture_server();
+    let mut calpendo = source(&config_for(server.url(), PASSWORD, json!({})));
+    let entries = calpendo.fetch_entries(&json!({}), 60.0).unwrap();
+    let summary: Vec<(&str, &str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap();
+            (
+                text("source_record_id"),
+                text("patient_id"),
+                text("modality"),
+                text("scheduled_start_time"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("12345", "SUB001", "MR", "14:00"),
+            ("12346", "SUB002", "EEG", "16:00")
+        ]
+    );
+}
+
+#[test]
+fn refused_credentials_arrive_as_a_fetch_error_without_the_password() {
+    let server = fixture_server();
+    let wrong = "not-the-password-8080";
+    let error = source(&config_for(server.url(), wrong, json!({})))
+        .fetch_entries(&json!({}), 60.0)
+        .unwrap_err();
+    assert_eq!(error.kind, SourceErrorKind::Fetch);
+    assert!(error.message.contains("HTTP 401"), "{}", error.message);
+    assert!(!error.message.contains(wrong), "{}", error.message);
+}
+
+#[test]
+fn an_invalid_extract_pattern_is_a_config_error_through_the_host() {
+    let server = fixture_server();
+    let mut calpendo = registry().create("calpendo", "bookings").unwrap();
+    let mut config = config_for(server.url(), PASSWORD, json!({}));
+    config["field_mapping"]["patient_id"]["_extract"]["pattern"] = json!("^([A-Z0-9+_.*");
+    let error = calpendo.validate_config(&config).unwrap_err();
+    assert_eq!(error.kind, SourceErrorKind::Config);
+    assert!(
+        error
+            .message
+            .contains("config.field_mapping.patient_id._extract.pattern"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn the_password_is_absent_from_everything_the_host_logged() {
+    let server = fixture_server();
+    source(&config_for(server.url(), PASSWORD, json!({})))
+        .fetch_entries(&json!({}), 60.0)
+        .unwrap();
+    let lines = logs::captured();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("calpendo") && l.contains("entries")),
+        "the plugin's log lines reached the host: {lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains(PASSWORD)));
+}
+
+#[test]
+fn the_python_calpendo_example_passes_the_hosts_validation() {
+    std::env::set_var("CALPENDO_USERNAME", USER);
+    std::env::set_var("CALPENDO_PASSWORD", PASSWORD);
+    let path = pylantir_tests::workspace_root()
+        .join("tests/data/pylantir-config/calpendo_config_example.json");
+    let checked = config::load(&path, registry());
+    assert!(
+        checked.is_ok(),
+        "{:?}",
+        checked.err().map(|e| e.to_string())
+    );
+    assert!(registry().source_types().contains(&"calpendo".to_string()));
+}

@@ -1,0 +1,264 @@
+//! The REDCap plugin as the host uses it: loaded from its built `.so` by the
+//! loader, fetched through the host's `DataSource`, against a fake REDCap
+//! server on 127.0.0.1. The plugin's log lines arrive in the host's logger.
+
+use pylantir::config;
+use pylantir::loader::{LoadOptions, Registry};
+use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
+use pylantir_tests::http::{FakeServer, Reply};
+use pylantir_tests::redcap::FakeRedcap;
+use pylantir_tests::{install_plugins, logs, temp_dir};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+const TOKEN: &str = "9F8E7D6C5B4A39281706F5E4D3C2B1A0";
+
+/// The registry holding the built REDCap plugin (loaded once, after the log
+/// capture is installed so the plugin's bridge forwards every level).
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<(tempfile::TempDir, Registry)> = OnceLock::new();
+    &REGISTRY
+        .get_or_init(|| {
+            logs::capture();
+            let dir = temp_dir();
+            let files = install_plugins(dir.path(), &["pylantir_redcap"]);
+            let registry = Registry::from_files(&files, &LoadOptions::default());
+            assert!(registry.all_usable(), "the REDCap plugin loads");
+            (dir, registry)
+        })
+        .1
+}
+
+fn config_for(url: &str, token: &str, extra: Value) -> Value {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let (url_env, token_env) = (
+        format!("E2E_REDCAP_URL_{n}"),
+        format!("E2E_REDCAP_TOKEN_{n}"),
+    );
+    std::env::set_var(&url_env, format!("{url}/api/"));
+    std::env::set_var(&token_env, token);
+    let mut config = json!({
+        "site": "792",
+        "protocol": {"792": "BRAIN_MRI_3T", "mapping": "GEHC"},
+        "api_url_env": url_env,
+        "api_token_env": token_env,
+        "mwl_days_ahead": 3,
+    });
+    if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
+        config.extend(extra);
+    }
+    config
+}
+
+fn source(config: &Value) -> Box<dyn DataSource> {
+    let mut source = registry()
+        .create("redcap", "main_redcap")
+        .expect("a redcap source");
+    source.validate_config(config).expect("config accepted");
+    source
+}
+
+fn mapping() -> Value {
+    json!({
+        "study_id": "study_id",
+        "mri_instance": "session_id",
+        "family_id": "family_id",
+        "youth_dob_y": "patient_birth_date",
+        "demo_sex": "patient_sex",
+        "mri_date": "scheduled_start_date",
+        "mri_time": "scheduled_start_time"
+    })
+}
+
+fn project(token: &str) -> FakeRedcap {
+    FakeRedcap::new(token)
+        .fields(
+            "enrolment",
+            &[
+                "record_id",
+                "study_id",
+                "family_id",
+                "youth_dob_y",
+                "demo_sex",
+            ],
+        )
+        .fields("mri", &["mri_instance", "mri_date", "mri_time"])
+        .row(&[
+            ("record_id", "1"),
+            ("study_id", "CPIP-1001"),
+            ("family_id", "FAM-0042"),
+            ("youth_dob_y", "2012"),
+            ("demo_sex", "F"),
+        ])
+        .row(&[
+            ("record_id", "1"),
+            ("redcap_repeat_instrument", "mri"),
+            ("redcap_repeat_instance", "1"),
+            ("mri_instance", "1"),
+            ("mri_date", "2026-02-03"),
+            ("mri_time", "09:30"),
+        ])
+        .row(&[
+            ("record_id", "1"),
+            ("redcap_repeat_instrument", "mri"),
+            ("redcap_repeat_instance", "2"),
+            ("mri_instance", "2"),
+            ("mri_date", "2026-03-04"),
+            ("mri_time", "14:00"),
+        ])
+        .row(&[
+            ("record_id", "2"),
+            ("study_id", "CPIP-1002"),
+            ("family_id", "FAM-0043"),
+        ])
+        .row(&[
+            ("record_id", "2"),
+            ("redcap_repeat_instrument", "mri"),
+            ("redcap_repeat_instance", "1"),
+            ("mri_instance", "1"),
+            ("mri_date", "2026-02-05"),
+            ("mri_time", "11:15"),
+        ])
+}
+
+#[test]
+fn the_loaded_plugin_returns_one_entry_per_visit_with_a_stable_record_id() {
+    let server = project(TOKEN).serve();
+    let mut redcap = source(&config_for(server.url(), TOKEN, json!({})));
+    assert!(redcap.supports_incremental_sync());
+    let entries = redcap.fetch_entries(&mapping(), 3600.0).unwrap();
+    let summary: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap().to_string();
+            (
+                text("source_record_id"),
+                text("patient_id"),
+                text("scheduled_start_date"),
+            )
+        })
+        .collect();
+    let row = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        summary,
+        [
+            row("1:1", "sub_1001_ses_1_fam_0042_site_792", "2026-02-03"),
+            row("1:2", "sub_1001_ses_2_fam_0042_site_792", "2026-03-04"),
+            row("2:1", "sub_1002_ses_1_fam_0043_site_792", "2026-02-05"),
+        ]
+    );
+    assert_eq!(entries[0]["patient_name"], "cpip-id-1001^fa-0042");
+    assert_eq!(entries[0]["protocol_name"], "BRAIN_MRI_3T");
+    let export = &server.requests()[1];
+    assert!(
+        export.form_value("dateRangeBegin").is_some(),
+        "an incremental export"
+    );
+}
+
+#[test]
+fn a_refused_token_arrives_as_a_fetch_error_without_the_token() {
+    let server = project(TOKEN).serve();
+    let wrong = "00000000111111112222222233333333";
+    let error = source(&config_for(server.url(), wrong, json!({})))
+        .fetch_entries(&mapping(), 60.0)
+        .unwrap_err();
+    assert_eq!(error.kind, SourceErrorKind::Fetch);
+    assert!(error.message.contains("HTTP 403"), "{}", error.message);
+    assert!(!error.message.contains(wrong), "{}", error.message);
+}
+
+#[test]
+fn a_slow_server_arrives_as_a_fetch_error_once_the_read_timeout_passes() {
+    let project = Arc::new(project(TOKEN));
+    let server = FakeServer::start(move |request| {
+        let reply = project.answer(request);
+        if request.form_value("content").as_deref() == Some("record") {
+            reply.after(Duration::from_secs(3))
+        } else {
+            reply
+        }
+    });
+    let error = source(&config_for(
+        server.url(),
+        TOKEN,
+        json!({"read_timeout_seconds": 0.5}),
+    ))
+    .fetch_entries(&mapping(), 60.0)
+    .unwrap_err();
+    assert_eq!(error.kind, SourceErrorKind::Fetch);
+    assert!(
+        error.message.contains("did not answer"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn an_invalid_config_is_refused_through_the_host() {
+    let server = project(TOKEN).serve();
+    let mut redcap = registry().create("redcap", "main_redcap").unwrap();
+    let error = redcap
+        .validate_config(&config_for(
+            server.url(),
+            TOKEN,
+            json!({"mwl_days_ahead": -2}),
+        ))
+        .unwrap_err();
+    assert_eq!(error.kind, SourceErrorKind::Config);
+    assert!(
+        error.message.contains("config.mwl_days_ahead"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn the_token_is_absent_from_everything_the_host_logged() {
+    let token = "5A5A5A5A6B6B6B6B7C7C7C7C8D8D8D8D";
+    let server = project(token).serve();
+    let mut good = source(&config_for(server.url(), token, json!({})));
+    good.fetch_entries(&mapping(), 3600.0).unwrap();
+    let echo =
+        FakeServer::start(|request| Reply::html(500, &format!("<pre>{}</pre>", request.body)));
+    let error = source(&config_for(echo.url(), token, json!({})))
+        .fetch_entries(&mapping(), 3600.0)
+        .unwrap_err();
+    log::error!("sync failed: {error}");
+    let lines = logs::captured();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("redcap") && l.contains("entries")),
+        "the plugin's log lines reached the host: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("DEBUG")),
+        "debug lines were captured too"
+    );
+    assert!(lines.iter().all(|l| !l.contains(token)));
+}
+
+#[test]
+fn the_python_example_configs_pass_the_hosts_validation() {
+    std::env::set_var("REDCAP_API_URL", "http://127.0.0.1:9/api/");
+    std::env::set_var("REDCAP_API_TOKEN", TOKEN);
+    for example in [
+        "mwl_config_multi_source_example.json",
+        "mwl_config.json",
+        "config_example_with_cors.json",
+    ] {
+        let path = pylantir_tests::workspace_root()
+            .join("tests/data/pylantir-config")
+            .join(example);
+        let checked = config::load(&path, registry());
+        assert!(
+            checked.is_ok(),
+            "{example}: {:?}",
+            checked.err().map(|e| e.to_string())
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Writing fetches into a real worklist database: the upsert rules.
+
+use pylantir::store::{self, query};
+use pylantir::sync::apply_entries;
+use pylantir_plugin_api::Entry;
+use rusqlite::Connection;
+use serde_json::{json, Map, Value};
+
+fn entries(list: Value) -> Vec<Entry> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e.as_object().cloned().expect("an object"))
+        .collect()
+}
+
+fn items(conn: &Connection) -> Vec<Map<String, Value>> {
+    query::list_items(conn, &query::ItemFilter::default()).expect("items")
+}
+
+fn fresh() -> (tempfile::TempDir, Connection) {
+    let dir = pylantir_tests::temp_dir();
+    let conn = store::open(&dir.path().join("worklist.db")).expect("opened");
+    (dir, conn)
+}
+
+#[test]
+fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source() {
+    let (_dir, mut conn) = fresh();
+    let counts = apply_entries(
+        &mut conn,
+        "clinic",
+        "[csv:clinic]",
+        &entries(json!([{"patient_id": "P1", "patient_name": "DOE^JANE",
+            "scheduled_start_date": "20250307", "scheduled_start_time": "1430"}])),
+    )
+    .expect("written");
+    assert_eq!((counts.fetched, counts.inserted), (1, 1));
+    let item = &items(&conn)[0];
+    assert_eq!(item["performed_procedure_step_status"], "SCHEDULED");
+    assert_eq!(item["data_source"], "clinic");
+    assert_eq!(item["scheduled_start_date"], "2025-03-07");
+    assert_eq!(item["scheduled_start_time"], "14:30");
+    let uid = item["study_instance_uid"].as_str().expect("uid");
+    assert!(uid.starts_with("2.25.") && uid.len() <= 64, "{uid}");
+}
+
+#[test]
+fn a_uid_given_by_the_source_is_kept() {
+    let (_dir, mut conn) = fresh();
+    let batch = entries(json!([{"patient_id": "P1", "study_instance_uid": "1.2.3.4"}]));
+    apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("written");
+    assert_eq!(items(&conn)[0]["study_instance_uid"], "1.2.3.4");
+}
+
+#[test]
+fn an_unchanged_resync_rewrites_nothing() {
+    let (_dir, mut conn) = fresh();
+    let batch = entries(json!([
+        {"patient_id": "P1", "patient_name": "A", "modality": "MR"},
+        {"source_record_id": "b-2", "patient_id": "P2", "patient_name": "B"},
+    ]));
+    apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("first");
+    let before = conn.total_changes();
+    let counts = apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("second");
+    assert_eq!(
+        (counts.unchanged, counts.updated, counts.inserted),
+        (2, 0, 0)
+    );
+    assert_eq!(conn.total_changes(), before);
+}
+
+#[test]
+fn a_resync_never_changes_an_mpps_status_or_the_uid() {
+    let (_dir, mut conn) = fresh();
+    let first =
+        entries(json!([{"patient_id": "P1", "patient_name": "A", "study_description": "old"}]));
+    apply_entries(&mut conn, "a", "[csv:a]", &first).expect("first");
+    conn.execute(
+        "UPDATE worklist_items SET performed_procedure_step_status = 'IN_PROGRESS'",
+        [],
+    )
+    .expect("mpps");
+    let uid = items(&conn)[0]["study_instance_uid"].clone();
+
+    let second = entries(
+        json!([{"patient_id": "P1", "patient_name": "A", "study_description": "new",
+        "performed_procedure_step_status": "SCHEDULED"}]),
+    );
+    let counts = apply_entries(&mut conn, "a", "[csv:a]", &second).expect("second");
+    assert_eq!(counts.updated, 1);
+    let item = &items(&conn)[0];
+    assert_eq!(item["performed_procedure_step_status"], "IN_PROGRESS");
+    assert_eq!(item["study_instance_uid"], uid);
+    assert_eq!(item["study_description"], "new");
+}
+
+#[test]
+fn a_field_the_source_no_longer_sends_is_not_erased() {
+    let (_dir, mut conn) = fresh();
+    let first = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": "MR1"}]));
+    apply_entries(&mut conn, "a", "[csv:a]", &first).expect("first");
+    let second = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": ""}]));
+    let counts = apply_entries(&mut conn, "a", "[csv:a]", &second).expect("second");
+    assert_eq!(counts.unchanged, 1);
+    assert_eq!(items(&conn)[0]["station_name"], "MR1");
+}
+
+#[test]
+fn the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite() {
+    let (_dir, mut conn) = fresh();
+    let patient = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "MR"}]));
+    apply_entries(&mut conn, "first", "[csv:first]", &patient).expect("first");
+    let other = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "CT"}]));
+    let counts = apply_entries(&mut conn, "second", "[json:second]", &other).expect("second");
+    assert_eq!(
+        (counts.conflicts, counts.inserted, counts.updated),
+        (1, 0, 0)
+    );
+    let all = items(&conn);
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0]["data_source"].as_str(), all[0]["modality"].as_str()),
+        (Some("first"), Some("MR"))
+    );
+}
+
+#[test]
+fn the_record_id_is_the_identity_when_given() {
+    let (_dir, mut conn) = fresh();
+    let first =
+        entries(json!([{"source_record_id": "42", "patient_id": "P1", "patient_name": "A"}]));
+    apply_entries(&mut conn, "cal", "[calpendo:cal]", &first).expect("first");
+    let renamed =
+        entries(json!([{"source_record_id": "42", "patient_id": "P9", "patient_name": "Z"}]));
+    let counts = apply_entries(&mut conn, "cal", "[calpendo:cal]", &renamed).expect("second");
+    assert_eq!(counts.updated, 1);
+    let all = items(&conn);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["patient_id"], "P9");
+}
+
+#[test]
+fn a_python_era_row_without_record_id_is_adopted_not_duplicated() {
+    let (_dir, mut conn) = fresh();
+    conn.execute_batch(
+        "INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source)
+         VALUES ('P1', 'A', '1.2.840.10008.9', NULL)",
+    )
+    .expect("python row");
+    let batch =
+        entries(json!([{"source_record_id": "r1-1", "patient_id": "P1", "patient_name": "A"}]));
+    let counts =
+        apply_entries(&mut conn, "main_redcap", "[redcap:main_redcap]", &batch).expect("adopted");
+    assert_eq!((counts.updated, counts.inserted), (1, 0));
+    let all = items(&conn);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["source_record_id"], "r1-1");
+    assert_eq!(all[0]["data_source"], "main_redcap");
+    assert_eq!(all[0]["study_instance_uid"], "1.2.840.10008.9");
+}
+
+#[test]
+fn one_bad_entry_is_rejected_and_the_rest_written() {
+    let (_dir, mut conn) = fresh();
+    let batch = entries(json!([
+        {"patient_id": "P1", "scheduled_start_date": "07/03/2025"},
+        {"patient_id": "P2", "accession_number": "A".repeat(17)},
+        {"patient_id": "P3"},
+    ]));
+    let counts = apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("written");
+    assert_eq!((counts.rejected, counts.inserted), (2, 1));
+    assert_eq!(items(&conn)[0]["patient_id"], "P3");
+}
+
+#[test]
+fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
+    let (_dir, mut conn) = fresh();
+    let first = entries(json!([{"patient_id": "P1", "study_description": "kept"}]));
+    apply_entries(&mut conn, "a", "[csv:a]", &first).expect("first");
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_bad BEFORE INSERT ON worklist_items WHEN NEW.patient_id = 'BAD'
+         BEGIN SELECT RAISE(ABORT, 'constraint failed for BAD'); END;",
+    )
+    .expect("trigger");
+    let batch = entries(json!([
+        {"patient_id": "P1", "study_description": "changed"},
+        {"patient_id": "P2"},
+        {"patient_id": "BAD"},
+        {"patient_id": "P4"},
+    ]));
+    let error = apply_entries(&mut conn, "a", "[csv:a]", &batch).expect_err("failed");
+    assert!(error.to_string().contains("constraint failed for BAD"));
+    let all = items(&conn);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["study_description"], "kept");
+}
+
+#[test]
+fn the_same_patient_with_record_ids_from_a_second_source_is_a_conflict() {
+    let (_dir, mut conn) = fresh();
+    let patient =
+        entries(json!([{"source_record_id": "x1", "patient_id": "P1", "patient_name": "A"}]));
+    apply_entries(&mut conn, "first", "[csv:first]", &patient).expect("first");
+    let other =
+        entries(json!([{"source_record_id": "y7", "patient_id": "P1", "patient_name": "A"}]));
+    let counts = apply_entries(&mut conn, "second", "[json:second]", &other).expect("second");
+    assert_eq!((counts.conflicts, counts.inserted), (1, 0));
+    assert_eq!(items(&conn).len(), 1);
+}
+
+#[test]
+fn two_records_of_one_source_for_the_same_patient_are_two_items() {
+    let (_dir, mut conn) = fresh();
+    let bookings = entries(json!([
+        {"source_record_id": "b1", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-07"},
+        {"source_record_id": "b2", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-14"},
+    ]));
+    let counts = apply_entries(&mut conn, "cal", "[calpendo:cal]", &bookings).expect("written");
+    assert_eq!(counts.inserted, 2);
+}
