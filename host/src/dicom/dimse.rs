@@ -156,7 +156,7 @@ impl Assembler {
                 if !pdv.is_last {
                     return Ok(None);
                 }
-                check_lengths(&self.command_bytes, false, false).map_err(ProtocolError)?;
+                check_command(&self.command_bytes).map_err(ProtocolError)?;
                 let command = InMemDicomObject::read_dataset_with_ts(
                     self.command_bytes.as_slice(),
                     &IMPLICIT_VR_LITTLE_ENDIAN.erased(),
@@ -368,10 +368,32 @@ pub fn message_pdus(
     }
 }
 
+/// Checks a command set before decoding: group 0000 elements only, each
+/// with a defined length within the bytes received.
+pub fn check_command(bytes: &[u8]) -> Result<(), String> {
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let header = bytes
+            .get(at..at + 8)
+            .ok_or_else(|| "command set truncated inside an element header".to_string())?;
+        let group = u16::from_le_bytes([header[0], header[1]]);
+        let length = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if group != 0 {
+            return Err(format!("command set holds an element of group {group:04X}"));
+        }
+        if length > bytes.len() - at - 8 {
+            return Err("command set element longer than the command set".into());
+        }
+        at += 8 + length;
+    }
+    Ok(())
+}
+
 /// Checks that no element of an encoded data set declares a length beyond
-/// the bytes that follow it, before the decoder sees it: the decoder
-/// reserves memory for a declared length, so a 40-byte message claiming a
-/// 3 GB value would otherwise cost 3 GB (found by the fuzz target).
+/// the bytes that follow it, and that sequences hold items, before the
+/// decoder sees it: the decoder reserves memory for a declared length, so a
+/// 40-byte message claiming a 3 GB value would otherwise cost 3 GB (found by
+/// the fuzz target).
 pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(), String> {
     use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
     let u16_at = |at: usize| -> Option<u16> {
@@ -392,14 +414,25 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
     };
     let truncated = || "data set truncated inside an element header".to_string();
     let mut at = 0usize;
+    let mut expect_item = false;
     while at < bytes.len() {
         let group = u16_at(at).ok_or_else(truncated)?;
         let element = u16_at(at + 2).ok_or_else(truncated)?;
         let tag = Tag(group, element);
-        // Items and delimiters: tag and a 4-byte length, no VR.
-        let (length, value_at, nested) = if group == 0xFFFE {
-            (u32_at(at + 4).ok_or_else(truncated)?, at + 8, true)
-        } else if explicit {
+        if expect_item && group != 0xFFFE {
+            return Err(format!(
+                "sequence content starts with {tag} instead of an item"
+            ));
+        }
+        expect_item = false;
+        if group == 0xFFFE {
+            // Items and delimiters: tag and a 4-byte length, no VR; an item's
+            // content follows.
+            u32_at(at + 4).ok_or_else(truncated)?;
+            at += 8;
+            continue;
+        }
+        let (length, value_at, sequence) = if explicit {
             let vr = bytes.get(at + 4..at + 6).ok_or_else(truncated)?;
             let long = matches!(
                 vr,
@@ -418,7 +451,9 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
                     | b"UV"
             );
             if long {
-                (u32_at(at + 8).ok_or_else(truncated)?, at + 12, vr == b"SQ")
+                let length = u32_at(at + 8).ok_or_else(truncated)?;
+                let sequence = vr == b"SQ" || (vr == b"UN" && length == u32::MAX);
+                (length, at + 12, sequence)
             } else {
                 (
                     u32::from(u16_at(at + 6).ok_or_else(truncated)?),
@@ -427,15 +462,21 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
                 )
             }
         } else {
-            let sq = dicom_dictionary_std::StandardDataDictionary
+            let length = u32_at(at + 4).ok_or_else(truncated)?;
+            let known_sq = dicom_dictionary_std::StandardDataDictionary
                 .by_tag(tag)
                 .is_some_and(|e| e.vr().relaxed() == VR::SQ);
-            (u32_at(at + 4).ok_or_else(truncated)?, at + 8, sq)
+            (length, at + 8, known_sq || length == u32::MAX)
         };
-        if length == u32::MAX || nested {
-            // Undefined length, a sequence or an item: its content follows.
+        if sequence {
             at = value_at;
+            expect_item = length != 0;
             continue;
+        }
+        if length == u32::MAX {
+            return Err(format!(
+                "element {tag} has an undefined length but is no sequence"
+            ));
         }
         let length = length as usize;
         if length > bytes.len().saturating_sub(value_at) {
