@@ -434,25 +434,15 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
         }
         let (length, value_at, sequence) = if explicit {
             let vr = bytes.get(at + 4..at + 6).ok_or_else(truncated)?;
-            let long = matches!(
-                vr,
-                b"OB"
-                    | b"OD"
-                    | b"OF"
-                    | b"OL"
-                    | b"OV"
-                    | b"OW"
-                    | b"SQ"
-                    | b"SV"
-                    | b"UC"
-                    | b"UN"
-                    | b"UR"
-                    | b"UT"
-                    | b"UV"
-            );
+            // Unknown VR codes are read as UN (4-byte length), as the decoder does.
+            const SHORT: [&[u8]; 21] = [
+                b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
+                b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+            ];
+            let long = !SHORT.contains(&vr);
             if long {
                 let length = u32_at(at + 8).ok_or_else(truncated)?;
-                let sequence = vr == b"SQ" || (vr == b"UN" && length == u32::MAX);
+                let sequence = vr == b"SQ" || length == u32::MAX;
                 (length, at + 12, sequence)
             } else {
                 (
