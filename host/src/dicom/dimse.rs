@@ -513,6 +513,15 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_explicit_vr_code_is_checked_with_a_4_byte_length() {
+        // (5200,0040), VR bytes 07 08 (unknown: read as UN), length 0xFFF90000.
+        let bytes = [
+            0x00, 0x52, 0x40, 0x00, 0x07, 0x08, 0x05, 0x00, 0x00, 0x00, 0xF9, 0xFF, 1, 2,
+        ];
+        assert!(check_lengths(&bytes, true, false).is_err());
+    }
+
+    #[test]
     fn lengths_inside_explicit_vr_sequences_are_checked_too() {
         let mut bytes = vec![
             0x40, 0x00, 0x00, 0x01, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
