@@ -368,6 +368,26 @@ pub fn message_pdus(
     }
 }
 
+/// The VR the standard dictionary gives a tag (UN when unknown).
+fn dictionary_vr(tag: Tag) -> VR {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    dicom_dictionary_std::StandardDataDictionary
+        .by_tag(tag)
+        .map(|e| e.vr().relaxed())
+        .unwrap_or(VR::UN)
+}
+
+/// The size of one value of a binary VR (1 for text and bytes); a length
+/// must be a multiple of it, or the decoder loses its place.
+fn value_size(vr: VR) -> usize {
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::UL | VR::SL | VR::FL | VR::AT | VR::OL | VR::OF => 4,
+        VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+        _ => 1,
+    }
+}
+
 /// Checks a command set before decoding: group 0000 elements only, each
 /// with a defined length within the bytes received.
 pub fn check_command(bytes: &[u8]) -> Result<(), String> {
@@ -384,6 +404,12 @@ pub fn check_command(bytes: &[u8]) -> Result<(), String> {
         if length > bytes.len() - at - 8 {
             return Err("command set element longer than the command set".into());
         }
+        let tag = Tag(group, u16::from_le_bytes([header[2], header[3]]));
+        if length % value_size(dictionary_vr(tag)) != 0 {
+            return Err(format!(
+                "command element {tag} has an impossible length {length}"
+            ));
+        }
         at += 8 + length;
     }
     Ok(())
@@ -395,7 +421,6 @@ pub fn check_command(bytes: &[u8]) -> Result<(), String> {
 /// 40-byte message claiming a 3 GB value would otherwise cost 3 GB (found by
 /// the fuzz target).
 pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(), String> {
-    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
     let u16_at = |at: usize| -> Option<u16> {
         let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
         Some(if big_endian {
@@ -432,7 +457,7 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
             at += 8;
             continue;
         }
-        let (length, value_at, sequence) = if explicit {
+        let (length, value_at, sequence, vr) = if explicit {
             let vr = bytes.get(at + 4..at + 6).ok_or_else(truncated)?;
             // Unknown VR codes are read as UN (4-byte length), as the decoder does.
             const SHORT: [&[u8]; 21] = [
@@ -440,23 +465,19 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
                 b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
             ];
             let long = !SHORT.contains(&vr);
+            let vr_code = VR::from_binary([vr[0], vr[1]]).unwrap_or(VR::UN);
             if long {
                 let length = u32_at(at + 8).ok_or_else(truncated)?;
                 let sequence = vr == b"SQ" || length == u32::MAX;
-                (length, at + 12, sequence)
+                (length, at + 12, sequence, vr_code)
             } else {
-                (
-                    u32::from(u16_at(at + 6).ok_or_else(truncated)?),
-                    at + 8,
-                    false,
-                )
+                let length = u32::from(u16_at(at + 6).ok_or_else(truncated)?);
+                (length, at + 8, false, vr_code)
             }
         } else {
             let length = u32_at(at + 4).ok_or_else(truncated)?;
-            let known_sq = dicom_dictionary_std::StandardDataDictionary
-                .by_tag(tag)
-                .is_some_and(|e| e.vr().relaxed() == VR::SQ);
-            (length, at + 8, known_sq || length == u32::MAX)
+            let vr = dictionary_vr(tag);
+            (length, at + 8, vr == VR::SQ || length == u32::MAX, vr)
         };
         if sequence {
             at = value_at;
@@ -469,6 +490,9 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
             ));
         }
         let length = length as usize;
+        if length % value_size(vr) != 0 {
+            return Err(format!("element {tag} has an impossible length {length}"));
+        }
         if length > bytes.len().saturating_sub(value_at) {
             return Err(format!(
                 "element {tag} declares {length} bytes but only {} follow",
