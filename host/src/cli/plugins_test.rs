@@ -72,8 +72,8 @@ fn test(args: &TestArgs) -> Result<bool, String> {
         std::env::set_current_dir(dir)
             .map_err(|e| format!("cannot enter {}: {e}", dir.display()))?;
     }
-    let factory = plugin_probe::factory(registry, &options);
-    let source = check(&source_config, source, factory.as_ref())?;
+    let factory = plugin_probe::factory(registry, &options)?;
+    let source = check(&source_config, source, &factory)?;
     let plugin_file = factory
         .plugin_file(&source.source_type)
         .map_or_else(|| "-".to_string(), |p| p.display().to_string());
@@ -86,7 +86,7 @@ fn test(args: &TestArgs) -> Result<bool, String> {
         .interval
         .unwrap_or_else(|| (source.sync_interval + OVERLAP).as_secs_f64());
     let mut built = factory
-        .create(&source.source_type, &source.name)
+        .create_for(&source)
         .map_err(|e| format!("cannot build source `{}`: {e}", source.name))?;
     let fetched = built
         .validate_config(&source.config)
