@@ -176,6 +176,8 @@ fn plugins_test_by_type_lists_every_entry_the_store_would_reject_with_the_reason
             "csv",
             "--source-config",
             &config,
+            "--interval",
+            "90",
             "--plugin-dir",
             &plugins.path().display().to_string(),
         ],
@@ -183,7 +185,7 @@ fn plugins_test_by_type_lists_every_entry_the_store_would_reject_with_the_reason
     );
     let text = out(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("fetched 4 entries"), "{text}");
+    assert!(text.contains("fetched 4 entries (interval 90 s)"), "{text}");
     assert!(
         text.contains("DOE^JANE") && text.contains("2026-03-07"),
         "{text}"
