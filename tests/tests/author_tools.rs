@@ -240,3 +240,34 @@ fn plugins_new_refuses_a_name_that_cannot_be_a_source_type_and_an_existing_direc
     assert_eq!(taken.status.code(), Some(1));
     assert!(out(&taken).contains("already exists"), "{}", out(&taken));
 }
+
+#[test]
+fn plugins_test_on_a_whole_configuration_uses_its_first_source_of_the_plugins_type() {
+    let site = temp_dir();
+    csv_source(site.path(), "1,P1,DOE^JANE,2026-03-07,MR\n");
+    let csv: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(site.path().join("source.json")).unwrap())
+            .unwrap();
+    let config = serde_json::json!({
+        "db_path": "worklist.db",
+        "data_sources": [
+            {"name": "feed", "type": "json", "config": {"file_path": "feed.json"}},
+            csv,
+        ]
+    });
+    std::fs::write(site.path().join("pylantir.json"), config.to_string()).expect("written");
+    let output = pylantir(
+        &[
+            "plugins",
+            "test",
+            &library("pylantir_csv").display().to_string(),
+            "--source-config",
+            "pylantir.json",
+        ],
+        site.path(),
+    );
+    let text = out(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("source `visits` (type `csv`"), "{text}");
+    assert!(text.contains("1 accepted, 0 rejected"), "{text}");
+}
