@@ -120,6 +120,7 @@ fn breakdown(server: &pylantir_tests::http::FakeServer, mapping: &str) {
     let entries: Vec<Entry> = visits
         .iter()
         .filter_map(|v| plan.entry(v, &index, &config).ok())
+        .map(pylantir_redcap::entries::to_entry)
         .collect();
     let entries_time = started.elapsed();
     let started = Instant::now();
