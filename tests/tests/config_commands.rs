@@ -160,6 +160,33 @@ fn the_python_example_without_sources_passes_check_config() {
 }
 
 #[test]
+fn every_python_example_config_passes_check_config_with_the_shipped_plugins() {
+    for example_name in [
+        "calpendo_config_example.json",
+        "config_example_with_cors.json",
+        "mwl_config.json",
+        "mwl_config_multi_source_example.json",
+    ] {
+        let out = Command::new(&artifacts().bin)
+            .args(["check-config", "--pylantir_config"])
+            .arg(example(example_name))
+            .env_remove("PYLANTIR_PLUGIN_PATH")
+            .env("REDCAP_API_URL", "http://127.0.0.1:9/api/")
+            .env("REDCAP_API_TOKEN", "0123456789ABCDEF0123456789ABCDEF")
+            .env("CALPENDO_USERNAME", "scheduler")
+            .env("CALPENDO_PASSWORD", "secret")
+            .output()
+            .expect("pylantir runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{example_name}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn migrate_config_writes_the_data_sources_format_keeping_every_key() {
     let dir = temp_dir();
     let out_path = dir.path().join("new.json");

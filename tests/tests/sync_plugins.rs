@@ -309,3 +309,36 @@ fn the_same_patient_from_two_sources_is_one_row_and_one_conflict() {
     let second_run = list.iter().find(|r| r.source == "second").expect("run");
     assert_eq!(second_run.counts.conflicts, 1);
 }
+
+#[test]
+fn the_startup_summary_and_every_sync_line_name_the_source() {
+    pylantir_tests::logs::capture();
+    let site = Site::new(&["pylantir_csv"]);
+    let a = site.write("a.csv", CSV_A);
+    let missing = site.path("missing.csv").display().to_string();
+    let mut off = csv_source("summary_off", &a, 60);
+    off["enabled"] = json!(false);
+    let engine = site.start(json!([
+        csv_source("summary_ok", &a, 1),
+        csv_source("summary_bad", &missing, 1),
+        off
+    ]));
+    site.wait_for_runs(|l| count(l, "summary_ok") >= 1 && count(l, "summary_bad") >= 1);
+    engine.stop();
+
+    let summary = pylantir_tests::logs::containing(
+        "[csv:summary_ok] enabled, every 1 s, window 00:00-23:59, plugin ",
+    );
+    assert_eq!(summary.len(), 1, "{:?}", pylantir_tests::logs::captured());
+    assert_eq!(
+        pylantir_tests::logs::containing("[csv:summary_off] disabled, every 60 s").len(),
+        1
+    );
+    let fetched = pylantir_tests::logs::containing("[csv:summary_ok] fetched 2: 2 new");
+    assert_eq!(fetched.len(), 1);
+    let failed = pylantir_tests::logs::containing("[csv:summary_bad] sync failed: fetch failed: ");
+    assert!(!failed.is_empty());
+    assert!(failed
+        .iter()
+        .all(|r| r.level == log::Level::Error && r.message.contains("missing.csv")));
+}

@@ -10,9 +10,6 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
-/// The status column: a worklist column a mapping may target, though not an entry field.
-const STATUS_COLUMN: &str = "performed_procedure_step_status";
-
 /// One thing wrong in a configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -130,6 +127,8 @@ const KNOWN_TOP_LEVEL: &[&str] = &[
     "redcap2wl",
     "users_db_path",
     "api",
+    "max_crashes",
+    "crash_window_minutes",
 ];
 
 fn plugin_dirs(document: &Document, problems: &mut Vec<Problem>) -> Vec<std::path::PathBuf> {
@@ -383,13 +382,12 @@ fn mapping_targets(extra: &[String]) -> Vec<String> {
     WORKLIST_FIELDS
         .iter()
         .map(|(name, _)| (*name).to_string())
-        .chain(std::iter::once(STATUS_COLUMN.to_string()))
         .chain(extra.iter().cloned())
         .collect()
 }
 
 fn is_worklist_column(name: &str) -> bool {
-    name == STATUS_COLUMN || WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
+    WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
 }
 
 /// `field_mapping`: source field -> worklist column (or an extra target the
@@ -488,13 +486,11 @@ fn check_with_plugin(
     if problems.iter().any(|p| p.path.starts_with(&config_path)) {
         return;
     }
-    let answer = factory
-        .create(&source.source_type, &source.name)
-        .and_then(|mut built| {
-            let result = built.validate_config(&source.config);
-            built.cleanup();
-            result
-        });
+    let answer = factory.create_for(source).and_then(|mut built| {
+        let result = built.validate_config(&source.config);
+        built.cleanup();
+        result
+    });
     if let Err(error) = answer {
         problems.push(Problem::new(
             config_path,

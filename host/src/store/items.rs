@@ -9,22 +9,26 @@
 //!   conflict, whether or not the entry has a record id;
 //! - only the fields the entry carries are written (nothing is erased), and a
 //!   row whose fields are all equal is not rewritten;
-//! - the status and the Study Instance UID are set on insert only (the UID is
-//!   `2.25.<uuid>` unless the entry has one); a sync never changes them.
+//! - a new item is `SCHEDULED` and gets a Study Instance UID (`2.25.<uuid>`
+//!   unless the entry has one); a sync never changes either afterwards.
 
 use pylantir_plugin_api::WORKLIST_FIELDS;
-use rusqlite::{params_from_iter, types::Value as SqlValue, Connection, OptionalExtension};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 use rusqlite::{Transaction, TransactionBehavior};
 
 /// A normalised worklist entry, ready to be written.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     /// The stable upstream identity, if the source gives one.
     pub record_id: Option<String>,
     /// One value per [`WORKLIST_FIELDS`] entry, in that order; `None`: not sent.
     pub values: Vec<Option<String>>,
-    /// The status of a new item (default `SCHEDULED`).
-    pub status: Option<String>,
+}
+
+impl Default for Item {
+    fn default() -> Self {
+        Item::new()
+    }
 }
 
 impl Item {
@@ -33,17 +37,17 @@ impl Item {
         Item {
             record_id: None,
             values: vec![None; WORKLIST_FIELDS.len()],
-            status: None,
         }
     }
 
-    /// The value of worklist field number `index`.
+    /// The value of worklist field number `index` (see [`field_index`]).
     pub fn value(&self, index: usize) -> Option<&str> {
         self.values.get(index).and_then(|v| v.as_deref())
     }
 }
 
-/// The position of a field in [`WORKLIST_FIELDS`] (checked at compile time).
+/// The position of a field in [`WORKLIST_FIELDS`]. Meant for constants, so
+/// that a misspelt name fails the build.
 pub const fn field_index(name: &str) -> usize {
     let mut i = 0;
     while i < WORKLIST_FIELDS.len() {
@@ -118,12 +122,16 @@ struct Stored {
     values: Vec<Option<String>>,
 }
 
-fn select_columns() -> String {
-    let fields: Vec<&str> = WORKLIST_FIELDS.iter().map(|(name, _)| *name).collect();
-    format!(
-        "SELECT id, data_source, source_record_id, {} FROM worklist_items",
-        fields.join(", ")
-    )
+/// `SELECT <the columns of Stored> FROM worklist_items`, built once.
+fn select_columns() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let fields: Vec<&str> = WORKLIST_FIELDS.iter().map(|(name, _)| *name).collect();
+        format!(
+            "SELECT id, data_source, source_record_id, {} FROM worklist_items",
+            fields.join(", ")
+        )
+    })
 }
 
 fn read_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
@@ -216,25 +224,25 @@ fn write_one(
     }
 
     let mut columns: Vec<&str> = Vec::new();
-    let mut args: Vec<SqlValue> = Vec::new();
+    let mut args: Vec<&dyn ToSql> = Vec::new();
     for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
-        let (Some(new), old) = (item.value(i), stored.values[i].as_deref()) else {
+        let (Some(new), old) = (item.values[i].as_ref(), stored.values[i].as_deref()) else {
             continue;
         };
         let keep_uid = i == STUDY_UID && old.is_some_and(|uid| !uid.is_empty());
-        if old != Some(new) && !keep_uid {
+        if old != Some(new.as_str()) && !keep_uid {
             columns.push(field);
-            args.push(SqlValue::Text(new.to_string()));
+            args.push(new);
         }
     }
     if stored.data_source.is_none() {
         columns.push("data_source");
-        args.push(SqlValue::Text(source.to_string()));
+        args.push(&source);
     }
     if let Some(record_id) = &item.record_id {
         if stored.record_id.as_deref() != Some(record_id.as_str()) {
             columns.push("source_record_id");
-            args.push(SqlValue::Text(record_id.clone()));
+            args.push(record_id);
         }
     }
     if columns.is_empty() {
@@ -251,38 +259,30 @@ fn write_one(
         sets.join(", "),
         columns.len() + 1
     );
-    args.push(SqlValue::Integer(stored.id));
-    tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
+    args.push(&stored.id);
+    tx.prepare_cached(&sql)?.execute(args.as_slice())?;
     counts.updated += 1;
     Ok(())
 }
 
 fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<()> {
+    let uid = item.value(STUDY_UID).is_none().then(new_study_uid);
     let mut columns: Vec<&str> = vec![
         "data_source",
         "source_record_id",
         "performed_procedure_step_status",
     ];
-    let mut args: Vec<SqlValue> = vec![
-        SqlValue::Text(source.to_string()),
-        item.record_id
-            .clone()
-            .map_or(SqlValue::Null, SqlValue::Text),
-        SqlValue::Text(
-            item.status
-                .clone()
-                .unwrap_or_else(|| "SCHEDULED".to_string()),
-        ),
-    ];
+    let mut args: Vec<Option<&str>> =
+        vec![Some(source), item.record_id.as_deref(), Some("SCHEDULED")];
     for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
         let value = match (i, item.value(i)) {
-            (_, Some(value)) => value.to_string(),
-            (STUDY_UID, None) => new_study_uid(),
-            (MODALITY, None) => "MR".to_string(),
+            (_, Some(value)) => value,
+            (STUDY_UID, None) => uid.as_deref().unwrap_or_default(),
+            (MODALITY, None) => "MR",
             _ => continue,
         };
         columns.push(field);
-        args.push(SqlValue::Text(value));
+        args.push(Some(value));
     }
     let marks: Vec<String> = (1..=columns.len()).map(|n| format!("?{n}")).collect();
     let sql = format!(

@@ -21,6 +21,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The page cache of a connection, in KiB (negative: SQLite's unit for KiB).
+const CACHE_KIB: i64 = -32_768;
+
 /// How long a connection waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -106,6 +109,13 @@ fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
     migrate::refuse_newer(conn, path)?;
     conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sqlite)?;
+    // WAL with NORMAL sync stays consistent after a crash (only the last
+    // commits may be lost on power failure); a larger page cache keeps a
+    // whole fetch's index pages in memory.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sqlite)?;
+    conn.pragma_update(None, "cache_size", CACHE_KIB)
         .map_err(sqlite)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate::migrate(conn, path)

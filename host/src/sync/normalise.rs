@@ -14,9 +14,6 @@ const SEX: usize = field_index("patient_sex");
 /// The longest `source_record_id` accepted.
 const RECORD_ID_MAX: usize = 255;
 
-/// The statuses an entry may give a new item.
-const STATUSES: &[&str] = &["SCHEDULED", "IN_PROGRESS", "COMPLETED", "DISCONTINUED"];
-
 /// A normalised entry, with notes about values that were dropped or mapped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalised {
@@ -35,15 +32,6 @@ pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
         if key == SOURCE_RECORD_ID {
             check_length(key, &text, RECORD_ID_MAX)?;
             item.record_id = Some(text);
-        } else if key == "performed_procedure_step_status" {
-            let status = text.to_ascii_uppercase().replace(' ', "_");
-            if !STATUSES.contains(&status.as_str()) {
-                return Err(format!(
-                    "performed_procedure_step_status {text:?} is not one of {}",
-                    STATUSES.join(", ")
-                ));
-            }
-            item.status = Some(status);
         } else if let Some(index) = WORKLIST_FIELDS.iter().position(|(f, _)| f == key) {
             let value = match index {
                 SCHEDULED_DATE => Some(date(&text).ok_or_else(|| {
