@@ -271,3 +271,54 @@ fn plugins_test_on_a_whole_configuration_uses_its_first_source_of_the_plugins_ty
     assert!(text.contains("source `visits` (type `csv`"), "{text}");
     assert!(text.contains("1 accepted, 0 rejected"), "{text}");
 }
+
+#[test]
+fn plugins_test_survives_a_plugin_that_crashes_during_fetch_and_names_the_signal() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("source.json"),
+        r#"{"name": "bad", "config": {"mode": "segfault"}}"#,
+    )
+    .expect("written");
+    let output = pylantir(
+        &[
+            "plugins",
+            "test",
+            &library("fixture_failing").display().to_string(),
+            "--source-config",
+            "source.json",
+        ],
+        dir.path(),
+    );
+    let text = out(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("configuration accepted"), "{text}");
+    assert!(text.contains("error: fetch failed"), "{text}");
+    assert!(text.contains("SIGSEGV"), "{text}");
+}
+
+#[test]
+fn install_refuses_a_library_that_kills_the_process_loading_it() {
+    let dir = temp_dir();
+    let elsewhere = temp_dir();
+    let dying = install_as(elsewhere.path(), &library("fixture_failing"), "failing");
+    let output = Command::new(&artifacts().bin)
+        .args(["plugins", "install"])
+        .arg(&dying)
+        .arg("--plugin-dir")
+        .arg(dir.path())
+        .env("FIXTURE_FAILING_ON_LOAD", "SIGBUS")
+        .output()
+        .expect("pylantir ran");
+    let text = out(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("libpylantir_failing.so refused: worker died: SIGBUS while loading"),
+        "{text}"
+    );
+    assert!(
+        file_names(dir.path()).is_empty(),
+        "{:?}",
+        file_names(dir.path())
+    );
+}

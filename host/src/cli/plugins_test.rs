@@ -92,7 +92,7 @@ fn test(args: &TestArgs) -> Result<bool, String> {
         .validate_config(&source.config)
         .and_then(|()| built.fetch_entries(&source.field_mapping, interval));
     built.cleanup();
-    let entries = fetched.map_err(|e| format!("fetch failed ({:?}): {e}", e.kind))?;
+    let entries = fetched.map_err(|e| format!("fetch failed: {e}"))?;
     println!("fetched {} entries (interval {interval} s)", entries.len());
     let outcome = examine(&entries);
     print!("{}", report(&outcome));
