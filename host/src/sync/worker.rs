@@ -101,7 +101,7 @@ impl Worker {
         }
         log::debug!("{} fetching (looking back {interval:.0} s)", self.prefix);
         let result = self.fetch(interval).and_then(|entries| {
-            apply_entries(conn, &self.source.name, &self.prefix, &entries)
+            apply_entries(conn, &self.source.source_type, &self.source.name, &entries)
                 .map_err(|e| format!("writing to the worklist database failed: {e}"))
         });
         let (counts, error) = match result {
