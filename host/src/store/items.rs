@@ -107,6 +107,8 @@ struct Writer {
     claimable: Vec<String>,
     /// `(data_source IS NULL OR data_source = ?1 [OR data_source IN (...)])`.
     mine: String,
+    /// Whether rows it may claim carry record ids (else no need to look them up).
+    legacy_ids: bool,
 }
 
 impl Writer {
@@ -127,8 +129,15 @@ impl Writer {
             mine.push_str(&format!(" OR data_source IN ({})", literals.join(", ")));
         }
         mine.push(')');
+        let unowned_ids: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM worklist_items \
+             WHERE data_source IS NULL AND source_record_id IS NOT NULL)",
+            [],
+            |row| row.get(0),
+        )?;
         Ok(Writer {
             name: name.to_string(),
+            legacy_ids: unowned_ids || !claimable.is_empty(),
             claimable,
             mine,
         })
@@ -217,14 +226,17 @@ fn existing(
     let mut args = vec![source.to_string(), patient_id.to_string()];
     args.extend(item.value(PATIENT_NAME).map(str::to_string));
     if let Some(record_id) = &item.record_id {
-        // This source's row with that record id (Python's, if it wrote one).
-        let own = find(
-            tx,
-            &format!("source_record_id = ?2 AND {mine} ORDER BY (data_source IS ?1) DESC"),
-            &[source.to_string(), record_id.clone()],
-        )?;
+        let by_id = [source.to_string(), record_id.clone()];
+        let own = find(tx, "data_source = ?1 AND source_record_id = ?2", &by_id)?;
         if own.is_some() {
             return Ok(own);
+        }
+        // A row Python pylantir wrote with that record id.
+        if writer.legacy_ids {
+            let legacy = find(tx, &format!("source_record_id = ?2 AND {mine}"), &by_id)?;
+            if legacy.is_some() {
+                return Ok(legacy);
+            }
         }
         // Else a row of this source without a record id, to adopt; else the
         // same patient owned by another source: a conflict.
