@@ -129,7 +129,9 @@ impl Worker {
             }
         };
         if let Ok(id) = run {
-            if let Err(e) = runs::finish(conn, id, &counts, error.as_deref()) {
+            let recorded = runs::finish(conn, id, &counts, error.as_deref())
+                .and_then(|()| runs::prune(conn, &self.source.name));
+            if let Err(e) = recorded {
                 log::warn!("{} cannot record the run in sync_runs: {e}", self.prefix);
             }
         }
