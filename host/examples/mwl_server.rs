@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Vec<String> = std::env::args().collect();
     let (Some(db), Some(port)) = (args.get(1), args.get(2).and_then(|p| p.parse().ok())) else {
         eprintln!("usage: mwl_server <db> <port> [config.json]");

@@ -5,6 +5,7 @@
 //!   query-db, test-client, test-mpps, echo); thin, calls the modules below.
 //! - [`config`]: the JSON configuration: parsing, legacy conversion, validation.
 //! - [`loader`]: finding, checking and loading plugin files; the source-type registry.
+//! - [`isolation`]: plugins in worker processes, so a crashing plugin never stops the server.
 //! - [`source`]: the host's own data-source trait, whatever a source came from.
 //! - [`sync`]: one scheduler per data source; normalising and upserting entries.
 //! - [`store`]: the SQLite worklist database: schema, migrations, queries.
@@ -13,6 +14,7 @@
 pub mod cli;
 pub mod config;
 pub mod dicom;
+pub mod isolation;
 pub mod loader;
 pub mod source;
 pub mod store;

@@ -88,4 +88,13 @@ pub trait SourceFactory: Send + Sync {
         source_type: &str,
         source_name: &str,
     ) -> Result<Box<dyn DataSource>, SourceError>;
+
+    /// Builds a fresh source as `source` configures it (its `isolation`,
+    /// `fetch_timeout`, crash limits). Without an override: [`Self::create`].
+    fn create_for(
+        &self,
+        source: &crate::config::SourceConfig,
+    ) -> Result<Box<dyn DataSource>, SourceError> {
+        self.create(&source.source_type, &source.name)
+    }
 }

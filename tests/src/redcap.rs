@@ -8,7 +8,7 @@
 use crate::http::{FakeServer, Reply, Request};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// REDCap's answer text to a wrong token.
 pub const FORBIDDEN: &str = "You do not have permissions to use the API";
@@ -20,6 +20,9 @@ pub struct FakeRedcap {
     fields: Vec<(String, String, String)>,
     rows: Vec<Map<String, Value>>,
     modified: HashMap<String, String>,
+    /// Rendered exports by columns and date range: the rows never change once
+    /// served, so each export is rendered once (big projects stay cheap to serve).
+    rendered: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl FakeRedcap {
@@ -131,20 +134,15 @@ impl FakeRedcap {
     }
 
     fn records(&self, requested: &[&str], begin: Option<&str>, end: Option<&str>) -> Reply {
-        let known: Vec<String> = self
+        // Fields are asked for by field name; a checkbox by its name, not its choices.
+        let known: Vec<&str> = self
             .fields
             .iter()
-            .flat_map(|(name, _, t)| {
-                let mut names = self.columns_of(name, t);
-                if t == "checkbox" {
-                    names.push(name.clone());
-                }
-                names
-            })
+            .map(|(name, _, _)| name.as_str())
             .collect();
         let invalid: Vec<String> = requested
             .iter()
-            .filter(|f| !known.iter().any(|k| k == *f))
+            .filter(|f| !known.contains(f))
             .map(|f| format!("'{f}'"))
             .collect();
         if !invalid.is_empty() {
@@ -159,12 +157,7 @@ impl FakeRedcap {
         let record_id = self.fields.first().map(|f| f.0.clone()).unwrap_or_default();
         let mut columns = Vec::new();
         for (name, _, field_type) in &self.fields {
-            let wanted = requested.is_empty()
-                || requested.contains(&name.as_str())
-                || self
-                    .columns_of(name, field_type)
-                    .iter()
-                    .any(|c| requested.contains(&c.as_str()));
+            let wanted = requested.is_empty() || requested.contains(&name.as_str());
             if !wanted {
                 continue;
             }
@@ -174,9 +167,24 @@ impl FakeRedcap {
                 columns.push("redcap_repeat_instance".to_string());
             }
         }
+        let key = format!("{columns:?} {begin:?} {end:?}");
+        let mut rendered = self.rendered.lock().expect("rendered exports");
+        let body = rendered
+            .entry(key)
+            .or_insert_with(|| self.render(&columns, &record_id, begin, end));
+        Reply::raw(200, "application/json", body.clone())
+    }
+
+    fn render(
+        &self,
+        columns: &[String],
+        record_id: &str,
+        begin: Option<&str>,
+        end: Option<&str>,
+    ) -> String {
         let in_range = |row: &Map<String, Value>| {
             let id = row
-                .get(&record_id)
+                .get(record_id)
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             match self.modified.get(id) {
@@ -187,25 +195,25 @@ impl FakeRedcap {
                 }
             }
         };
+        let empty = Value::String(String::new());
         let mut body = String::from("[");
         for row in self.rows.iter().filter(|r| in_range(r)) {
             if body.len() > 1 {
                 body.push(',');
             }
-            let object: Map<String, Value> = columns
-                .iter()
-                .map(|c| {
-                    let value = row
-                        .get(c)
-                        .cloned()
-                        .unwrap_or_else(|| Value::String(String::new()));
-                    (c.clone(), value)
-                })
-                .collect();
-            body.push_str(&Value::Object(object).to_string());
+            body.push('{');
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&Value::String(column.clone()).to_string());
+                body.push(':');
+                body.push_str(&row.get(column).unwrap_or(&empty).to_string());
+            }
+            body.push('}');
         }
         body.push(']');
-        Reply::raw(200, "application/json", body)
+        body
     }
 }
 

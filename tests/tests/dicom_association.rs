@@ -234,3 +234,40 @@ fn garbage_and_truncated_pdus_do_not_stop_the_server() {
     let (status, answers) = site.find(&patient_query());
     assert_eq!((status, answers.len()), (0, 3));
 }
+
+#[test]
+fn an_idle_association_is_aborted_after_dimse_timeout() {
+    let site = Site::new(serde_json::json!({"dimse_timeout": 0.5}));
+    let mut client = site.client("SCANNER1");
+    assert_eq!(client.echo().expect("echo"), 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        client.echo().is_err(),
+        "the idle association should have been aborted"
+    );
+    let mut again = site.client("SCANNER1");
+    assert_eq!(again.echo().expect("new association"), 0);
+}
+
+#[test]
+fn an_oversized_message_aborts_the_association_and_stores_nothing() {
+    let site = Site::new(serde_json::json!({}));
+    let mut client = site.client("SCANNER1");
+    let huge = "x".repeat(17 * 1024 * 1024);
+    let data = InMemDicomObject::from_element_iter([
+        text(tags::PERFORMED_PROCEDURE_STEP_STATUS, VR::CS, "IN PROGRESS"),
+        text(
+            tags::COMMENTS_ON_THE_PERFORMED_PROCEDURE_STEP,
+            VR::LT,
+            &huge,
+        ),
+    ]);
+    assert!(client.n_create(Some("2.25.5"), &data).is_err());
+    let stored: i64 = site
+        .conn()
+        .query_row("SELECT count(*) FROM mpps_instances", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stored, 0);
+    let mut again = site.client("SCANNER1");
+    assert_eq!(again.echo().expect("server still serves"), 0);
+}

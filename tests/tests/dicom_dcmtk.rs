@@ -436,3 +436,55 @@ fn a_malformed_date_range_is_a_failure_not_a_match_of_everything() {
         result.log
     );
 }
+
+#[test]
+fn a_large_answer_is_fragmented_to_the_peers_max_pdu() {
+    if dcmtk("findscu").is_none() {
+        return;
+    }
+    let site = Site::new(serde_json::json!({}));
+    let long = "A".repeat(6000);
+    patient(&site, "P1", "Doe^John", &[("procedure_description", &long)]);
+    let query = query_file(
+        site.dir.path(),
+        "q",
+        &dump(&["(0010,0020) LO []", "(0032,1060) LO []"], None),
+    );
+    let result = findscu(&site, "FINDSCU", &query, &["-pdu", "4096"]);
+    assert_eq!(result.answers.len(), 1, "{}", result.log);
+    assert_eq!(
+        value(&result.answers[0], tags::REQUESTED_PROCEDURE_DESCRIPTION),
+        long
+    );
+}
+
+#[test]
+fn implicit_explicit_and_big_endian_transfer_syntaxes_all_work() {
+    if dcmtk("findscu").is_none() {
+        return;
+    }
+    let site = Site::new(serde_json::json!({}));
+    patient(
+        &site,
+        "P1",
+        "Müller^Jürgen",
+        &[("scheduled_start_date", "2025-01-30")],
+    );
+    let query = query_file(
+        site.dir.path(),
+        "q",
+        &dump(
+            &["(0010,0010) PN []", "(0010,0020) LO []"],
+            Some(&["(0040,0002) DA [20250130]"]),
+        ),
+    );
+    for syntax in ["-xi", "-xe", "-xb"] {
+        let result = findscu(&site, "FINDSCU", &query, &[syntax]);
+        assert_eq!(ids(&result.answers), ["P1"], "{syntax}: {}", result.log);
+        assert_eq!(
+            value(&result.answers[0], tags::PATIENT_NAME),
+            "Müller^Jürgen",
+            "{syntax}"
+        );
+    }
+}

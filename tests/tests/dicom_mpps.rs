@@ -354,3 +354,42 @@ fn an_n_create_without_a_uid_gets_one_assigned_and_returned() {
     assert!(uid.starts_with("2.25."), "{uid}");
     assert_eq!(stored_status(&site, &uid).as_deref(), Some("IN PROGRESS"));
 }
+
+#[test]
+fn a_re_sync_of_the_item_does_not_undo_the_mpps_status() {
+    use pylantir::store::items::{write_fetch, Item, PATIENT_ID, PATIENT_NAME, STUDY_UID};
+    let site = Site::new(serde_json::json!({}));
+    let mut item = Item::new();
+    item.record_id = Some("R1".into());
+    item.values[PATIENT_ID] = Some("SUB01".into());
+    item.values[PATIENT_NAME] = Some("Doe^John".into());
+    item.values[STUDY_UID] = Some(STUDY.into());
+    let mut conn = site.conn();
+    write_fetch(&mut conn, "csv", std::slice::from_ref(&item)).expect("first sync");
+    let id: i64 = conn
+        .query_row(
+            "SELECT id FROM worklist_items WHERE source_record_id = 'R1'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("synced row");
+    let mut scu = site.client("SCANNER1");
+    let data = create_data("IN PROGRESS", STUDY, &id.to_string(), "SUB01");
+    assert_eq!(
+        scu.n_create(Some("2.25.911"), &data)
+            .expect("create")
+            .status,
+        0
+    );
+    assert_eq!(site.item_status(id), "IN_PROGRESS");
+    write_fetch(&mut conn, "csv", std::slice::from_ref(&item)).expect("re-sync");
+    assert_eq!(site.item_status(id), "IN_PROGRESS");
+    assert_eq!(
+        scu.n_set("2.25.911", &set_data("COMPLETED"))
+            .expect("set")
+            .status,
+        0
+    );
+    write_fetch(&mut conn, "csv", std::slice::from_ref(&item)).expect("re-sync");
+    assert_eq!(site.item_status(id), "COMPLETED");
+}

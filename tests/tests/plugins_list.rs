@@ -178,16 +178,15 @@ fn a_plugin_built_against_an_incompatible_plugin_api_is_refused() {
 }
 
 #[test]
-fn a_plugin_built_with_panic_abort_is_refused() {
+fn a_plugin_built_with_panic_abort_runs_only_in_a_worker() {
     let dir = temp_dir();
     let aborting = install_as(dir.path(), abort_fixture(), "aborting");
     let output = pylantir(dir.path(), &["plugins", "list"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(0));
     let line = line_of(&output, &aborting);
     assert!(line.starts_with("aborty "), "{line}");
     assert!(line.ends_with(
-        "refused: built with panic = \"abort\": any panic in it would kill pylantir; \
-         rebuild it with panic = \"unwind\" (the default)"
+        "loaded (built with panic = \"abort\": runs only with \"isolation\": \"process\")"
     ));
 }
 

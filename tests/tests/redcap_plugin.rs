@@ -242,37 +242,6 @@ fn the_token_is_absent_from_everything_the_host_logged() {
     assert!(lines.iter().all(|l| !l.contains(token)));
 }
 
-/// The registry, answering `type_info` from the loaded plugin's own
-/// description. `Registry` does not implement `type_info` yet (it falls back
-/// to the trait's `None`), so without this the extra mapping targets the
-/// plugin declares would never reach the validation.
-struct Described(&'static Registry);
-
-impl SourceFactory for Described {
-    fn source_types(&self) -> Vec<String> {
-        self.0.source_types()
-    }
-    fn type_info(&self, source_type: &str) -> Option<pylantir_plugin_api::SourceTypeInfo> {
-        let plugin = self.0.resolve(source_type).ok()?;
-        plugin
-            .info()
-            .source_types
-            .iter()
-            .find(|t| t.name == source_type)
-            .cloned()
-    }
-    fn plugin_file(&self, source_type: &str) -> Option<std::path::PathBuf> {
-        self.0.plugin_file(source_type)
-    }
-    fn create(
-        &self,
-        source_type: &str,
-        name: &str,
-    ) -> Result<Box<dyn DataSource>, pylantir::source::SourceError> {
-        self.0.create(source_type, name)
-    }
-}
-
 #[test]
 fn the_python_example_configs_pass_the_hosts_validation() {
     std::env::set_var("REDCAP_API_URL", "http://127.0.0.1:9/api/");
@@ -285,7 +254,7 @@ fn the_python_example_configs_pass_the_hosts_validation() {
         let path = pylantir_tests::workspace_root()
             .join("tests/data/pylantir-config")
             .join(example);
-        let checked = config::load(&path, &Described(registry()));
+        let checked = config::load(&path, registry());
         assert!(
             checked.is_ok(),
             "{example}: {:?}",

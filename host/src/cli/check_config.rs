@@ -4,7 +4,7 @@
 use super::plugins::PluginDirArgs;
 use super::table;
 use crate::config;
-use crate::loader::Registry;
+use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use clap::Args;
 use std::path::PathBuf;
@@ -33,10 +33,17 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
             return 1;
         }
     };
-    let factory = Registry::load(
+    let factory = match IsolatingFactory::discover(
         &args.dirs.dirs(&document.plugin_dirs()),
-        &args.dirs.load_options(),
-    );
+        args.dirs.load_options(),
+        CrashPolicy::default(),
+    ) {
+        Ok(factory) => factory,
+        Err(error) => {
+            eprintln!("{error}");
+            return 1;
+        }
+    };
     let checked = config::check(&document, &factory);
     let config = match checked {
         Ok(config) => config,
@@ -46,10 +53,10 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
                 problems,
             };
             eprintln!("{error}");
-            for conflict in factory.conflicts() {
+            for conflict in factory.registry().conflicts() {
                 eprintln!("  note: {conflict}");
             }
-            for refusal in factory.refusals() {
+            for refusal in factory.registry().refusals() {
                 eprintln!("  note: plugin refused: {refusal}");
             }
             return 1;

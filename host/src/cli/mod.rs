@@ -7,6 +7,7 @@ pub mod bench_find;
 pub mod check_config;
 pub mod echo;
 pub mod migrate_config;
+pub mod plugin_worker;
 pub mod plugins;
 pub mod query_db;
 pub mod start;
@@ -47,12 +48,18 @@ pub enum Commands {
     Echo(echo::EchoArgs),
     /// Load-test a worklist server with concurrent C-FINDs.
     BenchFind(bench_find::BenchFindArgs),
+    /// Serve one plugin to the server over stdin/stdout (started by pylantir itself).
+    #[command(hide = true)]
+    PluginWorker(plugin_worker::PluginWorkerArgs),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn run() -> i32 {
-    init_logging();
     let cli = Cli::parse();
+    if let Commands::PluginWorker(args) = &cli.command {
+        return plugin_worker::run(args);
+    }
+    init_logging();
     match cli.command {
         Commands::Start(mut args) => {
             let config = args
@@ -72,6 +79,7 @@ pub fn run() -> i32 {
         Commands::TestMpps(args) => test_mpps::run(&args),
         Commands::Echo(args) => echo::run(&args),
         Commands::BenchFind(args) => bench_find::run(&args),
+        Commands::PluginWorker(args) => plugin_worker::run(&args),
     }
 }
 

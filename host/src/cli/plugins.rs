@@ -1,10 +1,17 @@
 //! `pylantir plugins list` and `pylantir plugins info TYPE`.
 
+use crate::isolation::process::WorkerCommand;
+use crate::isolation::{journal, probe_registry};
 use crate::loader::{plugin_dirs, LoadOptions, PluginEntry, PluginStatus, Registry};
 use clap::{Args, Subcommand};
 use pylantir_plugin_api::API_VERSION;
 use serde_json::{json, Value};
 use std::path::PathBuf;
+
+/// The status of a plugin built with `panic = "abort"`: a worker runs it,
+/// but `"isolation": "in-process"` refuses it.
+const WORKER_ONLY: &str =
+    "loaded (built with panic = \"abort\": runs only with \"isolation\": \"process\")";
 
 /// Where plugins are loaded from; shared by every command that loads plugins.
 #[derive(Debug, Clone, Args)]
@@ -27,6 +34,7 @@ impl PluginDirArgs {
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
             allow_insecure: self.allow_insecure_plugins,
+            ..LoadOptions::default()
         }
     }
 }
@@ -42,6 +50,14 @@ pub enum PluginsCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also search this configuration's `plugin_dirs`, and report its
+        /// sources that the server disabled for crashing (from `sync_runs`).
+        #[arg(
+            long = "pylantir_config",
+            visible_alias = "config",
+            value_name = "FILE"
+        )]
+        config: Option<PathBuf>,
     },
     /// Show one source type's description and config schema.
     Info {
@@ -56,22 +72,42 @@ pub enum PluginsCommand {
 /// Runs a `plugins` subcommand; returns the exit code.
 pub fn run(command: PluginsCommand) -> i32 {
     match command {
-        PluginsCommand::List { dirs, json } => {
-            let searched = dirs.dirs(&[]);
-            let registry = Registry::load(&searched, &dirs.load_options());
+        PluginsCommand::List { dirs, json, config } => {
+            let document = match config.as_deref().map(crate::config::read).transpose() {
+                Ok(document) => document,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return 1;
+                }
+            };
+            let config_dirs = document
+                .as_ref()
+                .map(|d| d.plugin_dirs())
+                .unwrap_or_default();
+            let searched = dirs.dirs(&config_dirs);
+            let registry = probed(&searched, &dirs);
+            let disabled = document.as_ref().map(disabled_sources).unwrap_or_default();
             if json {
-                println!("{:#}", list_json(&registry, &searched));
+                let mut document = list_json(&registry, &searched);
+                document["disabled_sources"] = disabled
+                    .iter()
+                    .map(|(source, reason)| json!({"source": source, "reason": reason}))
+                    .collect();
+                println!("{document:#}");
             } else {
                 print!("{}", list_table(&registry, &searched));
+                for (source, reason) in &disabled {
+                    println!("data source `{source}`: {reason}");
+                }
             }
-            if registry.all_usable() {
+            if registry.all_usable() && disabled.is_empty() {
                 0
             } else {
                 1
             }
         }
         PluginsCommand::Info { source_type, dirs } => {
-            let registry = Registry::load(&dirs.dirs(&[]), &dirs.load_options());
+            let registry = probed(&dirs.dirs(&[]), &dirs);
             match info_text(&registry, &source_type) {
                 Ok(text) => {
                     print!("{text}");
@@ -86,6 +122,40 @@ pub fn run(command: PluginsCommand) -> i32 {
     }
 }
 
+/// The configuration's sources that the server disabled, as `sync_runs` says
+/// (none when the database does not exist yet).
+fn disabled_sources(document: &crate::config::Document) -> Vec<(String, String)> {
+    let db_path = document.db_path();
+    if !db_path.exists() {
+        return Vec::new();
+    }
+    match crate::store::open_existing(&db_path) {
+        Ok(conn) => journal::disabled_sources(&conn).unwrap_or_else(|error| {
+            eprintln!(
+                "warning: cannot read sync_runs in {}: {error}",
+                db_path.display()
+            );
+            Vec::new()
+        }),
+        Err(error) => {
+            eprintln!("warning: {error}");
+            Vec::new()
+        }
+    }
+}
+
+/// The plugins in `searched`, each loaded in a short-lived worker so that a
+/// damaged or hostile file cannot crash the listing.
+fn probed(searched: &[PathBuf], dirs: &PluginDirArgs) -> Registry {
+    match WorkerCommand::current(dirs.allow_insecure_plugins) {
+        Ok(command) => probe_registry(&command, searched),
+        Err(error) => {
+            log::warn!("cannot find the pylantir binary for plugin workers ({error}); loading plugins in-process");
+            Registry::load(searched, &dirs.load_options())
+        }
+    }
+}
+
 /// One table row: type, plugin, version, api, file, status.
 fn rows(registry: &Registry, entry: &PluginEntry) -> Vec<[String; 6]> {
     let file = entry.file.display().to_string();
@@ -96,10 +166,12 @@ fn rows(registry: &Registry, entry: &PluginEntry) -> Vec<[String; 6]> {
                 .iter()
                 .map(|t| {
                     let others = registry.conflicting_files(&t.name, &entry.file);
-                    let status = if others.is_empty() {
+                    let status = if !others.is_empty() {
+                        format!("conflict: type also provided by {}", join_paths(&others))
+                    } else if info.panic_unwind {
                         "loaded".to_string()
                     } else {
-                        format!("conflict: type also provided by {}", join_paths(&others))
+                        WORKER_ONLY.to_string()
                     };
                     [
                         t.name.clone(),

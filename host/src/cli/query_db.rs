@@ -3,6 +3,7 @@
 
 use super::table;
 use crate::config;
+use crate::isolation::journal;
 use crate::store::{self, query};
 use crate::sync::normalise;
 use clap::Args;
@@ -56,15 +57,21 @@ pub fn run(args: &QueryDbArgs) -> i32 {
         }
     };
     let items = store::open_existing(&db_path).and_then(|conn| {
-        query::list_items(&conn, &filter).map_err(|e| store::StoreError::sqlite(&db_path, e))
+        let disabled = journal::disabled_sources(&conn).unwrap_or_default();
+        query::list_items(&conn, &filter)
+            .map(|items| (items, disabled))
+            .map_err(|e| store::StoreError::sqlite(&db_path, e))
     });
-    let items = match items {
-        Ok(items) => items,
+    let (items, disabled) = match items {
+        Ok(found) => found,
         Err(error) => {
             eprintln!("{error}");
             return 1;
         }
     };
+    for (source, error) in &disabled {
+        eprintln!("warning: data source `{source}`: {error}");
+    }
     if args.json {
         let list = Value::Array(items.into_iter().map(Value::Object).collect());
         match serde_json::to_string_pretty(&list) {

@@ -6,7 +6,7 @@ use super::plugins::PluginDirArgs;
 use crate::config::{self, Config};
 use crate::dicom::server::Server;
 use crate::dicom::ServerOptions;
-use crate::loader::Registry;
+use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use crate::sync::Engine;
 use clap::Args;
@@ -87,11 +87,19 @@ pub fn run(args: &StartArgs) -> i32 {
         }
     };
     let dirs = args.plugins.dirs(&document.plugin_dirs());
-    let registry = Registry::load(&dirs, &args.plugins.load_options());
-    for refusal in registry.refusals() {
+    let policy = CrashPolicy::default().with_keys(&document.raw, "configuration");
+    let isolating = match IsolatingFactory::discover(&dirs, args.plugins.load_options(), policy) {
+        Ok(factory) => factory,
+        Err(error) => {
+            log::error!("{error}");
+            return 1;
+        }
+    };
+    for refusal in isolating.registry().refusals() {
         log::warn!("plugin refused: {refusal}");
     }
-    let factory: Arc<dyn SourceFactory> = Arc::new(registry);
+    let workers = isolating.workers().clone();
+    let factory: Arc<dyn SourceFactory> = Arc::new(isolating);
     let config = match config::check(&document, factory.as_ref()) {
         Ok(config) => config,
         Err(problems) => {
@@ -103,7 +111,9 @@ pub fn run(args: &StartArgs) -> i32 {
             return 1;
         }
     };
-    match serve(args, &config, factory) {
+    let served = serve(args, &config, factory);
+    workers.stop_all();
+    match served {
         Ok(()) => 0,
         Err(message) => {
             log::error!("{message}");

@@ -22,10 +22,10 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FinalStatus {
     /// The procedure step completed.
-    #[value(name = "COMPLETED")]
+    #[value(name = "COMPLETED", alias = "completed")]
     Completed,
     /// The procedure step was discontinued.
-    #[value(name = "DISCONTINUED")]
+    #[value(name = "DISCONTINUED", alias = "discontinued")]
     Discontinued,
 }
 

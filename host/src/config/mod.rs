@@ -128,10 +128,10 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(300);
 /// Where a source's plugin runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
-    /// Loaded into the server process (the default).
-    #[default]
+    /// Loaded into the server process (opt-in, for trusted plugins).
     InProcess,
-    /// In a worker process of its own.
+    /// In a worker process of its own (the default).
+    #[default]
     Process,
 }
 

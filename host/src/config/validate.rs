@@ -127,6 +127,8 @@ const KNOWN_TOP_LEVEL: &[&str] = &[
     "redcap2wl",
     "users_db_path",
     "api",
+    "max_crashes",
+    "crash_window_minutes",
 ];
 
 fn plugin_dirs(document: &Document, problems: &mut Vec<Problem>) -> Vec<std::path::PathBuf> {
@@ -484,13 +486,11 @@ fn check_with_plugin(
     if problems.iter().any(|p| p.path.starts_with(&config_path)) {
         return;
     }
-    let answer = factory
-        .create(&source.source_type, &source.name)
-        .and_then(|mut built| {
-            let result = built.validate_config(&source.config);
-            built.cleanup();
-            result
-        });
+    let answer = factory.create_for(source).and_then(|mut built| {
+        let result = built.validate_config(&source.config);
+        built.cleanup();
+        result
+    });
     if let Err(error) = answer {
         problems.push(Problem::new(
             config_path,

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 pub struct LoadOptions {
     /// Load files and directories that other users can write (`--allow-insecure-plugins`).
     pub allow_insecure: bool,
+    /// Accept plugins built with `panic = "abort"` (in a worker process,
+    /// where such a panic ends only the worker).
+    pub allow_panic_abort: bool,
 }
 
 /// A plugin that was refused, with a one-line reason.
@@ -39,11 +42,13 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// A plugin loaded into this process (libraries are never unloaded).
+/// A plugin loaded into this process (libraries are never unloaded), or
+/// only described by a worker process that loaded it ([`LoadedPlugin::described`]).
 pub struct LoadedPlugin {
     file: PathBuf,
     info: PluginInfo,
-    module: PluginModRef,
+    /// `None` when the plugin was loaded in a worker process, not here.
+    module: Option<PluginModRef>,
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -56,6 +61,16 @@ impl fmt::Debug for LoadedPlugin {
 }
 
 impl LoadedPlugin {
+    /// A plugin that a worker process loaded and described; it cannot build
+    /// sources in this process.
+    pub fn described(file: &Path, info: PluginInfo) -> LoadedPlugin {
+        LoadedPlugin {
+            file: file.to_path_buf(),
+            info,
+            module: None,
+        }
+    }
+
     /// The file it was loaded from.
     pub fn file(&self) -> &Path {
         &self.file
@@ -78,7 +93,16 @@ impl LoadedPlugin {
         source_type: &str,
         source_name: &str,
     ) -> Result<DataSourceBox, SourceError> {
-        match (self.module.new_source())(RStr::from_str(source_type), RStr::from_str(source_name)) {
+        let Some(module) = self.module else {
+            return Err(SourceError::new(
+                SourceErrorKind::Other,
+                format!(
+                    "plugin {} is not loaded in this process",
+                    self.file.display()
+                ),
+            ));
+        };
+        match (module.new_source())(RStr::from_str(source_type), RStr::from_str(source_name)) {
             RResult::ROk(source) => Ok(source),
             RResult::RErr(e) => Err(source_error(e)),
         }
@@ -115,7 +139,7 @@ pub fn load_plugin(path: &Path, options: &LoadOptions) -> Result<LoadedPlugin, R
         reason,
         info: Some(Box::new(info.clone())),
     };
-    if !info.panic_unwind {
+    if !info.panic_unwind && !options.allow_panic_abort {
         return Err(refuse_with_info(
             "built with panic = \"abort\": any panic in it would kill pylantir; rebuild it with panic = \"unwind\" (the default)".to_string(),
         ));
@@ -138,7 +162,7 @@ pub fn load_plugin(path: &Path, options: &LoadOptions) -> Result<LoadedPlugin, R
     Ok(LoadedPlugin {
         file: path.to_path_buf(),
         info,
-        module,
+        module: Some(module),
     })
 }
 

@@ -80,9 +80,18 @@ impl Registry {
 
     /// Loads the given plugin files, in order.
     pub fn from_files(files: &[PathBuf], options: &LoadOptions) -> Registry {
+        Registry::from_files_with(files, |file| load_plugin(file, options))
+    }
+
+    /// Loads the given plugin files, in order, with `load` (e.g. in a worker
+    /// process, see [`crate::isolation::probe`]).
+    pub fn from_files_with(
+        files: &[PathBuf],
+        mut load: impl FnMut(&Path) -> Result<LoadedPlugin, Refusal>,
+    ) -> Registry {
         let mut registry = Registry::default();
         for file in files {
-            let status = match load_plugin(file, options) {
+            let status = match load(file) {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(refusal) => {
                     log::debug!("{refusal}");

@@ -140,7 +140,7 @@ fn log_summary(config: &Config, factory: &dyn SourceFactory) {
             .plugin_file(&source.source_type)
             .map_or_else(|| "no plugin".to_string(), |p| p.display().to_string());
         log::info!(
-            "{} {}, every {} s, window {}, plugin {}",
+            "{} {}, every {} s, window {}, plugin {} ({})",
             source.log_prefix(),
             if source.enabled {
                 "enabled"
@@ -149,7 +149,11 @@ fn log_summary(config: &Config, factory: &dyn SourceFactory) {
             },
             source.sync_interval.as_secs_f64(),
             source.window,
-            plugin
+            plugin,
+            match source.isolation {
+                crate::config::Isolation::Process => "in a worker process",
+                crate::config::Isolation::InProcess => "in-process",
+            }
         );
     }
 }

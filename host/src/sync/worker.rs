@@ -141,7 +141,7 @@ impl Worker {
     fn build(&self) -> Result<Box<dyn DataSource>, String> {
         let mut source = self
             .factory
-            .create(&self.source.source_type, &self.source.name)
+            .create_for(&self.source)
             .map_err(|e| format!("cannot create the source: {e}"))?;
         source
             .validate_config(&self.source.config)

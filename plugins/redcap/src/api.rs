@@ -3,12 +3,13 @@
 //! bad field, server error, timeout, not JSON) and never carries the token.
 
 use crate::config::{Config, Token};
+use crate::table::Table;
 use pylantir_plugin_api::serde_json::{self, Map, Value};
 use reqwest::blocking::Client;
 use std::time::Duration;
 
-/// One row of a flat record export: column -> value (strings).
-pub type Row = Map<String, Value>;
+/// One object of a JSON list answer (a metadata field definition).
+type Row = Map<String, Value>;
 
 /// A field of the project, from its metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,13 +62,13 @@ impl Api {
             .collect())
     }
 
-    /// Flat JSON rows of `fields`, optionally limited to records modified in
-    /// `range` (`YYYY-MM-DD HH:MM:SS`, begin and end).
+    /// The flat export of `fields`, optionally limited to records modified
+    /// in `range` (`YYYY-MM-DD HH:MM:SS`, begin and end).
     pub fn records(
         &self,
         fields: &[String],
         range: Option<(String, String)>,
-    ) -> Result<Vec<Row>, String> {
+    ) -> Result<Table, String> {
         let mut params = vec![("type".to_string(), "flat".to_string())];
         for (i, field) in fields.iter().enumerate() {
             params.push((format!("fields[{i}]"), field.clone()));
@@ -77,7 +78,13 @@ impl Api {
             params.push(("dateRangeEnd".to_string(), end));
         }
         let body = self.post("record", &params)?;
-        self.parse_list("record", &body)
+        Table::parse(&body).map_err(|why| {
+            self.token.redact(&format!(
+                "REDCap at {} answered the record export with something that is not a JSON list of records ({why}); it begins: {}",
+                self.url,
+                excerpt(&body)
+            ))
+        })
     }
 
     /// POSTs `content` with `extra` parameters; the body of a 2xx answer.

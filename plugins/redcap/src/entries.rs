@@ -41,6 +41,19 @@ const COMPUTED: &[&str] = &[
     "repeat_instance",
 ];
 
+/// The fields of one export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    /// The project's record id field (its first field).
+    pub record_field: String,
+    /// The field names sent as `fields[n]`.
+    pub request: Vec<String>,
+    /// The export columns a visit keeps (checkbox choices by their own name).
+    pub columns: Vec<String>,
+    /// Wanted fields the project does not have.
+    pub missing: Vec<String>,
+}
+
 /// What a `field_mapping` (REDCap field -> target) asks for.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -119,40 +132,49 @@ impl Plan {
         Ok(plan)
     }
 
-    /// The fields to export from a project with `metadata`: the record id
-    /// field first, then the wanted fields the project has; and the wanted
-    /// fields it does not have.
-    pub fn exportable(
-        &self,
-        metadata: &[Field],
-    ) -> Result<(String, Vec<String>, Vec<String>), String> {
+    /// What to export from a project with `metadata`: the wanted fields the
+    /// project has (a checkbox choice `name___code` is asked for as `name`),
+    /// and the wanted fields it does not have.
+    pub fn export(&self, metadata: &[Field]) -> Result<Export, String> {
         let record_field = metadata
             .first()
             .map(|f| f.name.clone())
             .ok_or("the REDCap project has no fields (empty metadata)")?;
-        let has = |name: &str| {
-            metadata.iter().any(|f| {
-                f.field_type != "descriptive"
-                    && (f.name == name
+        // The project field that exports `name`, if any.
+        let source_of = |name: &str| {
+            metadata
+                .iter()
+                .filter(|f| f.field_type != "descriptive")
+                .find(|f| {
+                    f.name == name
                         || (f.field_type == "checkbox"
                             && name
                                 .strip_prefix(f.name.as_str())
-                                .is_some_and(|rest| rest.starts_with("___"))))
-            })
+                                .is_some_and(|rest| rest.starts_with("___")))
+                })
+                .map(|f| f.name.clone())
         };
-        let mut fields = vec![record_field.clone()];
-        let mut missing = Vec::new();
+        let mut export = Export {
+            request: vec![record_field.clone()],
+            columns: vec![record_field.clone()],
+            missing: Vec::new(),
+            record_field,
+        };
         for field in &self.wanted {
-            if *field == record_field || field.starts_with("redcap_repeat_") {
+            if *field == export.record_field || field.starts_with("redcap_repeat_") {
                 continue;
             }
-            if has(field) {
-                fields.push(field.clone());
-            } else {
-                missing.push(field.clone());
+            match source_of(field) {
+                Some(project_field) => {
+                    if !export.request.contains(&project_field) {
+                        export.request.push(project_field);
+                    }
+                    export.columns.push(field.clone());
+                }
+                None => export.missing.push(field.clone()),
             }
         }
-        Ok((record_field, fields, missing))
+        Ok(export)
     }
 
     /// The entry of `visit` (whose values follow `fields`), or why it has none.

@@ -3,8 +3,7 @@
 //! visit instrument that has an instance, a date and a time is one visit,
 //! whose blank fields are filled from the baseline.
 
-use crate::api::Row;
-use pylantir_plugin_api::serde_json::Value;
+use crate::table::Table;
 use std::collections::HashMap;
 
 /// One visit: a repeat row merged with its record's baseline.
@@ -23,16 +22,6 @@ pub struct Merger {
     record_field: String,
     instrument: String,
     required: [String; 3],
-}
-
-/// A cell as text: strings as they are, numbers printed, anything else blank.
-pub fn cell<'a>(row: &'a Row, column: &str) -> std::borrow::Cow<'a, str> {
-    match row.get(column) {
-        Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
-        Some(Value::Number(n)) => std::borrow::Cow::Owned(n.to_string()),
-        Some(Value::Bool(b)) => std::borrow::Cow::Owned(b.to_string()),
-        _ => std::borrow::Cow::Borrowed(""),
-    }
 }
 
 /// Whether a value counts as blank (Python: None, '' or 'NaN').
@@ -62,15 +51,18 @@ impl Merger {
         &self.fields
     }
 
-    /// The visits in `rows`, records in order of first appearance.
-    pub fn visits(&self, rows: &[Row]) -> Vec<Visit> {
+    /// The visits in `table`, records in order of first appearance.
+    pub fn visits(&self, table: &Table) -> Vec<Visit> {
+        let record = table.column(&self.record_field);
+        let instrument = table.column("redcap_repeat_instrument");
+        let instance = table.column("redcap_repeat_instance");
+        let required: Vec<Option<usize>> = self.required.iter().map(|f| table.column(f)).collect();
+        let columns: Vec<Option<usize>> = self.fields.iter().map(|f| table.column(f)).collect();
+
         let mut order: Vec<&str> = Vec::new();
-        let mut groups: HashMap<&str, Vec<&Row>> = HashMap::new();
-        for row in rows {
-            let id = match row.get(&self.record_field) {
-                Some(Value::String(s)) => s.as_str(),
-                _ => "",
-            };
+        let mut groups: HashMap<&str, Vec<&[String]>> = HashMap::new();
+        for row in &table.rows {
+            let id = Table::cell(row, record);
             groups
                 .entry(id)
                 .or_insert_with(|| {
@@ -84,30 +76,27 @@ impl Merger {
             let group = &groups[id];
             let baseline = group
                 .iter()
-                .find(|row| cell(row, "redcap_repeat_instrument").is_empty());
+                .find(|row| Table::cell(row, instrument).is_empty());
             for row in group {
-                if cell(row, "redcap_repeat_instrument") != self.instrument.as_str()
-                    || self.required.iter().any(|f| cell(row, f).is_empty())
+                if Table::cell(row, instrument) != self.instrument
+                    || required.iter().any(|&c| Table::cell(row, c).is_empty())
                 {
                     continue;
                 }
-                let values = self
-                    .fields
+                let values = columns
                     .iter()
-                    .map(|field| {
-                        let own = cell(row, field);
-                        if !blank(&own) {
-                            own.into_owned()
+                    .map(|&column| {
+                        let own = Table::cell(row, column);
+                        if blank(own) {
+                            baseline.map_or("", |b| Table::cell(b, column)).to_string()
                         } else {
-                            baseline
-                                .map(|b| cell(b, field).into_owned())
-                                .unwrap_or_default()
+                            own.to_string()
                         }
                     })
                     .collect();
                 visits.push(Visit {
                     record_id: id.to_string(),
-                    repeat_instance: cell(row, "redcap_repeat_instance").into_owned(),
+                    repeat_instance: Table::cell(row, instance).to_string(),
                     values,
                 });
             }
@@ -119,10 +108,10 @@ impl Merger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pylantir_plugin_api::serde_json::json;
+    use pylantir_plugin_api::serde_json::{json, Value};
 
-    fn row(v: Value) -> Row {
-        v.as_object().cloned().unwrap()
+    fn table(rows: Vec<Value>) -> Table {
+        Table::parse(&Value::Array(rows).to_string()).unwrap()
     }
 
     fn fields() -> Vec<String> {
@@ -141,20 +130,14 @@ mod tests {
     #[test]
     fn repeat_rows_become_visits_filled_from_the_baseline() {
         let rows = vec![
-            row(
-                json!({"record_id": "1", "redcap_repeat_instrument": "", "redcap_repeat_instance": "",
+            json!({"record_id": "1", "redcap_repeat_instrument": "", "redcap_repeat_instance": "",
                        "study_id": "S-1", "mri_instance": "", "mri_date": "", "mri_time": "", "demo_sex": "F"}),
-            ),
-            row(
-                json!({"record_id": "1", "redcap_repeat_instrument": "mri", "redcap_repeat_instance": "1",
+            json!({"record_id": "1", "redcap_repeat_instrument": "mri", "redcap_repeat_instance": "1",
                        "study_id": "", "mri_instance": "1", "mri_date": "2026-02-01", "mri_time": "09:00", "demo_sex": ""}),
-            ),
-            row(
-                json!({"record_id": "1", "redcap_repeat_instrument": "mri", "redcap_repeat_instance": "2",
+            json!({"record_id": "1", "redcap_repeat_instrument": "mri", "redcap_repeat_instance": "2",
                        "study_id": "", "mri_instance": "2", "mri_date": "2026-03-01", "mri_time": "10:30", "demo_sex": "M"}),
-            ),
         ];
-        let visits = Merger::new(fields(), "record_id", "mri").visits(&rows);
+        let visits = Merger::new(fields(), "record_id", "mri").visits(&table(rows));
         assert_eq!(visits.len(), 2);
         assert_eq!(visits[0].repeat_instance, "1");
         assert_eq!(
@@ -170,17 +153,13 @@ mod tests {
     #[test]
     fn repeat_rows_without_instance_date_or_time_are_not_visits() {
         let rows = vec![
-            row(
-                json!({"record_id": "1", "redcap_repeat_instrument": "mri", "redcap_repeat_instance": "1",
+            json!({"record_id": "1", "redcap_repeat_instrument": "mri", "redcap_repeat_instance": "1",
                        "mri_instance": "1", "mri_date": "", "mri_time": "09:00"}),
-            ),
-            row(
-                json!({"record_id": "1", "redcap_repeat_instrument": "other", "redcap_repeat_instance": "1",
+            json!({"record_id": "1", "redcap_repeat_instrument": "other", "redcap_repeat_instance": "1",
                        "mri_instance": "1", "mri_date": "2026-02-01", "mri_time": "09:00"}),
-            ),
         ];
         assert!(Merger::new(fields(), "record_id", "mri")
-            .visits(&rows)
+            .visits(&table(rows))
             .is_empty());
     }
 }

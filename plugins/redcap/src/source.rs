@@ -70,31 +70,31 @@ impl Source for Redcap {
             .ok_or("the REDCap source has no configuration yet (validate_config was not called)")?;
         let plan = Plan::new(mapping, config)?;
         let metadata = api.metadata()?;
-        let (record_field, fields, missing) = plan.exportable(&metadata)?;
-        if !missing.is_empty() && missing != self.warned_missing {
+        let export = plan.export(&metadata)?;
+        if !export.missing.is_empty() && export.missing != self.warned_missing {
             log::warn!(
                 "REDCap source '{}': the project has no field(s) {}; they are not exported",
                 self.name,
-                missing.join(", ")
+                export.missing.join(", ")
             );
         }
-        self.warned_missing = missing;
+        self.warned_missing = export.missing;
         let range = date_range(interval_seconds);
         match &range {
             Some((begin, end)) => log::debug!(
                 "REDCap source '{}': exporting {} fields of records modified {begin} .. {end}",
                 self.name,
-                fields.len()
+                export.request.len()
             ),
             None => log::debug!(
                 "REDCap source '{}': exporting {} fields of all records",
                 self.name,
-                fields.len()
+                export.request.len()
             ),
         }
-        let rows = api.records(&fields, range)?;
-        let merger = Merger::new(fields, &record_field, &config.instrument);
-        let visits = merger.visits(&rows);
+        let table = api.records(&export.request, range)?;
+        let merger = Merger::new(export.columns, &export.record_field, &config.instrument);
+        let visits = merger.visits(&table);
         let index: HashMap<&str, usize> = merger
             .fields()
             .iter()
@@ -116,7 +116,7 @@ impl Source for Redcap {
         log::info!(
             "REDCap source '{}': {} rows, {} visits, {} entries",
             self.name,
-            rows.len(),
+            table.rows.len(),
             visits.len(),
             entries.len()
         );

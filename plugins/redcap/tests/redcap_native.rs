@@ -308,6 +308,36 @@ fn fields_the_project_lacks_are_dropped_with_a_warning_naming_them() {
 }
 
 #[test]
+fn a_checkbox_choice_is_asked_for_by_its_field_name() {
+    let server = FakeRedcap::new(TOKEN)
+        .fields("enrolment", &["record_id", "study_id"])
+        .field("sedation", "enrolment", "checkbox")
+        .fields("mri", &["mri_instance", "mri_date", "mri_time"])
+        .row(&[
+            ("record_id", "1"),
+            ("study_id", "S-1"),
+            ("sedation___2", "1"),
+        ])
+        .row(&[
+            ("record_id", "1"),
+            ("redcap_repeat_instrument", "mri"),
+            ("redcap_repeat_instance", "1"),
+            ("mri_instance", "1"),
+            ("mri_date", "2026-02-03"),
+            ("mri_time", "09:30"),
+        ])
+        .serve();
+    let mut redcap = source(&config_for(server.url(), TOKEN, json!({})));
+    let mut mapping = example_mapping();
+    mapping.insert("sedation___2".into(), json!("procedure_description"));
+    let entries = redcap.fetch_entries(&mapping, 0.0).unwrap();
+    assert_eq!(entries[0]["procedure_description"], "1");
+    let fields = request_fields(&server);
+    assert!(fields.contains(&"sedation".to_string()), "{fields:?}");
+    assert!(!fields.contains(&"sedation___2".to_string()), "{fields:?}");
+}
+
+#[test]
 fn custom_templates_and_instrument_build_the_identity() {
     let server = FakeRedcap::new(TOKEN)
         .fields("main", &["participant", "cohort"])

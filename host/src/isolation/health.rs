@@ -1,0 +1,204 @@
+//! A source's worker failures: each one (crash, kill after a deadline, death
+//! while loading) is counted; the next worker starts after an exponential
+//! backoff, and a source with `max_crashes` failures within
+//! `crash_window_minutes` is disabled until pylantir restarts.
+
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// When a crash-looping source is given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashPolicy {
+    /// Failures within `window` that disable the source (`max_crashes`, default 5).
+    pub max_crashes: u32,
+    /// `crash_window_minutes` (default 10).
+    pub window: Duration,
+}
+
+impl Default for CrashPolicy {
+    fn default() -> Self {
+        CrashPolicy {
+            max_crashes: 5,
+            window: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The longest wait between two worker starts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+impl CrashPolicy {
+    /// `max_crashes` and `crash_window_minutes` from a JSON object (the
+    /// top level, or one source), each falling back to `self`. Values that
+    /// are not positive numbers are reported and ignored.
+    pub fn with_keys(self, object: &Map<String, Value>, what: &str) -> CrashPolicy {
+        let mut policy = self;
+        if let Some(value) = object.get("max_crashes") {
+            match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) if n > 0 => policy.max_crashes = n,
+                _ => log::warn!(
+                    "{what}: `max_crashes` must be a positive whole number, not {value}; using {}",
+                    policy.max_crashes
+                ),
+            }
+        }
+        if let Some(value) = object.get("crash_window_minutes") {
+            match value.as_f64() {
+                Some(minutes) if minutes > 0.0 && minutes.is_finite() => {
+                    policy.window = Duration::from_secs_f64(minutes * 60.0)
+                }
+                _ => log::warn!(
+                    "{what}: `crash_window_minutes` must be a positive number, not {value}; using {}",
+                    policy.window.as_secs_f64() / 60.0
+                ),
+            }
+        }
+        policy
+    }
+}
+
+/// The failure history of one source.
+#[derive(Debug)]
+pub struct Health {
+    policy: CrashPolicy,
+    failures: VecDeque<Instant>,
+    in_a_row: u32,
+    disabled: Option<String>,
+}
+
+impl Health {
+    /// A source with no failures yet.
+    pub fn new(policy: CrashPolicy) -> Health {
+        Health {
+            policy,
+            failures: VecDeque::new(),
+            in_a_row: 0,
+            disabled: None,
+        }
+    }
+
+    /// Counts a worker failure of `source` (`reason` in words); disables the
+    /// source when it reaches the policy's limit.
+    pub fn record_failure(&mut self, source: &str, reason: &str) {
+        let now = Instant::now();
+        self.failures.push_back(now);
+        self.in_a_row += 1;
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.policy.window)
+        {
+            self.failures.pop_front();
+        }
+        let count = self.failures.len();
+        if self.disabled.is_none() && count >= self.policy.max_crashes as usize {
+            let message = format!(
+                "source '{source}' disabled after {count} worker failures within {} minutes (last: {reason}); fix the plugin, then restart pylantir",
+                self.policy.window.as_secs_f64() / 60.0
+            );
+            log::error!("{message}");
+            self.disabled = Some(message);
+        }
+    }
+
+    /// A fetch succeeded: the backoff starts over.
+    pub fn record_success(&mut self) {
+        self.in_a_row = 0;
+    }
+
+    /// Why no worker may be started now: the source is disabled, or the
+    /// backoff after failures in a row has not passed (the first restart is
+    /// immediate, then 1 s, 2 s, 4 s ... up to a minute).
+    pub fn may_start(&self) -> Result<(), String> {
+        if let Some(message) = &self.disabled {
+            return Err(message.clone());
+        }
+        let (Some(last), Some(wait)) = (self.failures.back(), self.backoff()) else {
+            return Ok(());
+        };
+        let elapsed = last.elapsed();
+        if elapsed < wait {
+            return Err(format!(
+                "worker restart postponed for {:.1} s (backoff after {} failures in a row)",
+                (wait - elapsed).as_secs_f64(),
+                self.in_a_row
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the source has been disabled.
+    pub fn disabled(&self) -> Option<&str> {
+        self.disabled.as_deref()
+    }
+
+    fn backoff(&self) -> Option<Duration> {
+        (self.in_a_row >= 2).then(|| {
+            Duration::from_secs(1)
+                .saturating_mul(1 << (self.in_a_row - 2).min(16))
+                .min(MAX_BACKOFF)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy(max: u32) -> CrashPolicy {
+        CrashPolicy {
+            max_crashes: max,
+            window: Duration::from_secs(600),
+        }
+    }
+
+    #[test]
+    fn the_first_restart_is_immediate_the_second_waits() {
+        let mut health = Health::new(policy(5));
+        health.record_failure("s", "worker killed by SIGSEGV");
+        assert_eq!(health.may_start(), Ok(()));
+        health.record_failure("s", "worker killed by SIGSEGV");
+        let wait = health.may_start().unwrap_err();
+        assert!(wait.contains("backoff after 2 failures in a row"), "{wait}");
+    }
+
+    #[test]
+    fn a_source_is_disabled_after_max_crashes_in_the_window() {
+        let mut health = Health::new(policy(3));
+        for _ in 0..3 {
+            health.record_failure("ward", "worker exited with status 7");
+        }
+        let message = health.may_start().unwrap_err();
+        assert_eq!(
+            message,
+            "source 'ward' disabled after 3 worker failures within 10 minutes (last: worker exited with status 7); fix the plugin, then restart pylantir"
+        );
+        health.record_success();
+        assert!(health.disabled().is_some());
+    }
+
+    #[test]
+    fn a_success_resets_the_backoff() {
+        let mut health = Health::new(policy(5));
+        health.record_failure("s", "x");
+        health.record_failure("s", "x");
+        health.record_success();
+        assert_eq!(health.may_start(), Ok(()));
+    }
+
+    #[test]
+    fn a_source_overrides_the_top_level_limits() {
+        let top =
+            CrashPolicy::default().with_keys(json!({"max_crashes": 3}).as_object().unwrap(), "top");
+        let source = top.with_keys(
+            json!({"crash_window_minutes": 0.5}).as_object().unwrap(),
+            "s",
+        );
+        assert_eq!(source.max_crashes, 3);
+        assert_eq!(source.window, Duration::from_secs(30));
+        let bad = top.with_keys(json!({"max_crashes": -1}).as_object().unwrap(), "s");
+        assert_eq!(bad.max_crashes, 3);
+    }
+}

@@ -1,0 +1,140 @@
+//! A configured source whose plugin runs in a worker process, behind the
+//! host's [`DataSource`]. Every request has a deadline (`fetch_timeout` for
+//! fetches, [`REQUEST_TIMEOUT`] for the rest); a worker that dies or misses
+//! one is killed and reaped, the failure is counted in the source's
+//! [`Health`], and the sync loop builds a new source (a new worker) for its
+//! next cycle.
+
+use super::health::Health;
+use super::process::{WorkerCommand, WorkerProcess, Workers};
+use super::protocol::quote;
+use crate::loader::entries::parse_entries;
+use crate::source::{DataSource, SourceError, SourceErrorKind};
+use pylantir_plugin_api::Entry;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The deadline of every request but `fetch`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deadline of the `cleanup` request at shutdown.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a [`WorkerSource`] is built from.
+pub struct WorkerSpec<'a> {
+    pub command: &'a WorkerCommand,
+    pub workers: &'a Workers,
+    /// The plugin file.
+    pub file: &'a Path,
+    pub source_type: &'a str,
+    pub source_name: &'a str,
+    pub fetch_timeout: Duration,
+    /// The source's failure history, shared by its successive workers.
+    pub health: Arc<Mutex<Health>>,
+}
+
+/// One configured source in its own worker process.
+pub struct WorkerSource {
+    worker: WorkerProcess,
+    source_name: String,
+    incremental: bool,
+    fetch_timeout: Duration,
+    health: Arc<Mutex<Health>>,
+}
+
+fn record_failure(health: &Mutex<Health>, source_name: &str, error: &SourceError) {
+    if matches!(
+        error.kind,
+        SourceErrorKind::Crashed | SourceErrorKind::Timeout
+    ) {
+        health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record_failure(source_name, &error.message);
+    }
+}
+
+impl WorkerSource {
+    /// Starts a worker for the plugin and builds the source in it.
+    pub fn start(spec: WorkerSpec<'_>) -> Result<WorkerSource, SourceError> {
+        let log_name = format!("{}:{}", spec.source_type, spec.source_name);
+        let worker = WorkerProcess::spawn(spec.command, spec.file, &log_name, spec.workers)
+            .map_err(|e| {
+                let error = SourceError::new(e.kind, e.message);
+                record_failure(&spec.health, spec.source_name, &error);
+                error
+            })?;
+        let mut source = WorkerSource {
+            worker,
+            source_name: spec.source_name.to_string(),
+            incremental: false,
+            fetch_timeout: spec.fetch_timeout,
+            health: spec.health,
+        };
+        let body = format!(
+            "\"op\":\"new\",\"source_type\":{},\"source_name\":{}",
+            quote(spec.source_type),
+            quote(spec.source_name)
+        );
+        let answer = source.request("new", &body, REQUEST_TIMEOUT)?;
+        source.incremental = serde_json::from_str::<Value>(&answer)
+            .ok()
+            .and_then(|v| v.get("incremental").and_then(Value::as_bool))
+            .unwrap_or(false);
+        Ok(source)
+    }
+
+    /// The worker's process id.
+    pub fn pid(&self) -> u32 {
+        self.worker.pid()
+    }
+
+    /// One request; a worker failure is counted in the source's health.
+    fn request(&mut self, op: &str, body: &str, deadline: Duration) -> Result<String, SourceError> {
+        self.worker
+            .request(op, body, deadline)
+            .inspect_err(|error| {
+                record_failure(&self.health, &self.source_name, error);
+            })
+    }
+}
+
+impl DataSource for WorkerSource {
+    fn validate_config(&mut self, config: &Value) -> Result<(), SourceError> {
+        let body = format!("\"op\":\"validate\",\"config\":{config}");
+        self.request("validate", &body, REQUEST_TIMEOUT).map(drop)
+    }
+
+    fn fetch_entries(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, SourceError> {
+        let interval = serde_json::to_string(&interval_seconds).unwrap_or_else(|_| "0".into());
+        let body =
+            format!("\"op\":\"fetch\",\"field_mapping\":{field_mapping},\"interval\":{interval}");
+        let answer = self.request("fetch", &body, self.fetch_timeout)?;
+        let entries = parse_entries(&self.source_name, &answer)?;
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record_success();
+        Ok(entries)
+    }
+
+    fn supports_incremental_sync(&self) -> bool {
+        self.incremental
+    }
+
+    fn cleanup(&mut self) {
+        if let Err(error) = self
+            .worker
+            .request("cleanup", "\"op\":\"cleanup\"", CLEANUP_TIMEOUT)
+        {
+            log::debug!("source '{}': cleanup: {error}", self.source_name);
+        }
+        self.worker.stop();
+    }
+}
