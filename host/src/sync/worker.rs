@@ -101,7 +101,7 @@ impl Worker {
         }
         log::debug!("{} fetching (looking back {interval:.0} s)", self.prefix);
         let result = self.fetch(interval).and_then(|entries| {
-            apply_entries(conn, &self.source.name, &self.prefix, &entries)
+            apply_entries(conn, &self.source.source_type, &self.source.name, &entries)
                 .map_err(|e| format!("writing to the worklist database failed: {e}"))
         });
         let (counts, error) = match result {
@@ -129,7 +129,9 @@ impl Worker {
             }
         };
         if let Ok(id) = run {
-            if let Err(e) = runs::finish(conn, id, &counts, error.as_deref()) {
+            let recorded = runs::finish(conn, id, &counts, error.as_deref())
+                .and_then(|()| runs::prune(conn, &self.source.name));
+            if let Err(e) = recorded {
                 log::warn!("{} cannot record the run in sync_runs: {e}", self.prefix);
             }
         }
