@@ -128,11 +128,6 @@ impl Health {
         Ok(())
     }
 
-    /// Whether the source has been disabled.
-    pub fn disabled(&self) -> Option<&str> {
-        self.disabled.as_deref()
-    }
-
     fn backoff(&self) -> Option<Duration> {
         (self.in_a_row >= 2).then(|| {
             Duration::from_secs(1)
@@ -176,7 +171,7 @@ mod tests {
             "source 'ward' disabled after 3 worker failures within 10 minutes (last: worker exited with status 7); fix the plugin, then restart pylantir"
         );
         health.record_success();
-        assert!(health.disabled().is_some());
+        assert_eq!(health.may_start(), Err(message));
     }
 
     #[test]
