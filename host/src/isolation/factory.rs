@@ -121,7 +121,7 @@ impl IsolatingFactory {
         let file = self.file_of(&source.source_type)?;
         let health = self.health_of(source);
         let allowed = health.lock().unwrap_or_else(|p| p.into_inner()).may_start();
-        allowed.map_err(|message| SourceError::new(SourceErrorKind::Crashed, message))?;
+        allowed?;
         let spec = WorkerSpec {
             command: &self.command,
             workers: &self.workers,
