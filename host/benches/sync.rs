@@ -84,8 +84,7 @@ fn timed(conn: &mut Connection, batch: &[Entry]) -> (f64, u64, String) {
     let before = conn.total_changes();
     let started = Instant::now();
     let cpu = cpu_seconds();
-    let counts =
-        apply_entries(conn, "bench", "[bench:bench]", batch).unwrap_or_else(|e| panic!("{e}"));
+    let counts = apply_entries(conn, "bench", "bench", batch).unwrap_or_else(|e| panic!("{e}"));
     let seconds = started.elapsed().as_secs_f64();
     let summary = format!(
         "cpu {:.2} s; {} inserted, {} updated, {} unchanged",
@@ -172,8 +171,7 @@ fn memory(dir: &Path, cycles: usize) {
     let started = Instant::now();
     for cycle in 1..=cycles {
         let batch = entries(10_000, cycle);
-        apply_entries(&mut conn, "bench", "[bench:bench]", &batch)
-            .unwrap_or_else(|e| panic!("{e}"));
+        apply_entries(&mut conn, "bench", "bench", &batch).unwrap_or_else(|e| panic!("{e}"));
         drop(batch);
         if cycle == 10 {
             at_10 = resident_kb();

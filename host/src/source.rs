@@ -19,6 +19,9 @@ pub enum SourceErrorKind {
     Timeout,
     /// The plugin's process died or the plugin answered something invalid.
     Crashed,
+    /// The source was disabled after repeated crashes; it stays off until
+    /// pylantir restarts.
+    Disabled,
     /// Anything else.
     Other,
 }

@@ -4,14 +4,15 @@
 //! plain Rust trait [`Source`], describes itself with a [`Plugin`] and exports
 //! it with [`export_plugin!`]:
 //!
-//! ```ignore
+//! ```no_run
+//! use pylantir_plugin_api::serde_json::Value;
 //! use pylantir_plugin_api::{export_plugin, Entry, FieldMapping, Plugin, Source};
 //!
 //! #[derive(Default)]
 //! struct Hello;
 //!
 //! impl Source for Hello {
-//!     fn validate_config(&mut self, _config: &serde_json::Value) -> Result<(), String> { Ok(()) }
+//!     fn validate_config(&mut self, _config: &Value) -> Result<(), String> { Ok(()) }
 //!     fn fetch_entries(&mut self, _map: &FieldMapping, _interval: f64) -> Result<Vec<Entry>, String> {
 //!         Ok(vec![])
 //!     }
@@ -22,6 +23,7 @@
 //!         .source("hello", "Says hello", |_ctx| Box::new(Hello))
 //! }
 //! export_plugin!(plugin);
+//! # fn main() {}
 //! ```
 //!
 //! Modules:

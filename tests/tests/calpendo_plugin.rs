@@ -6,11 +6,12 @@ use pylantir::config;
 use pylantir::loader::{LoadOptions, Registry};
 use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
 use pylantir_tests::calpendo::FakeCalpendo;
-use pylantir_tests::http::FakeServer;
+use pylantir_tests::http::{FakeServer, Reply};
 use pylantir_tests::{install_plugins, logs, temp_dir};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 const USER: &str = "mri-sync";
 const PASSWORD: &str = "Calpendo-Pa55-e2e-31337";
@@ -107,6 +108,42 @@ fn refused_credentials_arrive_as_a_fetch_error_without_the_password() {
     assert_eq!(error.kind, SourceErrorKind::Fetch);
     assert!(error.message.contains("HTTP 401"), "{}", error.message);
     assert!(!error.message.contains(wrong), "{}", error.message);
+}
+
+#[test]
+fn server_errors_slow_answers_and_malformed_json_arrive_as_fetch_errors() {
+    let now = jiff::ZonedDateTime::now()
+        .in_tz("America/Edmonton")
+        .unwrap();
+    let today = now.strftime("%Y-%m-%d").to_string();
+    for (reply, expected) in [
+        (
+            Reply::html(500, "<h1>Internal Server Error</h1>"),
+            "server error (HTTP 500)",
+        ),
+        (
+            Reply::json(200, &json!({})).after(Duration::from_secs(3)),
+            "did not answer",
+        ),
+        (
+            Reply::raw(200, "application/json", "{\"biskits\": ["),
+            "not JSON",
+        ),
+    ] {
+        let fake =
+            Arc::new(FakeCalpendo::new(USER, PASSWORD).with_fixture_bookings(&today, &today));
+        let server = FakeServer::start(move |request| {
+            if request.url.contains("/q/Calpendo.Booking/") {
+                reply.clone()
+            } else {
+                fake.answer(request)
+            }
+        });
+        let config = config_for(server.url(), PASSWORD, json!({"read_timeout_seconds": 0.5}));
+        let error = source(&config).fetch_entries(&json!({}), 60.0).unwrap_err();
+        assert_eq!(error.kind, SourceErrorKind::Fetch);
+        assert!(error.message.contains(expected), "{}", error.message);
+    }
 }
 
 #[test]

@@ -275,7 +275,7 @@ fn filled_db(dir: &Path) -> PathBuf {
     .iter()
     .map(|e| e.as_object().cloned().expect("object"))
     .collect();
-    apply_entries(&mut conn, "clinic", "[csv:clinic]", &entries).expect("written");
+    apply_entries(&mut conn, "csv", "clinic", &entries).expect("written");
     conn.execute(
         "UPDATE worklist_items SET performed_procedure_step_status = 'COMPLETED' WHERE patient_id = 'P2'",
         [],

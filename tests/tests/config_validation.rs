@@ -319,3 +319,28 @@ fn the_whole_top_level_object_stays_available() {
     assert_eq!(config.raw["allowed_aet"], json!(["MRI"]));
     assert_eq!(config.raw["mpps_lenient"], json!(true));
 }
+
+#[test]
+fn a_source_level_window_mode_reaches_the_plugin_config_as_python_passes_it() {
+    let config = load(json!({"data_sources": [{
+        "name": "bookings", "type": "redcap",
+        "window_mode": "today",
+        "daily_window": {"start_time": [7, 0], "end_time": [19, 0]},
+        "config": {"site": "1"}
+    }]}))
+    .expect("valid");
+    let settings = &config.sources[0].config;
+    assert_eq!(settings["window_mode"], "today");
+    assert_eq!(settings["daily_window"]["start_time"], json!([7, 0]));
+}
+
+#[test]
+fn a_window_mode_inside_config_wins_over_the_source_level_one() {
+    let config = load(json!({"data_sources": [{
+        "name": "bookings", "type": "redcap",
+        "window_mode": "today",
+        "config": {"window_mode": "rolling"}
+    }]}))
+    .expect("valid");
+    assert_eq!(config.sources[0].config["window_mode"], "rolling");
+}

@@ -40,9 +40,17 @@ fn a_crash_looping_source_is_disabled_and_the_server_stays_up() {
         .log()
         .contains("ERROR pylantir::isolation::health] source 'bad' disabled after 3"));
 
+    let runs_when_disabled = site.runs("bad").len();
     assert_echo(&server);
     site.wait_for_success(&server, "good", disabled);
     assert_eq!(find_patients(&server), ["P001"]);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(
+        site.runs("bad").len(),
+        runs_when_disabled,
+        "a disabled source stops syncing (sync_interval is 1 s): {:?}",
+        site.runs("bad")
+    );
     assert_eq!(zombie_children(server.pid()), Vec::<u32>::new());
 
     let query_db = Command::new(&artifacts().bin)

@@ -197,6 +197,41 @@ fn a_slow_server_arrives_as_a_fetch_error_once_the_read_timeout_passes() {
     );
 }
 
+/// A server with the project's metadata whose record export answers `reply`.
+fn records_answer(reply: Reply) -> FakeServer {
+    let project = Arc::new(project(TOKEN));
+    FakeServer::start(
+        move |request| match request.form_value("content").as_deref() {
+            Some("record") => reply.clone(),
+            _ => project.answer(request),
+        },
+    )
+}
+
+#[test]
+fn a_server_error_page_and_malformed_json_arrive_as_fetch_errors() {
+    for (reply, expected) in [
+        (
+            Reply::html(
+                500,
+                "<html><body><h1>Service Unavailable</h1></body></html>",
+            ),
+            "server error (HTTP 500)",
+        ),
+        (
+            Reply::raw(200, "application/json", "[{\"record_id\": "),
+            "not a JSON list",
+        ),
+    ] {
+        let server = records_answer(reply);
+        let error = source(&config_for(server.url(), TOKEN, json!({})))
+            .fetch_entries(&mapping(), 60.0)
+            .unwrap_err();
+        assert_eq!(error.kind, SourceErrorKind::Fetch);
+        assert!(error.message.contains(expected), "{}", error.message);
+    }
+}
+
 #[test]
 fn an_invalid_config_is_refused_through_the_host() {
     let server = project(TOKEN).serve();

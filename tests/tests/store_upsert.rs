@@ -29,8 +29,8 @@ fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source() {
     let (_dir, mut conn) = fresh();
     let counts = apply_entries(
         &mut conn,
+        "csv",
         "clinic",
-        "[csv:clinic]",
         &entries(json!([{"patient_id": "P1", "patient_name": "DOE^JANE",
             "scheduled_start_date": "20250307", "scheduled_start_time": "1430"}])),
     )
@@ -49,7 +49,7 @@ fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source() {
 fn a_uid_given_by_the_source_is_kept() {
     let (_dir, mut conn) = fresh();
     let batch = entries(json!([{"patient_id": "P1", "study_instance_uid": "1.2.3.4"}]));
-    apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("written");
+    apply_entries(&mut conn, "csv", "a", &batch).expect("written");
     assert_eq!(items(&conn)[0]["study_instance_uid"], "1.2.3.4");
 }
 
@@ -60,9 +60,9 @@ fn an_unchanged_resync_rewrites_nothing() {
         {"patient_id": "P1", "patient_name": "A", "modality": "MR"},
         {"source_record_id": "b-2", "patient_id": "P2", "patient_name": "B"},
     ]));
-    apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("first");
+    apply_entries(&mut conn, "csv", "a", &batch).expect("first");
     let before = conn.total_changes();
-    let counts = apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("second");
+    let counts = apply_entries(&mut conn, "csv", "a", &batch).expect("second");
     assert_eq!(
         (counts.unchanged, counts.updated, counts.inserted),
         (2, 0, 0)
@@ -75,7 +75,7 @@ fn a_resync_never_changes_an_mpps_status_or_the_uid() {
     let (_dir, mut conn) = fresh();
     let first =
         entries(json!([{"patient_id": "P1", "patient_name": "A", "study_description": "old"}]));
-    apply_entries(&mut conn, "a", "[csv:a]", &first).expect("first");
+    apply_entries(&mut conn, "csv", "a", &first).expect("first");
     conn.execute(
         "UPDATE worklist_items SET performed_procedure_step_status = 'IN_PROGRESS'",
         [],
@@ -87,7 +87,7 @@ fn a_resync_never_changes_an_mpps_status_or_the_uid() {
         json!([{"patient_id": "P1", "patient_name": "A", "study_description": "new",
         "performed_procedure_step_status": "SCHEDULED"}]),
     );
-    let counts = apply_entries(&mut conn, "a", "[csv:a]", &second).expect("second");
+    let counts = apply_entries(&mut conn, "csv", "a", &second).expect("second");
     assert_eq!(counts.updated, 1);
     let item = &items(&conn)[0];
     assert_eq!(item["performed_procedure_step_status"], "IN_PROGRESS");
@@ -99,9 +99,9 @@ fn a_resync_never_changes_an_mpps_status_or_the_uid() {
 fn a_field_the_source_no_longer_sends_is_not_erased() {
     let (_dir, mut conn) = fresh();
     let first = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": "MR1"}]));
-    apply_entries(&mut conn, "a", "[csv:a]", &first).expect("first");
+    apply_entries(&mut conn, "csv", "a", &first).expect("first");
     let second = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": ""}]));
-    let counts = apply_entries(&mut conn, "a", "[csv:a]", &second).expect("second");
+    let counts = apply_entries(&mut conn, "csv", "a", &second).expect("second");
     assert_eq!(counts.unchanged, 1);
     assert_eq!(items(&conn)[0]["station_name"], "MR1");
 }
@@ -110,9 +110,9 @@ fn a_field_the_source_no_longer_sends_is_not_erased() {
 fn the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite() {
     let (_dir, mut conn) = fresh();
     let patient = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "MR"}]));
-    apply_entries(&mut conn, "first", "[csv:first]", &patient).expect("first");
+    apply_entries(&mut conn, "csv", "first", &patient).expect("first");
     let other = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "CT"}]));
-    let counts = apply_entries(&mut conn, "second", "[json:second]", &other).expect("second");
+    let counts = apply_entries(&mut conn, "json", "second", &other).expect("second");
     assert_eq!(
         (counts.conflicts, counts.inserted, counts.updated),
         (1, 0, 0)
@@ -130,10 +130,10 @@ fn the_record_id_is_the_identity_when_given() {
     let (_dir, mut conn) = fresh();
     let first =
         entries(json!([{"source_record_id": "42", "patient_id": "P1", "patient_name": "A"}]));
-    apply_entries(&mut conn, "cal", "[calpendo:cal]", &first).expect("first");
+    apply_entries(&mut conn, "calpendo", "cal", &first).expect("first");
     let renamed =
         entries(json!([{"source_record_id": "42", "patient_id": "P9", "patient_name": "Z"}]));
-    let counts = apply_entries(&mut conn, "cal", "[calpendo:cal]", &renamed).expect("second");
+    let counts = apply_entries(&mut conn, "calpendo", "cal", &renamed).expect("second");
     assert_eq!(counts.updated, 1);
     let all = items(&conn);
     assert_eq!(all.len(), 1);
@@ -150,8 +150,7 @@ fn a_python_era_row_without_record_id_is_adopted_not_duplicated() {
     .expect("python row");
     let batch =
         entries(json!([{"source_record_id": "r1-1", "patient_id": "P1", "patient_name": "A"}]));
-    let counts =
-        apply_entries(&mut conn, "main_redcap", "[redcap:main_redcap]", &batch).expect("adopted");
+    let counts = apply_entries(&mut conn, "redcap", "main_redcap", &batch).expect("adopted");
     assert_eq!((counts.updated, counts.inserted), (1, 0));
     let all = items(&conn);
     assert_eq!(all.len(), 1);
@@ -168,7 +167,7 @@ fn one_bad_entry_is_rejected_and_the_rest_written() {
         {"patient_id": "P2", "accession_number": "A".repeat(17)},
         {"patient_id": "P3"},
     ]));
-    let counts = apply_entries(&mut conn, "a", "[csv:a]", &batch).expect("written");
+    let counts = apply_entries(&mut conn, "csv", "a", &batch).expect("written");
     assert_eq!((counts.rejected, counts.inserted), (2, 1));
     assert_eq!(items(&conn)[0]["patient_id"], "P3");
 }
@@ -177,7 +176,7 @@ fn one_bad_entry_is_rejected_and_the_rest_written() {
 fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
     let (_dir, mut conn) = fresh();
     let first = entries(json!([{"patient_id": "P1", "study_description": "kept"}]));
-    apply_entries(&mut conn, "a", "[csv:a]", &first).expect("first");
+    apply_entries(&mut conn, "csv", "a", &first).expect("first");
     conn.execute_batch(
         "CREATE TRIGGER refuse_bad BEFORE INSERT ON worklist_items WHEN NEW.patient_id = 'BAD'
          BEGIN SELECT RAISE(ABORT, 'constraint failed for BAD'); END;",
@@ -189,7 +188,7 @@ fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
         {"patient_id": "BAD"},
         {"patient_id": "P4"},
     ]));
-    let error = apply_entries(&mut conn, "a", "[csv:a]", &batch).expect_err("failed");
+    let error = apply_entries(&mut conn, "csv", "a", &batch).expect_err("failed");
     assert!(error.to_string().contains("constraint failed for BAD"));
     let all = items(&conn);
     assert_eq!(all.len(), 1);
@@ -201,10 +200,10 @@ fn the_same_patient_with_record_ids_from_a_second_source_is_a_conflict() {
     let (_dir, mut conn) = fresh();
     let patient =
         entries(json!([{"source_record_id": "x1", "patient_id": "P1", "patient_name": "A"}]));
-    apply_entries(&mut conn, "first", "[csv:first]", &patient).expect("first");
+    apply_entries(&mut conn, "csv", "first", &patient).expect("first");
     let other =
         entries(json!([{"source_record_id": "y7", "patient_id": "P1", "patient_name": "A"}]));
-    let counts = apply_entries(&mut conn, "second", "[json:second]", &other).expect("second");
+    let counts = apply_entries(&mut conn, "json", "second", &other).expect("second");
     assert_eq!((counts.conflicts, counts.inserted), (1, 0));
     assert_eq!(items(&conn).len(), 1);
 }
@@ -216,6 +215,68 @@ fn two_records_of_one_source_for_the_same_patient_are_two_items() {
         {"source_record_id": "b1", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-07"},
         {"source_record_id": "b2", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-14"},
     ]));
-    let counts = apply_entries(&mut conn, "cal", "[calpendo:cal]", &bookings).expect("written");
+    let counts = apply_entries(&mut conn, "calpendo", "cal", &bookings).expect("written");
     assert_eq!(counts.inserted, 2);
+}
+
+#[test]
+fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type() {
+    let (_dir, mut conn) = fresh();
+    // Python pylantir's plugins recorded their display name, not the configured one.
+    conn.execute_batch(
+        "INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source)
+         VALUES ('sub_1_ses_1', 'cpip-id-1^fa-2', '1.2.840.10008.7', 'REDCap');
+         INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source, source_record_id)
+         VALUES ('P42', 'DOE^A', '1.2.840.10008.8', 'Calpendo', '42');",
+    )
+    .expect("python rows");
+    let redcap = entries(
+        json!([{"source_record_id": "1-1", "patient_id": "sub_1_ses_1", "patient_name": "cpip-id-1^fa-2"}]),
+    );
+    let counts = apply_entries(&mut conn, "redcap", "main_redcap", &redcap).expect("redcap");
+    assert_eq!(
+        (counts.updated, counts.inserted, counts.conflicts),
+        (1, 0, 0)
+    );
+    let booking = entries(
+        json!([{"source_record_id": "42", "patient_id": "P42", "patient_name": "DOE^A", "modality": "MR"}]),
+    );
+    let counts = apply_entries(&mut conn, "calpendo", "bookings", &booking).expect("calpendo");
+    assert_eq!(
+        (counts.updated, counts.inserted, counts.conflicts),
+        (1, 0, 0)
+    );
+
+    let owners: Vec<(String, String)> = items(&conn)
+        .iter()
+        .map(|i| {
+            (
+                i["data_source"].as_str().unwrap_or_default().to_string(),
+                i["study_instance_uid"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        owners,
+        [
+            ("main_redcap".to_string(), "1.2.840.10008.7".to_string()),
+            ("bookings".to_string(), "1.2.840.10008.8".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_row_of_another_types_python_plugin_is_a_conflict() {
+    let (_dir, mut conn) = fresh();
+    conn.execute_batch(
+        "INSERT INTO worklist_items (patient_id, patient_name, data_source) VALUES ('P1', 'A', 'REDCap')",
+    )
+    .expect("python row");
+    let batch = entries(json!([{"patient_id": "P1", "patient_name": "A"}]));
+    let counts = apply_entries(&mut conn, "csv", "clinic", &batch).expect("written");
+    assert_eq!(counts.conflicts, 1);
+    assert_eq!(items(&conn)[0]["data_source"], "REDCap");
 }

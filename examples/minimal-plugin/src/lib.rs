@@ -1,5 +1,5 @@
-//! A complete pylantir data source: one fixed worklist entry per configured
-//! patient. Depends on `pylantir-plugin-api` alone.
+//! A complete pylantir data source: one MR entry per name in `config.patients`.
+//! Depends on `pylantir-plugin-api` alone.
 
 use pylantir_plugin_api::serde_json::{json, Value};
 use pylantir_plugin_api::{export_plugin, log, Entry, FieldMapping, Plugin, Source};
@@ -22,17 +22,26 @@ impl Source for Greeter {
         Ok(())
     }
 
-    fn fetch_entries(&mut self, _: &FieldMapping, _interval: f64) -> Result<Vec<Entry>, String> {
-        let entries = self.patients.iter().enumerate().map(|(i, name)| {
-            let entry = json!({
-                "source_record_id": format!("greeter-{i}"),
-                "patient_id": format!("GREET{i:04}"),
-                "patient_name": name,
-                "modality": "MR",
-            });
-            entry.as_object().cloned().unwrap_or_default()
-        });
-        Ok(entries.collect())
+    fn fetch_entries(
+        &mut self,
+        mapping: &FieldMapping,
+        _interval: f64,
+    ) -> Result<Vec<Entry>, String> {
+        let mut entries = Vec::new();
+        for (i, name) in self.patients.iter().enumerate() {
+            let mut entry = Entry::new();
+            entry.insert("source_record_id".into(), json!(format!("greeter-{i}")));
+            entry.insert("patient_id".into(), json!(format!("GREET{i:04}")));
+            entry.insert("patient_name".into(), json!(name));
+            entry.insert("modality".into(), json!("MR"));
+            // field_mapping says which worklist field an upstream field fills;
+            // this source's one upstream field is `greeting`.
+            if let Some(target) = mapping.get("greeting").and_then(Value::as_str) {
+                entry.insert(target.to_string(), json!(format!("Hello {name}")));
+            }
+            entries.push(entry);
+        }
+        Ok(entries)
     }
 }
 
@@ -45,3 +54,23 @@ fn plugin() -> Plugin {
 }
 
 export_plugin!(plugin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_entry_per_patient_with_the_greeting_where_the_mapping_says() {
+        let mut source = Greeter::default();
+        source
+            .validate_config(&json!({"patients": ["DOE^JANE"]}))
+            .unwrap();
+        let mapping = json!({"greeting": "study_description"});
+        let entries = source
+            .fetch_entries(mapping.as_object().unwrap(), 0.0)
+            .unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["patient_name"], "DOE^JANE");
+        assert_eq!(entries[0]["study_description"], "Hello DOE^JANE");
+    }
+}

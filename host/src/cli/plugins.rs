@@ -67,6 +67,13 @@ pub enum PluginsCommand {
         #[command(flatten)]
         dirs: PluginDirArgs,
     },
+    /// Write a ready-to-build plugin crate (same shape as examples/minimal-plugin).
+    New(super::plugins_new::NewArgs),
+    /// Load a plugin, check a source configuration with it, run one fetch and
+    /// show the entries and every one the store would reject.
+    Test(super::plugins_test::TestArgs),
+    /// Check a plugin as `start` would and copy it into a plugin directory safely.
+    Install(super::plugins_install::InstallArgs),
 }
 
 /// Runs a `plugins` subcommand; returns the exit code.
@@ -119,6 +126,9 @@ pub fn run(command: PluginsCommand) -> i32 {
                 }
             }
         }
+        PluginsCommand::New(args) => super::plugins_new::run(&args),
+        PluginsCommand::Test(args) => super::plugins_test::run(&args),
+        PluginsCommand::Install(args) => super::plugins_install::run(&args),
     }
 }
 
@@ -216,7 +226,7 @@ fn join_paths(paths: &[PathBuf]) -> String {
 }
 
 /// The `plugins list` table.
-fn list_table(registry: &Registry, searched: &[PathBuf]) -> String {
+pub(crate) fn list_table(registry: &Registry, searched: &[PathBuf]) -> String {
     let header = ["TYPE", "PLUGIN", "VERSION", "API", "FILE", "STATUS"].map(String::from);
     let body: Vec<[String; 6]> = registry
         .entries()

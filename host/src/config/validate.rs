@@ -238,6 +238,7 @@ fn parse_source(
             Value::Object(Map::new())
         }
     };
+    let config = with_source_level_keys(config, object);
     let field_mapping = match object.get("field_mapping") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v) => v.clone(),
@@ -294,6 +295,26 @@ fn parse_source(
         plugin,
         raw: object.clone(),
     })
+}
+
+/// Keys that Python pylantir's files put at a source's top level but that
+/// its plugin reads (Calpendo's visibility window, which also bounds what it
+/// fetches).
+const SOURCE_LEVEL_PLUGIN_KEYS: &[&str] = &["window_mode", "daily_window"];
+
+/// `config` with the [`SOURCE_LEVEL_PLUGIN_KEYS`] of the source object copied
+/// in, as Python's `run.py` does; a key already in `config` wins.
+fn with_source_level_keys(mut config: Value, source: &Map<String, Value>) -> Value {
+    if let Value::Object(settings) = &mut config {
+        for key in SOURCE_LEVEL_PLUGIN_KEYS {
+            if let Some(value) = source.get(*key) {
+                settings
+                    .entry(key.to_string())
+                    .or_insert_with(|| value.clone());
+            }
+        }
+    }
+    config
 }
 
 /// A number of seconds, at least `min`.

@@ -71,20 +71,6 @@ impl IsolatingFactory {
         &self.workers
     }
 
-    /// The sources disabled for crash-looping, with the reason.
-    pub fn disabled_sources(&self) -> Vec<(String, String)> {
-        let health = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        let mut disabled: Vec<(String, String)> = health
-            .iter()
-            .filter_map(|(name, h)| {
-                let h = h.lock().unwrap_or_else(|p| p.into_inner());
-                h.disabled().map(|why| (name.clone(), why.to_string()))
-            })
-            .collect();
-        disabled.sort();
-        disabled
-    }
-
     fn health_of(&self, source: &SourceConfig) -> Arc<Mutex<Health>> {
         let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
         let policy = self
@@ -135,7 +121,7 @@ impl IsolatingFactory {
         let file = self.file_of(&source.source_type)?;
         let health = self.health_of(source);
         let allowed = health.lock().unwrap_or_else(|p| p.into_inner()).may_start();
-        allowed.map_err(|message| SourceError::new(SourceErrorKind::Crashed, message))?;
+        allowed?;
         let spec = WorkerSpec {
             command: &self.command,
             workers: &self.workers,

@@ -3,6 +3,7 @@
 //! backoff, and a source with `max_crashes` failures within
 //! `crash_window_minutes` is disabled until pylantir restarts.
 
+use crate::source::{SourceError, SourceErrorKind};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -110,27 +111,25 @@ impl Health {
     /// Why no worker may be started now: the source is disabled, or the
     /// backoff after failures in a row has not passed (the first restart is
     /// immediate, then 1 s, 2 s, 4 s ... up to a minute).
-    pub fn may_start(&self) -> Result<(), String> {
+    pub fn may_start(&self) -> Result<(), SourceError> {
         if let Some(message) = &self.disabled {
-            return Err(message.clone());
+            return Err(SourceError::new(SourceErrorKind::Disabled, message.clone()));
         }
         let (Some(last), Some(wait)) = (self.failures.back(), self.backoff()) else {
             return Ok(());
         };
         let elapsed = last.elapsed();
         if elapsed < wait {
-            return Err(format!(
-                "worker restart postponed for {:.1} s (backoff after {} failures in a row)",
-                (wait - elapsed).as_secs_f64(),
-                self.in_a_row
+            return Err(SourceError::new(
+                SourceErrorKind::Crashed,
+                format!(
+                    "worker restart postponed for {:.1} s (backoff after {} failures in a row)",
+                    (wait - elapsed).as_secs_f64(),
+                    self.in_a_row
+                ),
             ));
         }
         Ok(())
-    }
-
-    /// Whether the source has been disabled.
-    pub fn disabled(&self) -> Option<&str> {
-        self.disabled.as_deref()
     }
 
     fn backoff(&self) -> Option<Duration> {
@@ -161,6 +160,8 @@ mod tests {
         assert_eq!(health.may_start(), Ok(()));
         health.record_failure("s", "worker killed by SIGSEGV");
         let wait = health.may_start().unwrap_err();
+        assert_eq!(wait.kind, SourceErrorKind::Crashed);
+        let wait = wait.message;
         assert!(wait.contains("backoff after 2 failures in a row"), "{wait}");
     }
 
@@ -170,13 +171,14 @@ mod tests {
         for _ in 0..3 {
             health.record_failure("ward", "worker exited with status 7");
         }
-        let message = health.may_start().unwrap_err();
+        let error = health.may_start().unwrap_err();
+        assert_eq!(error.kind, SourceErrorKind::Disabled);
         assert_eq!(
-            message,
+            error.message,
             "source 'ward' disabled after 3 worker failures within 10 minutes (last: worker exited with status 7); fix the plugin, then restart pylantir"
         );
         health.record_success();
-        assert!(health.disabled().is_some());
+        assert_eq!(health.may_start(), Err(error));
     }
 
     #[test]

@@ -255,11 +255,6 @@ impl WorkerProcess {
         &self.info
     }
 
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        lock(&self.shared).child.id()
-    }
-
     /// Sends `{"id":N,<body>}` and returns the raw `ok` answer. `op` names
     /// the request in messages. On expiry of `deadline`, EOF or a broken
     /// pipe the worker is killed and reaped, and the error says how it ended.

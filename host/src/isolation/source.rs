@@ -86,11 +86,6 @@ impl WorkerSource {
         Ok(source)
     }
 
-    /// The worker's process id.
-    pub fn pid(&self) -> u32 {
-        self.worker.pid()
-    }
-
     /// One request; a worker failure is counted in the source's health.
     fn request(&mut self, op: &str, body: &str, deadline: Duration) -> Result<String, SourceError> {
         self.worker

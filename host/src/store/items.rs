@@ -97,19 +97,75 @@ pub struct Conflict {
     pub owner: String,
 }
 
-/// Writes `items` of source `source` in one transaction: all of them or, on
-/// any error, none. Returns the counts and the conflicts found.
+/// The source a fetch comes from, and the owners of rows it may claim.
+struct Writer {
+    /// The configured source name (`data_source` of its rows).
+    name: String,
+    /// Owners Python pylantir wrote for this source's type: its plugins
+    /// recorded their display name (`REDCap`, `Calpendo`) in `data_source`.
+    /// Written as SQL literals, for `data_source IN (...)`.
+    claimable: Vec<String>,
+    /// `(data_source IS NULL OR data_source = ?1 [OR data_source IN (...)])`.
+    mine: String,
+    /// Whether rows it may claim carry record ids (else no need to look them up).
+    legacy_ids: bool,
+}
+
+impl Writer {
+    fn new(tx: &Transaction<'_>, name: &str, source_type: &str) -> rusqlite::Result<Writer> {
+        let mut stmt = tx.prepare(
+            "SELECT DISTINCT data_source FROM worklist_items \
+             WHERE data_source <> ?1 AND lower(data_source) = lower(?2)",
+        )?;
+        let claimable: Vec<String> = stmt
+            .query_map([name, source_type], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut mine = "(data_source IS NULL OR data_source = ?1".to_string();
+        if !claimable.is_empty() {
+            let literals: Vec<String> = claimable
+                .iter()
+                .map(|owner| format!("'{}'", owner.replace('\'', "''")))
+                .collect();
+            mine.push_str(&format!(" OR data_source IN ({})", literals.join(", ")));
+        }
+        mine.push(')');
+        let unowned_ids: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM worklist_items \
+             WHERE data_source IS NULL AND source_record_id IS NOT NULL)",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(Writer {
+            name: name.to_string(),
+            legacy_ids: unowned_ids || !claimable.is_empty(),
+            claimable,
+            mine,
+        })
+    }
+
+    /// Whether a row owned by `owner` is this source's (or may be claimed by it).
+    fn owns(&self, owner: Option<&str>) -> bool {
+        owner.is_none_or(|o| o == self.name || self.claimable.iter().any(|c| c == o))
+    }
+}
+
+/// Writes `items` of the source named `name`, of type `source_type`, in one
+/// transaction: all of them or, on any error, none. Returns the counts and
+/// the conflicts found.
 pub fn write_fetch(
     conn: &mut Connection,
-    source: &str,
+    name: &str,
+    source_type: &str,
     items: &[Item],
 ) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let writer = Writer::new(&tx, name, source_type)?;
     let mut counts = WriteCounts::default();
     let mut conflicts = Vec::new();
     for item in items {
-        write_one(&tx, source, item, &mut counts, &mut conflicts)?;
+        write_one(&tx, &writer, item, &mut counts, &mut conflicts)?;
     }
+    drop(writer);
     tx.commit()?;
     Ok((counts, conflicts))
 }
@@ -147,7 +203,7 @@ fn read_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     })
 }
 
-fn find(tx: &Transaction<'_>, filter: &str, args: &[&str]) -> rusqlite::Result<Option<Stored>> {
+fn find(tx: &Transaction<'_>, filter: &str, args: &[String]) -> rusqlite::Result<Option<Stored>> {
     let sql = format!("{} WHERE {filter} LIMIT 1", select_columns());
     let mut stmt = tx.prepare_cached(&sql)?;
     stmt.query_row(params_from_iter(args.iter()), read_stored)
@@ -155,65 +211,70 @@ fn find(tx: &Transaction<'_>, filter: &str, args: &[&str]) -> rusqlite::Result<O
 }
 
 /// The row an entry is about, if any.
-fn existing(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<Option<Stored>> {
+fn existing(
+    tx: &Transaction<'_>,
+    writer: &Writer,
+    item: &Item,
+) -> rusqlite::Result<Option<Stored>> {
+    let source = writer.name.as_str();
+    let mine = &writer.mine;
     let patient_id = item.value(PATIENT_ID).unwrap_or_default();
-    let name = item.value(PATIENT_NAME);
+    let patient = match item.value(PATIENT_NAME) {
+        Some(_) => "patient_id = ?2 AND patient_name = ?3",
+        None => "patient_id = ?2",
+    };
+    let mut args = vec![source.to_string(), patient_id.to_string()];
+    args.extend(item.value(PATIENT_NAME).map(str::to_string));
     if let Some(record_id) = &item.record_id {
-        let own = find(
-            tx,
-            "data_source = ?1 AND source_record_id = ?2",
-            &[source, record_id],
-        )?;
+        let by_id = [source.to_string(), record_id.clone()];
+        let own = find(tx, "data_source = ?1 AND source_record_id = ?2", &by_id)?;
         if own.is_some() {
             return Ok(own);
         }
-        // Else a Python-era row of this source (or of none) without a record
-        // id, to adopt; else the same patient owned by another source: a conflict.
-        let candidates = "((source_record_id IS NULL OR source_record_id = '') \
-                          AND (data_source IS NULL OR data_source = ?1)) OR data_source <> ?1";
-        let order = "ORDER BY (data_source IS NULL OR data_source = ?1) DESC, id";
-        return match name {
-            Some(name) => find(
-                tx,
-                &format!("patient_id = ?2 AND patient_name = ?3 AND ({candidates}) {order}"),
-                &[source, patient_id, name],
-            ),
-            None => find(
-                tx,
-                &format!("patient_id = ?2 AND ({candidates}) {order}"),
-                &[source, patient_id],
-            ),
-        };
-    }
-    // Prefer this source's row, then an unowned one, then another source's.
-    let order = "ORDER BY (data_source IS ?1) DESC, (data_source IS NULL) DESC, id";
-    match name {
-        Some(name) => find(
+        // A row Python pylantir wrote with that record id.
+        if writer.legacy_ids {
+            let legacy = find(tx, &format!("source_record_id = ?2 AND {mine}"), &by_id)?;
+            if legacy.is_some() {
+                return Ok(legacy);
+            }
+        }
+        // Else a row of this source without a record id, to adopt; else the
+        // same patient owned by another source: a conflict.
+        let candidates = format!(
+            "((source_record_id IS NULL OR source_record_id = '') AND {mine}) OR NOT {mine}"
+        );
+        return find(
             tx,
-            &format!("patient_id = ?2 AND patient_name = ?3 {order}"),
-            &[source, patient_id, name],
-        ),
-        None => find(
-            tx,
-            &format!("patient_id = ?2 {order}"),
-            &[source, patient_id],
-        ),
+            &format!("{patient} AND ({candidates}) ORDER BY {mine} DESC, id"),
+            &args,
+        );
     }
+    // Prefer this source's row, then one it may claim, then another source's.
+    find(
+        tx,
+        &format!("{patient} ORDER BY (data_source IS ?1) DESC, {mine} DESC, id"),
+        &args,
+    )
 }
 
 fn write_one(
     tx: &Transaction<'_>,
-    source: &str,
+    writer: &Writer,
     item: &Item,
     counts: &mut WriteCounts,
     conflicts: &mut Vec<Conflict>,
 ) -> rusqlite::Result<()> {
-    let Some(stored) = existing(tx, source, item)? else {
+    let source = writer.name.as_str();
+    let Some(stored) = existing(tx, writer, item)? else {
         insert(tx, source, item)?;
         counts.inserted += 1;
         return Ok(());
     };
-    if let Some(owner) = stored.data_source.as_deref().filter(|o| *o != source) {
+    if let Some(owner) = stored
+        .data_source
+        .as_deref()
+        .filter(|o| !writer.owns(Some(o)))
+    {
         conflicts.push(Conflict {
             patient_id: item.value(PATIENT_ID).unwrap_or_default().to_string(),
             patient_name: item.value(PATIENT_NAME).map(str::to_string),
@@ -235,9 +296,10 @@ fn write_one(
             args.push(new);
         }
     }
-    if stored.data_source.is_none() {
+    if stored.data_source.as_deref() != Some(source) {
+        // Unowned, or written by Python pylantir under the type's name: claim it.
         columns.push("data_source");
-        args.push(&source);
+        args.push(&writer.name);
     }
     if let Some(record_id) = &item.record_id {
         if stored.record_id.as_deref() != Some(record_id.as_str()) {

@@ -64,6 +64,18 @@ pub fn finish(
     Ok(())
 }
 
+/// How long the runs of a source are kept.
+pub const KEEP_DAYS: i64 = 30;
+
+/// Deletes the runs of `source` that started more than [`KEEP_DAYS`] ago.
+pub fn prune(conn: &Connection, source: &str) -> rusqlite::Result<usize> {
+    let cutoff = (chrono::Utc::now() - chrono::Duration::days(KEEP_DAYS))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    conn.prepare_cached("DELETE FROM sync_runs WHERE source = ?1 AND started_at < ?2")?
+        .execute(params![source, cutoff])
+}
+
 /// The runs of `source` (every source when `None`), oldest first.
 pub fn list(conn: &Connection, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
     let mut stmt = conn.prepare(

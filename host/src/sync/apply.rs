@@ -7,14 +7,15 @@ use crate::store::runs::RunCounts;
 use pylantir_plugin_api::Entry;
 use rusqlite::Connection;
 
-/// Normalises and writes the entries fetched by source `source_name`;
-/// `prefix` starts every log line (`[type:name]`).
+/// Normalises and writes the entries fetched by the source named
+/// `source_name`, of type `source_type`.
 pub fn apply_entries(
     conn: &mut Connection,
+    source_type: &str,
     source_name: &str,
-    prefix: &str,
     entries: &[Entry],
 ) -> rusqlite::Result<RunCounts> {
+    let prefix = format!("[{source_type}:{source_name}]");
     let mut counts = RunCounts {
         fetched: entries.len() as u64,
         ..RunCounts::default()
@@ -34,7 +35,7 @@ pub fn apply_entries(
             }
         }
     }
-    let (written, conflicts) = write_fetch(conn, source_name, &items)?;
+    let (written, conflicts) = write_fetch(conn, source_name, source_type, &items)?;
     for conflict in &conflicts {
         log::warn!(
             "{prefix} conflict: patient_id {:?}, patient_name {:?} belongs to source `{}`; not overwritten",

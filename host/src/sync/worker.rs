@@ -29,6 +29,9 @@ pub struct Worker {
     stop: Arc<Stop>,
     built: Option<Box<dyn DataSource>>,
     last_success: Option<NaiveDateTime>,
+    /// Set when the factory says the source is disabled (crash loop): the
+    /// worker records that run and ends.
+    disabled: bool,
 }
 
 impl Worker {
@@ -47,6 +50,7 @@ impl Worker {
             stop,
             built: None,
             last_success: None,
+            disabled: false,
         }
     }
 
@@ -69,6 +73,9 @@ impl Worker {
                     self.last_success,
                 );
                 self.sync(&mut conn, interval, now);
+                if self.disabled {
+                    break;
+                }
                 self.source.sync_interval
             } else {
                 let until = schedule::until_open(&self.source.window, now);
@@ -101,7 +108,7 @@ impl Worker {
         }
         log::debug!("{} fetching (looking back {interval:.0} s)", self.prefix);
         let result = self.fetch(interval).and_then(|entries| {
-            apply_entries(conn, &self.source.name, &self.prefix, &entries)
+            apply_entries(conn, &self.source.source_type, &self.source.name, &entries)
                 .map_err(|e| format!("writing to the worklist database failed: {e}"))
         });
         let (counts, error) = match result {
@@ -119,6 +126,13 @@ impl Worker {
                 );
                 (counts, None)
             }
+            Err(error) if self.disabled => {
+                log::error!(
+                    "{} {error}; it stays off until pylantir restarts",
+                    self.prefix
+                );
+                (runs::RunCounts::default(), Some(error))
+            }
             Err(error) => {
                 log::error!(
                     "{} sync failed: {error}; retrying in {} s",
@@ -129,18 +143,20 @@ impl Worker {
             }
         };
         if let Ok(id) = run {
-            if let Err(e) = runs::finish(conn, id, &counts, error.as_deref()) {
+            let recorded = runs::finish(conn, id, &counts, error.as_deref())
+                .and_then(|()| runs::prune(conn, &self.source.name));
+            if let Err(e) = recorded {
                 log::warn!("{} cannot record the run in sync_runs: {e}", self.prefix);
             }
         }
     }
 
     /// The configured source, built and validated if it is not yet.
-    fn build(&self) -> Result<Box<dyn DataSource>, String> {
-        let mut source = self
-            .factory
-            .create_for(&self.source)
-            .map_err(|e| format!("cannot create the source: {e}"))?;
+    fn build(&mut self) -> Result<Box<dyn DataSource>, String> {
+        let mut source = self.factory.create_for(&self.source).map_err(|e| {
+            self.disabled = e.kind == SourceErrorKind::Disabled;
+            format!("cannot create the source: {e}")
+        })?;
         source
             .validate_config(&self.source.config)
             .map_err(|e| format!("configuration refused: {e}"))?;

@@ -404,7 +404,7 @@ fn booking_details_are_fetched_a_few_at_a_time() {
             }
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(200));
             in_flight.fetch_sub(1, Ordering::SeqCst);
             fake.answer(request)
         })

@@ -40,6 +40,13 @@ impl Source for CsvSource {
                 config.file_path.display()
             );
         }
+        if config.record_id_column.is_none() {
+            log::warn!(
+                "{}: no config.record_id_column: each row's identity is a hash of its mapped \
+                 values, so an edited row becomes a new worklist item",
+                config.file_path.display()
+            );
+        }
         self.config = Some(config);
         self.cache = None;
         Ok(())

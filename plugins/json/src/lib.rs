@@ -31,6 +31,13 @@ impl Source for JsonSource {
                 config.file_path.display()
             );
         }
+        if config.record_id_path.is_none() {
+            log::warn!(
+                "{}: no config.record_id_path: each record's identity is a hash of its mapped \
+                 values, so an edited record becomes a new worklist item",
+                config.file_path.display()
+            );
+        }
         self.config = Some(config);
         Ok(())
     }

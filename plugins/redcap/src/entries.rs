@@ -6,7 +6,7 @@ use crate::api::Field;
 use crate::config::Config;
 use crate::identity;
 use crate::merge::Visit;
-use pylantir_plugin_api::entry::is_worklist_field;
+use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{log, Entry, FieldMapping};
 use std::collections::HashMap;
@@ -177,13 +177,14 @@ impl Plan {
         Ok(export)
     }
 
-    /// The entry of `visit` (whose values follow `fields`), or why it has none.
-    pub fn entry(
-        &self,
+    /// The entry of `visit` (whose values follow `fields`) as (field, value)
+    /// pairs, or why it has none.
+    pub fn entry<'a>(
+        &'a self,
         visit: &Visit,
         fields: &HashMap<&str, usize>,
         config: &Config,
-    ) -> Result<Entry, String> {
+    ) -> Result<Pairs<'a>, String> {
         let get = |name: &str| -> &str {
             fields
                 .get(name)
@@ -215,57 +216,99 @@ impl Plan {
         if patient_id.is_empty() {
             return Err("the patient id template gave an empty id".to_string());
         }
-        let mut entry = Entry::new();
-        let mut set = |key: &str, value: String| {
-            entry.insert(key.to_string(), Value::String(value));
-        };
-        set("patient_name", config.patient_name.render(placeholder));
-        set("patient_id", patient_id);
-        set("modality", "MR".to_string());
+        let mut pairs = Pairs::with_capacity(14);
         set(
-            pylantir_plugin_api::entry::SOURCE_RECORD_ID,
+            &mut pairs,
+            "patient_name",
+            config.patient_name.render(placeholder),
+        );
+        set(&mut pairs, "patient_id", patient_id);
+        set(&mut pairs, "modality", "MR".to_string());
+        set(
+            &mut pairs,
+            SOURCE_RECORD_ID,
             format!("{}:{}", visit.record_id, visit.repeat_instance),
         );
         for (source, target) in &self.copies {
             let value = get(source);
             if !value.is_empty() && value != "NaN" {
-                set(target, value.to_string());
+                set(&mut pairs, target, value.to_string());
             }
         }
-        let mut fill = |key: &str, value: Option<String>| {
-            if let Some(value) = value.filter(|v| !v.is_empty()) {
-                entry.entry(key.to_string()).or_insert(Value::String(value));
-            }
-        };
+        let birth_year = self.birth_year_field.as_deref().map(|f| get(f).to_string());
+        fill(&mut pairs, "patient_birth_date", birth_year);
+        let sex = self.sex_field.as_deref().map(|f| get(f).to_string());
+        fill(&mut pairs, "patient_sex", sex);
         fill(
-            "patient_birth_date",
-            self.birth_year_field.as_deref().map(|f| get(f).to_string()),
-        );
-        fill(
-            "patient_sex",
-            self.sex_field.as_deref().map(|f| get(f).to_string()),
-        );
-        fill(
+            &mut pairs,
             "scheduled_start_date",
             Some(get(&self.date_field).to_string()),
         );
         fill(
+            &mut pairs,
             "scheduled_start_time",
             Some(get(&self.time_field).to_string()),
         );
-        fill("protocol_name", config.protocol_name());
-        fill("hisris_coding_designator", config.coding_designator());
-        for (key, normalise) in [
-            ("patient_birth_date", birth_date as fn(&str) -> String),
-            ("scheduled_start_date", normalise_date),
-            ("scheduled_start_time", normalise_time),
-        ] {
-            if let Some(Value::String(value)) = entry.get_mut(key) {
-                *value = normalise(value);
-            }
+        fill(&mut pairs, "protocol_name", config.protocol_name());
+        fill(
+            &mut pairs,
+            "hisris_coding_designator",
+            config.coding_designator(),
+        );
+        for (key, value) in pairs.iter_mut() {
+            let normalise: fn(&str) -> String = match *key {
+                "patient_birth_date" => birth_date,
+                "scheduled_start_date" => normalise_date,
+                "scheduled_start_time" => normalise_time,
+                _ => continue,
+            };
+            *value = normalise(value);
         }
-        Ok(entry)
+        Ok(pairs)
     }
+}
+
+/// An entry as (field, value) pairs, each field once, in the order set.
+pub type Pairs<'a> = Vec<(&'a str, String)>;
+
+/// Sets `key` (a later value replaces an earlier one).
+fn set<'a>(pairs: &mut Pairs<'a>, key: &'a str, value: String) {
+    match pairs.iter_mut().find(|(k, _)| *k == key) {
+        Some(pair) => pair.1 = value,
+        None => pairs.push((key, value)),
+    }
+}
+
+/// Sets `key` to a non-empty `value` unless it is set already.
+fn fill<'a>(pairs: &mut Pairs<'a>, key: &'a str, value: Option<String>) {
+    if let Some(value) = value.filter(|v| !v.is_empty()) {
+        if !pairs.iter().any(|(k, _)| *k == key) {
+            pairs.push((key, value));
+        }
+    }
+}
+
+/// The pairs as an entry map.
+pub fn to_entry(pairs: Pairs<'_>) -> Entry {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v)))
+        .collect()
+}
+
+/// Appends the pairs to `out` as one JSON object.
+pub fn write_json(pairs: &Pairs<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    out.push(b'{');
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        pylantir_plugin_api::serde_json::to_writer(&mut *out, key).map_err(|e| e.to_string())?;
+        out.push(b':');
+        pylantir_plugin_api::serde_json::to_writer(&mut *out, value).map_err(|e| e.to_string())?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// A birth year alone becomes January 1st of that year (`YYYY0101`), as

@@ -3,7 +3,7 @@
 
 use crate::api::Api;
 use crate::config::Config;
-use crate::entries::Plan;
+use crate::entries::{to_entry, write_json, Pairs, Plan};
 use crate::merge::Merger;
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{log, Entry, FieldMapping, Source, SourceContext};
@@ -44,26 +44,15 @@ pub fn date_range(interval_seconds: f64) -> Option<(String, String)> {
     ))
 }
 
-impl Source for Redcap {
-    fn validate_config(&mut self, config: &Value) -> Result<(), String> {
-        let config = Config::from_json(config)?;
-        let api = Api::new(&config)?;
-        log::info!(
-            "REDCap source '{}': project at {}, token from {}, site '{}'",
-            self.name,
-            config.api_url,
-            config.token_env,
-            config.site
-        );
-        self.state = Some((config, api));
-        Ok(())
-    }
-
-    fn fetch_entries(
+impl Redcap {
+    /// One fetch: metadata, export, merge; hands each entry's pairs to
+    /// `each` and returns how many there were.
+    fn fetch_each(
         &mut self,
         mapping: &FieldMapping,
         interval_seconds: f64,
-    ) -> Result<Vec<Entry>, String> {
+        mut each: impl FnMut(Pairs<'_>) -> Result<(), String>,
+    ) -> Result<usize, String> {
         let (config, api) = self
             .state
             .as_ref()
@@ -101,10 +90,13 @@ impl Source for Redcap {
             .enumerate()
             .map(|(i, f)| (f.as_str(), i))
             .collect();
-        let mut entries = Vec::with_capacity(visits.len());
+        let mut count = 0;
         for visit in &visits {
             match plan.entry(visit, &index, config) {
-                Ok(entry) => entries.push(entry),
+                Ok(pairs) => {
+                    each(pairs)?;
+                    count += 1;
+                }
                 Err(why) => log::warn!(
                     "REDCap source '{}': record {} instance {} skipped: {why}",
                     self.name,
@@ -114,13 +106,58 @@ impl Source for Redcap {
             }
         }
         log::info!(
-            "REDCap source '{}': {} rows, {} visits, {} entries",
+            "REDCap source '{}': {} rows, {} visits, {count} entries",
             self.name,
             table.rows.len(),
             visits.len(),
-            entries.len()
         );
+        Ok(count)
+    }
+}
+
+impl Source for Redcap {
+    fn validate_config(&mut self, config: &Value) -> Result<(), String> {
+        let config = Config::from_json(config)?;
+        let api = Api::new(&config)?;
+        log::info!(
+            "REDCap source '{}': project at {}, token from {}, site '{}'",
+            self.name,
+            config.api_url,
+            config.token_env,
+            config.site
+        );
+        self.state = Some((config, api));
+        Ok(())
+    }
+
+    fn fetch_entries(
+        &mut self,
+        mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, String> {
+        let mut entries = Vec::new();
+        self.fetch_each(mapping, interval_seconds, |pairs| {
+            entries.push(to_entry(pairs));
+            Ok(())
+        })?;
         Ok(entries)
+    }
+
+    /// Writes the entries straight into the JSON that crosses the boundary.
+    fn fetch_entries_json(
+        &mut self,
+        mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<String, String> {
+        let mut json = vec![b'['];
+        self.fetch_each(mapping, interval_seconds, |pairs| {
+            if json.len() > 1 {
+                json.push(b',');
+            }
+            write_json(&pairs, &mut json)
+        })?;
+        json.push(b']');
+        String::from_utf8(json).map_err(|e| format!("entries are not UTF-8: {e}"))
     }
 
     fn supports_incremental_sync(&self) -> bool {

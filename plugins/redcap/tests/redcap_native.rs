@@ -195,6 +195,32 @@ fn baseline_and_repeat_rows_produce_one_entry_per_complete_visit() {
 }
 
 #[test]
+fn the_json_handed_to_the_host_holds_the_same_entries() {
+    let server = project()
+        .row(&[
+            ("record_id", "4"),
+            ("study_id", "CPIP-Zoë\"q\\"),
+            ("family_id", "FAM-\u{1F600}"),
+        ])
+        .row(&[
+            ("record_id", "4"),
+            ("redcap_repeat_instrument", "mri"),
+            ("redcap_repeat_instance", "1"),
+            ("mri_instance", "1"),
+            ("mri_date", "2026-02-09"),
+            ("mri_time", "08:00"),
+        ])
+        .serve();
+    let mut redcap = source(&config_for(server.url(), TOKEN, json!({})));
+    let entries = redcap.fetch_entries(&example_mapping(), 0.0).unwrap();
+    let json = redcap.fetch_entries_json(&example_mapping(), 0.0).unwrap();
+    let parsed: Vec<Entry> = pylantir_plugin_api::serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed, entries);
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[3]["patient_name"], "cpip-id-Zoë\"q\\^fa-\u{1F600}");
+}
+
+#[test]
 fn every_call_posts_the_token_content_and_json_formats() {
     let server = project().serve();
     let mut redcap = source(&config_for(server.url(), TOKEN, json!({})));
