@@ -271,3 +271,85 @@ fn an_oversized_message_aborts_the_association_and_stores_nothing() {
     let mut again = site.client("SCANNER1");
     assert_eq!(again.echo().expect("server still serves"), 0);
 }
+
+/// Sends one command set on the presentation context of `sop_class` and
+/// returns the response's Status.
+fn raw_command(site: &Site, sop_class: &str, command: InMemDicomObject) -> u16 {
+    use dicom_ul::association::SyncAssociation;
+    let mut assoc = dicom_ul::ClientAssociationOptions::new()
+        .calling_ae_title("RAW")
+        .called_ae_title(AE)
+        .with_abstract_syntax(sop_class)
+        .read_timeout(Duration::from_secs(10))
+        .establish_with(&site.addr())
+        .expect("associate");
+    let pc = assoc.presentation_contexts()[0].id;
+    let mut bytes = Vec::new();
+    command
+        .write_dataset_with_ts(
+            &mut bytes,
+            &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(),
+        )
+        .expect("encode command");
+    assoc
+        .send(&Pdu::PData {
+            data: vec![PDataValue {
+                presentation_context_id: pc,
+                value_type: PDataValueType::Command,
+                is_last: true,
+                data: bytes,
+            }],
+        })
+        .expect("send");
+    let Pdu::PData { data } = assoc.receive().expect("response") else {
+        panic!("no P-DATA response");
+    };
+    let rsp = InMemDicomObject::read_dataset_with_ts(
+        data[0].data.as_slice(),
+        &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(),
+    )
+    .expect("decode response");
+    let _ = assoc.release();
+    rsp.get(tags::STATUS)
+        .and_then(|e| e.to_int::<u16>().ok())
+        .expect("status")
+}
+
+fn command(field: u16, class: &str) -> InMemDicomObject {
+    use dicom_core::{dicom_value, DataElement};
+    InMemDicomObject::command_from_element_iter([
+        DataElement::new(
+            tags::AFFECTED_SOP_CLASS_UID,
+            VR::UI,
+            dicom_value!(Str, class),
+        ),
+        DataElement::new(tags::COMMAND_FIELD, VR::US, dicom_value!(U16, [field])),
+        DataElement::new(tags::MESSAGE_ID, VR::US, dicom_value!(U16, [1])),
+        DataElement::new(
+            tags::COMMAND_DATA_SET_TYPE,
+            VR::US,
+            dicom_value!(U16, [0x0101]),
+        ),
+    ])
+}
+
+#[test]
+fn an_unsupported_command_is_answered_unrecognized_operation() {
+    let site = Site::new(serde_json::json!({}));
+    let mwl = uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND;
+    assert_eq!(
+        raw_command(&site, mwl, command(0x0010, mwl)),
+        0x0211,
+        "C-GET-RQ"
+    );
+}
+
+#[test]
+fn a_command_for_another_sop_class_than_its_context_is_0122() {
+    let site = Site::new(serde_json::json!({}));
+    let find_on_verification = command(0x0020, uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND);
+    assert_eq!(
+        raw_command(&site, uids::VERIFICATION, find_on_verification),
+        0x0122
+    );
+}
