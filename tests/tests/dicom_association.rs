@@ -275,7 +275,6 @@ fn an_oversized_message_aborts_the_association_and_stores_nothing() {
 /// Sends one command set on the presentation context of `sop_class` and
 /// returns the response's Status.
 fn raw_command(site: &Site, sop_class: &str, command: InMemDicomObject) -> u16 {
-    use dicom_ul::association::SyncAssociation;
     let mut assoc = dicom_ul::ClientAssociationOptions::new()
         .calling_ae_title("RAW")
         .called_ae_title(AE)
