@@ -323,3 +323,23 @@ fn query_db_filters_by_status_date_and_source_and_prints_json() {
     assert_eq!(json_of(&["--source", "clinic"]).len(), 2);
     assert!(json_of(&["--source", "other"]).is_empty());
 }
+
+#[test]
+fn check_config_reports_invalid_dicom_settings_and_exits_1() {
+    let dir = temp_dir();
+    let config = write_json(
+        dir.path(),
+        "pylantir.json",
+        &json!({"port": "4242", "max_associations": 0, "data_sources": []}),
+    );
+    let out = pylantir(&[
+        "check-config",
+        "--pylantir_config",
+        config.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("invalid DICOM settings"), "{stderr}");
+    assert!(stderr.contains("port: expected a port number"), "{stderr}");
+    assert!(stderr.contains("max_associations"), "{stderr}");
+}

@@ -45,14 +45,28 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
         }
     };
     let checked = config::check(&document, &factory);
-    let config = match checked {
-        Ok(config) => config,
-        Err(problems) => {
+    let dicom = super::start::server_options(&document.raw, None, None, None);
+    let config = match (checked, dicom) {
+        (Ok(config), Ok(_)) => config,
+        (Ok(_), Err(dicom_problems)) => {
+            eprintln!(
+                "configuration file {} has invalid DICOM settings:",
+                args.config.display()
+            );
+            for problem in dicom_problems {
+                eprintln!("  {problem}");
+            }
+            return 1;
+        }
+        (Err(problems), dicom) => {
             let error = config::ConfigError::Invalid {
                 path: args.config.clone(),
                 problems,
             };
             eprintln!("{error}");
+            for problem in dicom.err().unwrap_or_default() {
+                eprintln!("  {problem}");
+            }
             for conflict in factory.registry().conflicts() {
                 eprintln!("  note: {conflict}");
             }

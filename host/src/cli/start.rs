@@ -42,35 +42,53 @@ pub struct StartArgs {
     pub plugins: PluginDirArgs,
 }
 
-/// The listening address and AE title: the flag, else the configuration's
-/// top-level key, else Python pylantir's default.
-fn listen_settings(
-    args: &StartArgs,
+/// The DICOM server's options: listening address and AE title from the
+/// flags, else the configuration's top-level `ip` / `port` / `ae_title`, else
+/// Python pylantir's defaults; the rest from the configuration. Every problem
+/// is reported, each with its key.
+pub fn server_options(
     raw: &serde_json::Map<String, Value>,
-) -> (String, u16, String) {
-    let ip = args
-        .ip
-        .clone()
-        .or_else(|| raw.get("ip").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| "0.0.0.0".to_string());
-    let port = args
-        .port
-        .or_else(|| {
-            raw.get("port")
-                .and_then(Value::as_u64)
-                .and_then(|p| u16::try_from(p).ok())
-        })
-        .unwrap_or(4242);
-    let ae_title = args
-        .ae_title
-        .clone()
-        .or_else(|| {
-            raw.get("ae_title")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "MWL_SERVER".to_string());
-    (ip, port, ae_title)
+    ip: Option<&str>,
+    port: Option<u16>,
+    ae_title: Option<&str>,
+) -> Result<ServerOptions, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut text_key = |key: &str| match raw.get(key) {
+        None => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(other) => {
+            problems.push(format!("{key}: expected a string, found {other}"));
+            None
+        }
+    };
+    let ip = ip.map(str::to_string).or_else(|| text_key("ip"));
+    let ae_title = ae_title
+        .map(str::to_string)
+        .or_else(|| text_key("ae_title"));
+    let port = port.or_else(|| {
+        let value = raw.get("port")?;
+        let port = value.as_u64().and_then(|p| u16::try_from(p).ok());
+        if port.is_none() {
+            problems.push(format!(
+                "port: expected a port number 0-65535, found {value}"
+            ));
+        }
+        port
+    });
+    let options = ServerOptions::from_config(
+        &Value::Object(raw.clone()),
+        ae_title.as_deref().unwrap_or("MWL_SERVER"),
+        ip.as_deref().unwrap_or("0.0.0.0"),
+        port.unwrap_or(4242),
+    );
+    match options {
+        Ok(options) if problems.is_empty() => Ok(options),
+        Ok(_) => Err(problems),
+        Err(more) => {
+            problems.extend(more);
+            Err(problems)
+        }
+    }
 }
 
 /// Runs the server until SIGINT/SIGTERM; returns the exit code.
@@ -124,9 +142,13 @@ pub fn run(args: &StartArgs) -> i32 {
 
 /// Starts the sync engine and the DICOM server and waits for a stop signal.
 fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> Result<(), String> {
-    let (ip, port, ae_title) = listen_settings(args, &config.raw);
-    let raw = Value::Object(config.raw.clone());
-    let options = ServerOptions::from_config(&raw, &ae_title, &ip, port).map_err(|problems| {
+    let options = server_options(
+        &config.raw,
+        args.ip.as_deref(),
+        args.port,
+        args.ae_title.as_deref(),
+    )
+    .map_err(|problems| {
         format!(
             "{}: invalid DICOM settings:\n  {}",
             config.path.display(),
