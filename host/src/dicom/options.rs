@@ -193,8 +193,10 @@ impl WindowRule {
         let clock = |t: Time| t.strftime("%H%M%S").to_string();
         let (from, to) = match &self.kind {
             WindowKind::DaysAhead(n) => {
-                let last = today
-                    .checked_add(jiff::Span::new().days(*n))
+                let last = jiff::Span::new()
+                    .try_days(*n)
+                    .ok()
+                    .and_then(|span| today.checked_add(span).ok())
                     .unwrap_or(today);
                 ((day(today), "000000".into()), (day(last), "235959".into()))
             }
@@ -254,6 +256,9 @@ fn time_zone(source: &Value, path: &str, errors: &mut Vec<String>) -> TimeZone {
     }
 }
 
+/// The longest `mwl_days_ahead` accepted: ten years.
+const MAX_DAYS_AHEAD: i64 = 3650;
+
 /// The visibility rules of every configured source (pylantir 0.4's windows).
 fn windows(config: &Value, errors: &mut Vec<String>) -> Vec<WindowRule> {
     let mut rules = Vec::new();
@@ -264,7 +269,7 @@ fn windows(config: &Value, errors: &mut Vec<String>) -> Vec<WindowRule> {
                 .get("mwl_days_ahead")
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
-                .max(0);
+                .clamp(0, MAX_DAYS_AHEAD);
             rules.push(WindowRule {
                 source: "redcap_legacy".into(),
                 includes_unnamed: true,
@@ -295,13 +300,13 @@ fn windows(config: &Value, errors: &mut Vec<String>) -> Vec<WindowRule> {
             "redcap" | "redcap_concussion" => {
                 let days = match setting("mwl_days_ahead") {
                     None => Some(0),
-                    Some(v) => v.as_i64().filter(|d| *d >= 0),
+                    Some(v) => v.as_i64().filter(|d| (0..=MAX_DAYS_AHEAD).contains(d)),
                 };
                 match days {
                     Some(d) => Some(WindowKind::DaysAhead(d)),
                     None => {
                         errors.push(format!(
-                            "{path}.config.mwl_days_ahead: expected a whole number of days, 0 or more"
+                            "{path}.config.mwl_days_ahead: expected a whole number of days, 0 to {MAX_DAYS_AHEAD}"
                         ));
                         None
                     }
@@ -370,6 +375,25 @@ mod tests {
         let errors = ServerOptions::from_config(&config, "MWL", "127.0.0.1", 0).unwrap_err();
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[2].starts_with("data_sources[0].window_mode"));
+    }
+
+    #[test]
+    fn mwl_days_ahead_beyond_ten_years_is_refused() {
+        let config = json!({"data_sources": [{"name": "r", "type": "redcap",
+            "config": {"mwl_days_ahead": 10_000_000}}]});
+        let errors = ServerOptions::from_config(&config, "MWL", "127.0.0.1", 0).unwrap_err();
+        assert_eq!(
+            errors,
+            ["data_sources[0].config.mwl_days_ahead: expected a whole number of days, 0 to 3650"]
+        );
+    }
+
+    #[test]
+    fn a_legacy_mwl_days_ahead_beyond_ten_years_still_resolves() {
+        let config = json!({"redcap2wl": {}, "mwl_days_ahead": 10_000_000});
+        let options = ServerOptions::from_config(&config, "MWL", "127.0.0.1", 0).expect("valid");
+        let windows = options.resolve_windows();
+        assert_eq!(windows.len(), 1);
     }
 
     #[test]

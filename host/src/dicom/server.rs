@@ -261,24 +261,57 @@ impl Server {
     }
 
     fn accept(&self, stream: TcpStream, peer: SocketAddr) {
+        let slot = Slot::take(&self.shared);
+        let limit = self.shared.options.max_associations;
+        if slot.held > 2 * limit {
+            // A flood: refusing politely costs a thread each; drop it at once.
+            log::warn!(
+                "connection from {peer} dropped: {} connections open",
+                slot.held - 1
+            );
+            return;
+        }
         let shared = self.shared.clone();
-        let over_limit =
-            shared.active.fetch_add(1, Ordering::SeqCst) >= shared.options.max_associations;
         let spawned = std::thread::Builder::new()
             .name("dicom-association".into())
             .stack_size(1024 * 1024)
             .spawn(move || {
-                if over_limit {
+                // Moved in whole (not just `held`): the slot lives until this
+                // thread ends, panicking or not.
+                let slot = slot;
+                if slot.held > limit {
                     refuse_busy(stream, peer, &shared.options);
                 } else {
                     serve_connection(stream, peer, &shared);
                 }
-                shared.active.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
             log::error!("cannot start a thread for the association from {peer}: {e}");
-            self.shared.active.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+/// One open connection counted in [`Shared::active`]; given back when
+/// dropped, also when the association's thread panics.
+struct Slot {
+    shared: Arc<Shared>,
+    /// How many connections were open with this one (1 = only this one).
+    held: usize,
+}
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Slot {
+        let held = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
+        Slot {
+            shared: Arc::clone(shared),
+            held,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
