@@ -280,3 +280,31 @@ fn a_row_of_another_types_python_plugin_is_a_conflict() {
     assert_eq!(counts.conflicts, 1);
     assert_eq!(items(&conn)[0]["data_source"], "REDCap");
 }
+
+#[test]
+fn a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type() {
+    let (_dir, mut conn) = fresh();
+    // The sync engine journals every run before writing it.
+    pylantir::store::runs::start(&conn, "redcap").expect("run of source `redcap`");
+    let first =
+        entries(json!([{"source_record_id": "1:1", "patient_id": "P1", "patient_name": "A"}]));
+    apply_entries(&mut conn, "redcap", "redcap", &first).expect("first project");
+    pylantir::store::runs::start(&conn, "redcap_b").expect("run of source `redcap_b`");
+    let second =
+        entries(json!([{"source_record_id": "1:1", "patient_id": "Q7", "patient_name": "B"}]));
+    let counts = apply_entries(&mut conn, "redcap", "redcap_b", &second).expect("second project");
+    assert_eq!((counts.inserted, counts.updated), (1, 0));
+    let all = items(&conn);
+    assert_eq!(all.len(), 2);
+    let owners: Vec<(&str, &str)> = all
+        .iter()
+        .map(|row| {
+            (
+                row["data_source"].as_str().unwrap_or_default(),
+                row["patient_id"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(owners.contains(&("redcap", "P1")), "{owners:?}");
+    assert!(owners.contains(&("redcap_b", "Q7")), "{owners:?}");
+}

@@ -103,6 +103,7 @@ struct Writer {
     name: String,
     /// Owners Python pylantir wrote for this source's type: its plugins
     /// recorded their display name (`REDCap`, `Calpendo`) in `data_source`.
+    /// An owner with rows in `sync_runs` is a source of ours, not Python's.
     /// Written as SQL literals, for `data_source IN (...)`.
     claimable: Vec<String>,
     /// `(data_source IS NULL OR data_source = ?1 [OR data_source IN (...)])`.
@@ -113,9 +114,12 @@ struct Writer {
 
 impl Writer {
     fn new(tx: &Transaction<'_>, name: &str, source_type: &str) -> rusqlite::Result<Writer> {
+        // An owner that has sync runs is one of our configured sources (a
+        // source named after its type, say): never Python's, never claimable.
         let mut stmt = tx.prepare(
             "SELECT DISTINCT data_source FROM worklist_items \
-             WHERE data_source <> ?1 AND lower(data_source) = lower(?2)",
+             WHERE data_source <> ?1 AND lower(data_source) = lower(?2) \
+             AND data_source NOT IN (SELECT DISTINCT source FROM sync_runs)",
         )?;
         let claimable: Vec<String> = stmt
             .query_map([name, source_type], |row| row.get(0))?
