@@ -308,3 +308,17 @@ fn a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type
     assert!(owners.contains(&("redcap", "P1")), "{owners:?}");
     assert!(owners.contains(&("redcap_b", "Q7")), "{owners:?}");
 }
+
+#[test]
+fn a_row_holding_a_number_where_text_is_expected_is_still_updated() {
+    let (_dir, mut conn) = fresh();
+    conn.execute_batch(
+        "INSERT INTO worklist_items (patient_id, patient_name, patient_weight_lb)
+         VALUES ('P1', 'A', 150)",
+    )
+    .expect("row with a numeric weight");
+    let batch = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "CT"}]));
+    let counts = apply_entries(&mut conn, "csv", "a", &batch).expect("written despite the number");
+    assert_eq!((counts.updated, counts.inserted), (1, 0));
+    assert_eq!(items(&conn)[0]["patient_weight_lb"], "150");
+}

@@ -45,10 +45,12 @@ impl CrashPolicy {
             }
         }
         if let Some(value) = object.get("crash_window_minutes") {
-            match value.as_f64() {
-                Some(minutes) if minutes > 0.0 && minutes.is_finite() => {
-                    policy.window = Duration::from_secs_f64(minutes * 60.0)
-                }
+            let window = value
+                .as_f64()
+                .filter(|minutes| *minutes > 0.0)
+                .and_then(|minutes| Duration::try_from_secs_f64(minutes * 60.0).ok());
+            match window {
+                Some(window) => policy.window = window,
                 _ => log::warn!(
                     "{what}: `crash_window_minutes` must be a positive number, not {value}; using {}",
                     policy.window.as_secs_f64() / 60.0

@@ -232,14 +232,15 @@ pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
     }
     match (&filter.sps_date, &filter.sps_time) {
         (Some(date), Some(time)) => {
-            // One combined date-time range (PS3.4 K.6-1, SPS Start Time).
+            // One combined date-time range (PS3.4 K.6-1, SPS Start Time); an
+            // item with a date but no time counts as starting at midnight.
             if let Some(lower) = &date.lower {
                 params.push(Value::Text(lower.clone()));
                 params.push(Value::Text(
                     time.lower.clone().unwrap_or_else(|| "000000".into()),
                 ));
                 clauses.push(format!(
-                    "(sps_date, sps_time) >= (?{}, ?{})",
+                    "(sps_date, COALESCE(sps_time, '000000')) >= (?{}, ?{})",
                     params.len() - 1,
                     params.len()
                 ));
@@ -250,7 +251,7 @@ pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
                     time.upper.clone().unwrap_or_else(|| "999999".into()),
                 ));
                 clauses.push(format!(
-                    "(sps_date, sps_time) <= (?{}, ?{})",
+                    "(sps_date, COALESCE(sps_time, '000000')) <= (?{}, ?{})",
                     params.len() - 1,
                     params.len()
                 ));
@@ -353,7 +354,7 @@ pub fn for_each_item(
             patient_id: row.get(3)?,
             patient_birth_date: row.get(4)?,
             patient_sex: row.get(5)?,
-            patient_weight_lb: text_of(row, 6)?,
+            patient_weight_lb: super::text_column(row, 6)?,
             accession_number: row.get(7)?,
             referring_physician_name: row.get(8)?,
             modality: row.get(9)?,
@@ -376,17 +377,6 @@ pub fn for_each_item(
         }
     }
     Ok(count)
-}
-
-/// Reads a column that older databases may hold as a number.
-fn text_of(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<String>> {
-    Ok(match row.get::<_, Value>(index)? {
-        Value::Null => None,
-        Value::Integer(i) => Some(i.to_string()),
-        Value::Real(r) => Some(r.to_string()),
-        Value::Text(t) => Some(t),
-        Value::Blob(_) => None,
-    })
 }
 
 #[cfg(test)]

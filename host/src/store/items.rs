@@ -197,7 +197,7 @@ fn select_columns() -> &'static str {
 fn read_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     let mut values = Vec::with_capacity(WORKLIST_FIELDS.len());
     for i in 0..WORKLIST_FIELDS.len() {
-        values.push(row.get::<_, Option<String>>(3 + i)?);
+        values.push(super::text_column(row, 3 + i)?);
     }
     Ok(Stored {
         id: row.get(0)?,

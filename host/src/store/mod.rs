@@ -120,3 +120,18 @@ fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     conn.set_prepared_statement_cache_capacity(64);
     migrate::migrate(conn, path)
 }
+
+/// Reads a text column that a database written by other tools may hold as a
+/// number (SQLite keeps the type of what was inserted): as text, or `None`.
+pub(crate) fn text_column(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<String>> {
+    use rusqlite::types::Value;
+    Ok(match row.get::<_, Value>(index)? {
+        Value::Null | Value::Blob(_) => None,
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(r) => Some(r.to_string()),
+        Value::Text(t) => Some(t),
+    })
+}
