@@ -342,6 +342,28 @@ fn without_scheduled_step_keys_the_item_is_found_by_patient_id_and_name() {
 }
 
 #[test]
+fn a_patient_fallback_link_prefers_the_open_visit_over_an_older_completed_one() {
+    let site = Site::new(serde_json::json!({}));
+    let old = site.insert(&[
+        ("patient_id", "SUB01"),
+        ("patient_name", "Doe^John"),
+        ("scheduled_start_date", "2024-03-01"),
+        ("performed_procedure_step_status", "COMPLETED"),
+    ]);
+    let open = scheduled_item(&site);
+    let mut scu = site.client("SCANNER1");
+    let rsp = scu
+        .n_create(
+            Some("2.25.911"),
+            &create_data("IN PROGRESS", "", "", "SUB01"),
+        )
+        .expect("create");
+    assert_eq!(rsp.status, 0);
+    assert_eq!(site.item_status(old), "COMPLETED");
+    assert_eq!(site.item_status(open), "IN_PROGRESS");
+}
+
+#[test]
 fn an_n_create_without_a_uid_gets_one_assigned_and_returned() {
     let site = Site::new(serde_json::json!({}));
     scheduled_item(&site);

@@ -215,6 +215,16 @@ pub fn handle_set(peer: &mut Peer<'_>, request: &Message, ts: &TransferSyntax) -
     respond(peer, request, &uid, outcome)
 }
 
+/// 0x0110 with Error ID A710: the instance is COMPLETED or DISCONTINUED.
+fn no_longer_updatable() -> Outcome {
+    Outcome {
+        status: status::PROCESSING_FAILURE,
+        comment: Some("Performed Procedure Step Object may no longer be updated".into()),
+        error_id: Some(MAY_NO_LONGER_BE_UPDATED),
+        offending: None,
+    }
+}
+
 fn set(
     peer: &mut Peer<'_>,
     uid: &str,
@@ -231,12 +241,7 @@ fn set(
         .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?
         .ok_or_else(|| Outcome::failure(status::NO_SUCH_SOP_INSTANCE, "no such MPPS instance"))?;
     if stored.status != "IN PROGRESS" {
-        return Err(Outcome {
-            status: status::PROCESSING_FAILURE,
-            comment: Some("Performed Procedure Step Object may no longer be updated".into()),
-            error_id: Some(MAY_NO_LONGER_BE_UPDATED),
-            offending: None,
-        });
+        return Err(no_longer_updatable());
     }
     let new_status = match pps_status(&changes) {
         None => stored.status.clone(),
@@ -256,7 +261,8 @@ fn set(
     }
     let bytes = encode_stored(&mut object)?;
     match store::update(&mut conn, uid, &new_status, &bytes) {
-        Ok(item) => {
+        Ok(store::Updated::NoLongerInProgress) => Err(no_longer_updatable()),
+        Ok(store::Updated::Stored(item)) => {
             log::info!(
                 "MPPS {uid} from {} ('{}') {new_status}{}",
                 peer.addr,

@@ -39,6 +39,16 @@ pub enum Created {
     Duplicate,
 }
 
+/// What an N-SET did to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updated {
+    /// Stored; the linked worklist item, if any.
+    Stored(Option<i64>),
+    /// The instance is no longer IN PROGRESS (another N-SET finished it
+    /// meanwhile); nothing was changed.
+    NoLongerInProgress,
+}
+
 /// The worklist status an MPPS status moves its item to.
 pub fn item_status(pps_status: &str) -> Option<&'static str> {
     match pps_status {
@@ -52,6 +62,14 @@ pub fn item_status(pps_status: &str) -> Option<&'static str> {
 fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
+
+/// How the fallback links choose among several items of one patient or
+/// accession: items not yet finished first, then the one scheduled nearest
+/// today, so an MPPS never reopens an old completed visit.
+const OPEN_AND_NEAREST: &str = "CASE WHEN COALESCE(performed_procedure_step_status, 'SCHEDULED') \
+     IN ('SCHEDULED', 'IN_PROGRESS') THEN 0 ELSE 1 END, \
+     COALESCE(abs(julianday(substr(sps_date, 1, 4) || '-' || substr(sps_date, 5, 2) || '-' \
+     || substr(sps_date, 7, 2)) - julianday('now', 'localtime')), 1e9), id LIMIT 1";
 
 /// Finds the worklist item an instance performs: Study Instance UID + SPS ID,
 /// then Accession Number, then Patient ID + Patient's Name, then Patient ID
@@ -78,7 +96,10 @@ pub fn find_item(conn: &Connection, links: &[LinkKeys]) -> rusqlite::Result<Opti
     for keys in links {
         if let Some(accession) = &keys.accession_number {
             let found = one(
-                "SELECT id FROM worklist_items WHERE accession_number = ?1 ORDER BY id LIMIT 1",
+                &format!(
+                    "SELECT id FROM worklist_items WHERE accession_number = ?1 \
+                     ORDER BY {OPEN_AND_NEAREST}"
+                ),
                 &[accession],
             )?;
             if found.is_some() {
@@ -90,8 +111,10 @@ pub fn find_item(conn: &Connection, links: &[LinkKeys]) -> rusqlite::Result<Opti
         if let Some(patient_id) = &keys.patient_id {
             if let Some(name) = &keys.patient_name {
                 let found = one(
-                    "SELECT id FROM worklist_items WHERE patient_id = ?1 AND patient_name = ?2 \
-                     ORDER BY id LIMIT 1",
+                    &format!(
+                        "SELECT id FROM worklist_items WHERE patient_id = ?1 AND patient_name = ?2 \
+                         ORDER BY {OPEN_AND_NEAREST}"
+                    ),
                     &[patient_id, name],
                 )?;
                 if found.is_some() {
@@ -99,7 +122,9 @@ pub fn find_item(conn: &Connection, links: &[LinkKeys]) -> rusqlite::Result<Opti
                 }
             }
             let found = one(
-                "SELECT id FROM worklist_items WHERE patient_id = ?1 ORDER BY id LIMIT 1",
+                &format!(
+                    "SELECT id FROM worklist_items WHERE patient_id = ?1 ORDER BY {OPEN_AND_NEAREST}"
+                ),
                 &[patient_id],
             )?;
             if found.is_some() {
@@ -167,14 +192,15 @@ pub fn get(conn: &Connection, sop_instance_uid: &str) -> rusqlite::Result<Option
 }
 
 /// Replaces an instance's status and attributes (N-SET, already merged) and,
-/// for a final status, moves its linked item to that status. Returns the
-/// linked item.
+/// for a final status, moves its linked item to that status. Only an
+/// instance still IN PROGRESS is changed, so two concurrent N-SETs can never
+/// overwrite a final status.
 pub fn update(
     conn: &mut Connection,
     sop_instance_uid: &str,
     status: &str,
     attributes: &[u8],
-) -> rusqlite::Result<Option<i64>> {
+) -> rusqlite::Result<Updated> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let item: Option<i64> = tx
         .query_row(
@@ -184,11 +210,14 @@ pub fn update(
         )
         .optional()?
         .flatten();
-    tx.execute(
+    let changed = tx.execute(
         "UPDATE mpps_instances SET status = ?1, attributes = ?2, updated_at = ?3 \
-         WHERE sop_instance_uid = ?4",
+         WHERE sop_instance_uid = ?4 AND status = 'IN PROGRESS'",
         params![status, attributes, now(), sop_instance_uid],
     )?;
+    if changed == 0 {
+        return Ok(Updated::NoLongerInProgress);
+    }
     if let (Some(id), Some(new_status)) = (item, item_status(status)) {
         tx.execute(
             "UPDATE worklist_items SET performed_procedure_step_status = ?1 WHERE id = ?2",
@@ -196,5 +225,5 @@ pub fn update(
         )?;
     }
     tx.commit()?;
-    Ok(item)
+    Ok(Updated::Stored(item))
 }
