@@ -234,6 +234,28 @@ fn a_fetch_past_its_deadline_counts_as_failed() {
 }
 
 #[test]
+fn a_fetch_still_running_past_its_deadline_blocks_new_fetches_instead_of_piling_up() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (db, handle, counters) = start(dir.path(), vec![source(0, "stuck", "slow", 1)]);
+    let list = wait_for_runs(&db, |l| finished(l, "stuck").len() >= 3);
+    handle.stop();
+    let skipped = finished(&list, "stuck")
+        .iter()
+        .filter(|run| {
+            run.error
+                .as_deref()
+                .is_some_and(|e| e.contains("still running; run skipped"))
+        })
+        .count();
+    assert!(skipped >= 2, "{list:?}");
+    assert_eq!(
+        counters.created.load(Ordering::SeqCst),
+        1,
+        "one source, one fetch thread"
+    );
+}
+
+#[test]
 fn stopping_cleans_every_built_source_up() {
     let dir = tempfile::tempdir().expect("dir");
     let sources = vec![source(0, "a", "ok", 3600), source(1, "b", "ok", 3600)];

@@ -6,13 +6,13 @@ use super::apply::apply_entries;
 use super::schedule;
 use super::stop::Stop;
 use crate::config::SourceConfig;
-use crate::source::{DataSource, SourceErrorKind, SourceFactory};
+use crate::source::{DataSource, SourceError, SourceErrorKind, SourceFactory};
 use crate::store::{self, runs};
 use chrono::NaiveDateTime;
 use pylantir_plugin_api::Entry;
 use rusqlite::Connection;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -32,7 +32,14 @@ pub struct Worker {
     /// Set when the factory says the source is disabled (crash loop): the
     /// worker records that run and ends.
     disabled: bool,
+    /// The answer channel of a fetch that passed its deadline and still runs
+    /// (an in-process plugin cannot be killed): no new fetch starts until it
+    /// ends, so a hung plugin costs one thread, not one per interval.
+    abandoned: Option<FetchAnswer>,
 }
+
+/// Where a fetch thread hands back its source and its result.
+type FetchAnswer = mpsc::Receiver<(Box<dyn DataSource>, Result<Vec<Entry>, SourceError>)>;
 
 impl Worker {
     /// A worker for `source`, writing to the database at `db_path`.
@@ -51,6 +58,7 @@ impl Worker {
             built: None,
             last_success: None,
             disabled: false,
+            abandoned: None,
         }
     }
 
@@ -166,6 +174,18 @@ impl Worker {
     /// Fetches on a thread of its own, so a stuck plugin costs only its
     /// deadline (`fetch_timeout`) and a shutdown never waits for it.
     fn fetch(&mut self, interval: f64) -> Result<Vec<Entry>, String> {
+        if let Some(previous) = &self.abandoned {
+            match previous.try_recv() {
+                Err(TryRecvError::Empty) => {
+                    return Err(
+                        "the previous fetch, past its deadline, is still running; run skipped"
+                            .into(),
+                    )
+                }
+                // It ended: its source is dropped, a fresh one is built below.
+                Ok(_) | Err(TryRecvError::Disconnected) => self.abandoned = None,
+            }
+        }
         let mut source = match self.built.take() {
             Some(source) => source,
             None => self.build()?,
@@ -210,6 +230,7 @@ impl Worker {
                     return Err("fetch abandoned: pylantir is stopping".into())
                 }
                 Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                    self.abandoned = Some(rx);
                     return Err(format!(
                         "fetch timed out after {} s (fetch_timeout); the source is rebuilt before its next fetch",
                         self.source.fetch_timeout.as_secs()
