@@ -37,6 +37,7 @@
 //! - [`entry`]: worklist entries, the worklist field names and the entry JSON Schema.
 //! - [`logging`]: the log bridge that forwards a plugin's `log` records to the host.
 //! - [`export`]: the machinery behind [`export_plugin!`].
+//! - [`messages`]: readable error messages (error chains, excerpts of upstream answers).
 
 pub mod adapter;
 pub mod entry;
@@ -44,6 +45,7 @@ pub mod export;
 pub mod ffi;
 pub mod info;
 pub mod logging;
+pub mod messages;
 pub mod source;
 
 /// The exact `abi_stable` this API is built on; authors never pick another.

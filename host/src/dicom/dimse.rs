@@ -504,20 +504,8 @@ pub fn check_lengths(bytes: &[u8], explicit: bool, big_endian: bool) -> Result<(
     Ok(())
 }
 
-/// Renders an error with its whole chain of causes, without backtraces.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+/// An error and its causes on one line.
+pub use pylantir_plugin_api::messages::error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ use crate::config::{Config, Secret};
 use crate::time::query_time;
 use jiff::ZonedDateTime;
 use pylantir_plugin_api::log;
+use pylantir_plugin_api::messages::{body_excerpt, error_chain};
 use pylantir_plugin_api::serde_json::{self, Value};
 use reqwest::blocking::Client;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,7 +186,7 @@ impl Api {
             200..=299 => serde_json::from_str(&body).map(Some).map_err(|e| {
                 self.redact(&format!(
                     "Calpendo answered the {what} at {url} with something that is not JSON ({e}); it begins: {}",
-                    excerpt(&body)
+                    body_excerpt(&body)
                 ))
             }),
             404 => Ok(None),
@@ -199,11 +200,11 @@ impl Api {
             500..=599 => Err(self.redact(&format!(
                 "Calpendo failed with a server error (HTTP {}) on the {what} at {url}: {}",
                 status.as_u16(),
-                excerpt(&body)
+                body_excerpt(&body)
             ))),
             code => Err(self.redact(&format!(
                 "Calpendo answered the {what} at {url} with HTTP {code}: {}",
-                excerpt(&body)
+                body_excerpt(&body)
             ))),
         }
     }
@@ -218,10 +219,10 @@ impl Api {
             format!(
                 "could not connect to Calpendo at {}: {}",
                 self.base,
-                chain(error)
+                error_chain(error)
             )
         } else {
-            format!("the {what} at {url} failed: {}", chain(error))
+            format!("the {what} at {url} failed: {}", error_chain(error))
         }
     }
 
@@ -241,43 +242,6 @@ pub fn encode(segment: &str) -> String {
         }
     }
     out
-}
-
-/// An error and its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// The start of a body for a message: tags dropped, space collapsed, 200 chars.
-fn excerpt(body: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in body.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                text.push(' ');
-            }
-            _ if in_tag => {}
-            _ => text.push(c),
-        }
-    }
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if joined.is_empty() {
-        return "(empty body)".to_string();
-    }
-    match joined.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}...", &joined[..cut]),
-        None => joined,
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, Token};
 use crate::table::Table;
+use pylantir_plugin_api::messages::{body_excerpt, error_chain};
 use pylantir_plugin_api::serde_json::{self, Map, Value};
 use reqwest::blocking::Client;
 use std::time::Duration;
@@ -82,7 +83,7 @@ impl Api {
             self.token.redact(&format!(
                 "REDCap at {} answered the record export with something that is not a JSON list of records ({why}); it begins: {}",
                 self.url,
-                excerpt(&body)
+                body_excerpt(&body)
             ))
         })
     }
@@ -121,7 +122,7 @@ impl Api {
             self.token.redact(&format!(
                 "REDCap at {} answered the {content} export with something that is not a JSON list ({why}); it begins: {}",
                 self.url,
-                excerpt(body)
+                body_excerpt(body)
             ))
         };
         match serde_json::from_str(body) {
@@ -148,13 +149,13 @@ impl Api {
             format!(
                 "could not connect to REDCap at {}: {}",
                 self.url,
-                chain(error)
+                error_chain(error)
             )
         } else {
             format!(
                 "the {content} export from REDCap at {} failed: {}",
                 self.url,
-                chain(error)
+                error_chain(error)
             )
         };
         self.token.redact(&message)
@@ -180,64 +181,13 @@ impl Api {
             (500..=599, said) => format!(
                 "REDCap at {} failed with a server error (HTTP {status}) on the {content} export: {}",
                 self.url,
-                said.unwrap_or_else(|| excerpt(body))
+                said.unwrap_or_else(|| body_excerpt(body))
             ),
             (_, said) => format!(
                 "REDCap at {} answered the {content} export with HTTP {status}: {}",
                 self.url,
-                said.unwrap_or_else(|| excerpt(body))
+                said.unwrap_or_else(|| body_excerpt(body))
             ),
         }
-    }
-}
-
-/// An error and its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// The start of a body for a message: tags dropped, space collapsed, 200 chars.
-fn excerpt(body: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in body.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                text.push(' ');
-            }
-            _ if in_tag => {}
-            _ => text.push(c),
-        }
-    }
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let joined = words.join(" ");
-    if joined.is_empty() {
-        return "(empty body)".to_string();
-    }
-    match joined.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}...", &joined[..cut]),
-        None => joined,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::excerpt;
-
-    #[test]
-    fn excerpts_of_html_pages_keep_the_text() {
-        let page = "<html><head><title>500 Internal Server Error</title></head>\n<body><h1>Oops</h1></body></html>";
-        assert_eq!(excerpt(page), "500 Internal Server Error Oops");
-        assert_eq!(excerpt(""), "(empty body)");
-        assert!(excerpt(&"x".repeat(500)).ends_with("..."));
     }
 }
