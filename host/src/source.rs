@@ -82,6 +82,13 @@ pub trait SourceFactory: Send + Sync {
         None
     }
 
+    /// The names of the plugins that provide `source_type`; several mean a
+    /// conflict that a source's `plugin` key must settle. Without an
+    /// override: none known.
+    fn providers(&self, _source_type: &str) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The plugin file that provides `source_type`, for messages and summaries.
     fn plugin_file(&self, source_type: &str) -> Option<std::path::PathBuf>;
 

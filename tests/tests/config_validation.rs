@@ -52,6 +52,14 @@ impl SourceFactory for Types {
                 },
             })
     }
+    /// `shared` is provided by two plugins (a conflict a source must settle).
+    fn providers(&self, source_type: &str) -> Vec<String> {
+        match source_type {
+            "shared" => vec!["alpha".into(), "beta".into()],
+            "csv" | "redcap" => vec![format!("pylantir-{source_type}")],
+            _ => Vec::new(),
+        }
+    }
     fn plugin_file(&self, source_type: &str) -> Option<PathBuf> {
         Some(PathBuf::from(format!("libpylantir_{source_type}.so")))
     }
@@ -343,4 +351,38 @@ fn a_window_mode_inside_config_wins_over_the_source_level_one() {
     }]}))
     .expect("valid");
     assert_eq!(config.sources[0].config["window_mode"], "rolling");
+}
+
+#[test]
+fn a_type_provided_by_two_plugins_asks_for_the_plugin_key() {
+    let found = problems(json!({"data_sources": [{"name": "a", "type": "shared"}]}));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].path, "data_sources[0].type");
+    assert!(
+        found[0]
+            .message
+            .contains("provided by several plugins (alpha, beta); set this source's `plugin`"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn a_plugin_key_naming_one_of_the_providers_settles_the_conflict() {
+    let config = load(json!({"data_sources": [{"name": "a", "type": "shared", "plugin": "beta"}]}))
+        .expect("valid");
+    assert_eq!(config.sources[0].plugin.as_deref(), Some("beta"));
+}
+
+#[test]
+fn a_plugin_key_naming_no_provider_is_refused_with_the_providers() {
+    let found =
+        problems(json!({"data_sources": [{"name": "a", "type": "shared", "plugin": "gamma"}]}));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].path, "data_sources[0].plugin");
+    assert!(
+        found[0].message.ends_with("providers: alpha, beta"),
+        "{}",
+        found[0].message
+    );
 }

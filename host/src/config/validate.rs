@@ -488,7 +488,37 @@ fn check_with_plugin(
     }
     let types = factory.source_types();
     let type_path = format!("data_sources[{}].type", source.index);
-    if !types.contains(&source.source_type) {
+    let providers = factory.providers(&source.source_type);
+    if let Some(pinned) = &source.plugin {
+        if !providers.contains(pinned) {
+            let value = Value::String(pinned.clone());
+            problems.push(Problem::new(
+                format!("data_sources[{}].plugin", source.index),
+                Some(&value),
+                format!(
+                    "no plugin of that name provides type `{}`; providers: {}",
+                    source.source_type,
+                    if providers.is_empty() {
+                        "none".to_string()
+                    } else {
+                        providers.join(", ")
+                    }
+                ),
+            ));
+            return;
+        }
+    } else if providers.len() > 1 {
+        let value = Value::String(source.source_type.clone());
+        problems.push(Problem::new(
+            type_path,
+            Some(&value),
+            format!(
+                "provided by several plugins ({}); set this source's `plugin` to the one to use",
+                providers.join(", ")
+            ),
+        ));
+        return;
+    } else if !types.contains(&source.source_type) {
         let available = if types.is_empty() {
             "no plugins were found (check --plugin-dir, `plugin_dirs` or PYLANTIR_PLUGIN_PATH)"
                 .to_string()

@@ -83,9 +83,9 @@ impl IsolatingFactory {
         )
     }
 
-    fn file_of(&self, source_type: &str) -> Result<PathBuf, SourceError> {
+    fn file_of(&self, source_type: &str, pinned: Option<&str>) -> Result<PathBuf, SourceError> {
         self.registry
-            .resolve(source_type)
+            .resolve_pinned(source_type, pinned)
             .map(|p| p.file().to_path_buf())
             .map_err(|e| SourceError::new(SourceErrorKind::Config, e.to_string()))
     }
@@ -94,8 +94,9 @@ impl IsolatingFactory {
         &self,
         source_type: &str,
         source_name: &str,
+        pinned: Option<&str>,
     ) -> Result<Box<dyn DataSource>, SourceError> {
-        let file = self.file_of(source_type)?;
+        let file = self.file_of(source_type, pinned)?;
         let plugin = {
             let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
             match loaded.get(&file) {
@@ -118,7 +119,7 @@ impl IsolatingFactory {
     }
 
     fn in_worker(&self, source: &SourceConfig) -> Result<Box<dyn DataSource>, SourceError> {
-        let file = self.file_of(&source.source_type)?;
+        let file = self.file_of(&source.source_type, source.plugin.as_deref())?;
         let health = self.health_of(source);
         let allowed = health.lock().unwrap_or_else(|p| p.into_inner()).may_start();
         allowed?;
@@ -148,6 +149,10 @@ impl SourceFactory for IsolatingFactory {
             .iter()
             .find(|t| t.name == source_type)
             .cloned()
+    }
+
+    fn providers(&self, source_type: &str) -> Vec<String> {
+        self.registry.provider_names(source_type)
     }
 
     fn plugin_file(&self, source_type: &str) -> Option<PathBuf> {
@@ -180,7 +185,9 @@ impl SourceFactory for IsolatingFactory {
     fn create_for(&self, source: &SourceConfig) -> Result<Box<dyn DataSource>, SourceError> {
         match source.isolation {
             Isolation::Process => self.in_worker(source),
-            Isolation::InProcess => self.in_process(&source.source_type, &source.name),
+            Isolation::InProcess => {
+                self.in_process(&source.source_type, &source.name, source.plugin.as_deref())
+            }
         }
     }
 }

@@ -160,9 +160,41 @@ impl Registry {
 
     /// The plugin that provides `source_type`.
     pub fn resolve(&self, source_type: &str) -> Result<&Arc<LoadedPlugin>, ResolveError> {
-        match self.providers.get(source_type).map(Vec::as_slice) {
-            Some([plugin]) => Ok(plugin),
-            Some(plugins) if !plugins.is_empty() => Err(ResolveError::Conflict {
+        self.resolve_pinned(source_type, None)
+    }
+
+    /// The names of the plugins that provide `source_type` (several: a conflict).
+    pub fn provider_names(&self, source_type: &str) -> Vec<String> {
+        self.providers
+            .get(source_type)
+            .map(|plugins| {
+                plugins
+                    .iter()
+                    .map(|p| p.info().plugin_name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The plugin that provides `source_type`; with `pinned`, only the plugin
+    /// of that name counts (a source's `plugin` key settles a conflict).
+    pub fn resolve_pinned(
+        &self,
+        source_type: &str,
+        pinned: Option<&str>,
+    ) -> Result<&Arc<LoadedPlugin>, ResolveError> {
+        let all = self
+            .providers
+            .get(source_type)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let chosen: Vec<&Arc<LoadedPlugin>> = all
+            .iter()
+            .filter(|p| pinned.is_none_or(|name| p.info().plugin_name == name))
+            .collect();
+        match chosen.as_slice() {
+            [plugin] => Ok(plugin),
+            plugins if !plugins.is_empty() => Err(ResolveError::Conflict {
                 source_type: source_type.to_string(),
                 files: plugins.iter().map(|p| p.file().to_path_buf()).collect(),
             }),
@@ -192,6 +224,10 @@ impl SourceFactory for Registry {
             .iter()
             .find(|t| t.name == source_type)
             .cloned()
+    }
+
+    fn providers(&self, source_type: &str) -> Vec<String> {
+        self.provider_names(source_type)
     }
 
     fn plugin_file(&self, source_type: &str) -> Option<PathBuf> {
