@@ -3,11 +3,12 @@
 //! Calpendo server on 127.0.0.1 serving the Python fixture's bookings.
 
 use pylantir::config;
-use pylantir::loader::{LoadOptions, Registry};
+use pylantir::loader::Registry;
 use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
 use pylantir_tests::calpendo::FakeCalpendo;
 use pylantir_tests::http::{FakeServer, Reply};
-use pylantir_tests::{install_plugins, logs, temp_dir};
+use pylantir_tests::logs;
+use pylantir_tests::plugin_files::load_in_process;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -17,17 +18,11 @@ const USER: &str = "mri-sync";
 const PASSWORD: &str = "Calpendo-Pa55-e2e-31337";
 
 fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<(tempfile::TempDir, Registry)> = OnceLock::new();
-    &REGISTRY
-        .get_or_init(|| {
-            logs::capture();
-            let dir = temp_dir();
-            let files = install_plugins(dir.path(), &["pylantir_calpendo"]);
-            let registry = Registry::from_files(&files, &LoadOptions::default());
-            assert!(registry.all_usable(), "the Calpendo plugin loads");
-            (dir, registry)
-        })
-        .1
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        logs::capture();
+        load_in_process(&["pylantir_calpendo"])
+    })
 }
 
 /// The Python example's `config` (calpendo_config_example.json) pointed at `url`.

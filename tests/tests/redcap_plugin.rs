@@ -3,11 +3,12 @@
 //! server on 127.0.0.1. The plugin's log lines arrive in the host's logger.
 
 use pylantir::config;
-use pylantir::loader::{LoadOptions, Registry};
+use pylantir::loader::Registry;
 use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
 use pylantir_tests::http::{FakeServer, Reply};
+use pylantir_tests::logs;
+use pylantir_tests::plugin_files::load_in_process;
 use pylantir_tests::redcap::FakeRedcap;
-use pylantir_tests::{install_plugins, logs, temp_dir};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -18,17 +19,11 @@ const TOKEN: &str = "9F8E7D6C5B4A39281706F5E4D3C2B1A0";
 /// The registry holding the built REDCap plugin (loaded once, after the log
 /// capture is installed so the plugin's bridge forwards every level).
 fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<(tempfile::TempDir, Registry)> = OnceLock::new();
-    &REGISTRY
-        .get_or_init(|| {
-            logs::capture();
-            let dir = temp_dir();
-            let files = install_plugins(dir.path(), &["pylantir_redcap"]);
-            let registry = Registry::from_files(&files, &LoadOptions::default());
-            assert!(registry.all_usable(), "the REDCap plugin loads");
-            (dir, registry)
-        })
-        .1
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        logs::capture();
+        load_in_process(&["pylantir_redcap"])
+    })
 }
 
 fn config_for(url: &str, token: &str, extra: Value) -> Value {
