@@ -1,6 +1,7 @@
 //! The third-party author's path, outside this repository: a plugin crate
 //! in a directory of its own, built with plain `cargo build --release`
-//! against the workspace's plugin-api by path, installed with `plugins
+//! against plugin-api as an outsider gets it (the crate `cargo package`
+//! writes, unpacked into a directory of its own), installed with `plugins
 //! install`, served by the already-built server and seen through a C-FIND.
 //!
 //! Both tests build into one target directory (under the workspace's
@@ -77,8 +78,42 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Packages plugin-api as `cargo package` does for a release, unpacks the
+/// `.crate` into `dir` and returns the unpacked crate's directory.
+fn packaged_plugin_api(dir: &Path) -> PathBuf {
+    let package_dir = dir.join("package-target");
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "package",
+            "--quiet",
+            "--no-verify",
+            "--allow-dirty",
+            "-p",
+            "pylantir-plugin-api",
+        ])
+        .arg("--target-dir")
+        .arg(&package_dir)
+        .current_dir(workspace_root())
+        .status()
+        .expect("cargo package could be started");
+    assert!(
+        status.success(),
+        "cargo package -p pylantir-plugin-api failed"
+    );
+    let name = format!("pylantir-plugin-api-{}", pylantir_plugin_api::API_VERSION);
+    let archive = package_dir.join("package").join(format!("{name}.crate"));
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&archive)
+        .current_dir(dir)
+        .status()
+        .expect("tar could be started");
+    assert!(status.success(), "{} unpacked", archive.display());
+    dir.join(name)
+}
+
 /// Copies examples/minimal-plugin to `dir` and points its plugin-api
-/// dependency at the workspace's, by absolute path.
+/// dependency at the packaged crate unpacked beside it, by absolute path.
 fn copy_example(dir: &Path) -> PathBuf {
     let example = workspace_root().join("examples/minimal-plugin");
     let to = dir.join("minimal-plugin");
@@ -87,7 +122,7 @@ fn copy_example(dir: &Path) -> PathBuf {
         std::fs::copy(example.join(file), to.join(file)).expect("example file copied");
     }
     let manifest = std::fs::read_to_string(example.join("Cargo.toml")).expect("example manifest");
-    let api = workspace_root().join("plugin-api");
+    let api = packaged_plugin_api(dir);
     let relocated = manifest.replace(
         r#"path = "../../plugin-api""#,
         &format!("path = {:?}", api.display().to_string()),
@@ -139,7 +174,8 @@ fn find_patients(port: u16) -> Vec<(String, String)> {
 }
 
 #[test]
-fn the_example_built_out_of_tree_is_installed_and_its_entries_are_served_over_c_find() {
+fn the_example_built_out_of_tree_against_the_packaged_plugin_api_is_installed_and_served_over_c_find(
+) {
     let outside = temp_dir();
     let crate_dir = copy_example(outside.path());
     cargo(&crate_dir, &["build", "--release", "--quiet"]);

@@ -29,8 +29,9 @@ pub struct NewArgs {
     /// The directory to create the crate in (as DIR/NAME).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
-    /// The plugin-api crate to build against, by path [default: the one this
-    /// pylantir was built from when it is still there, else version 1 from the registry].
+    /// The plugin-api crate to build against, by path: the directory of an
+    /// unpacked `pylantir-plugin-api-1.x.y.crate` (see docs/plugin-development.md)
+    /// [default: the plugin-api this pylantir was built from, when it is still there].
     #[arg(long = "plugin-api", value_name = "DIR")]
     pub plugin_api: Option<PathBuf>,
 }
@@ -61,21 +62,23 @@ pub fn names(name: &str) -> Result<(String, String), String> {
 }
 
 /// The plugin-api dependency line for a crate outside this repository.
-fn dependency(plugin_api: Option<&Path>) -> String {
+fn dependency(plugin_api: Option<&Path>) -> Result<String, String> {
     let path = match plugin_api {
-        Some(path) => std::path::absolute(path).ok(),
-        None => std::fs::canonicalize(BUILT_PLUGIN_API).ok(),
+        Some(path) => std::path::absolute(path)
+            .map_err(|e| format!("--plugin-api {}: {e}", path.display()))?,
+        None => std::fs::canonicalize(BUILT_PLUGIN_API).map_err(|_| {
+            format!(
+                "the plugin-api sources this pylantir was built from are not at {BUILT_PLUGIN_API} any more: \
+                 pass --plugin-api DIR, the directory of an unpacked pylantir-plugin-api-{}.crate \
+                 (made with `cargo package -p pylantir-plugin-api`; see docs/plugin-development.md)",
+                pylantir_plugin_api::API_VERSION
+            )
+        })?,
     };
-    match path {
-        Some(path) => format!(
-            "pylantir-plugin-api = {{ path = {} }}",
-            toml_string(&path.display().to_string())
-        ),
-        None => format!(
-            "pylantir-plugin-api = \"{}\"",
-            pylantir_plugin_api::API_VERSION
-        ),
-    }
+    Ok(format!(
+        "pylantir-plugin-api = {{ path = {} }}",
+        toml_string(&path.display().to_string())
+    ))
 }
 
 /// A TOML basic string.
@@ -95,7 +98,7 @@ pub fn generate(name: &str, plugin_api: Option<&Path>) -> Result<Crate, String> 
             "name = \"pylantir_minimal\"",
             &format!("name = \"pylantir_{snake}\""),
         )
-        .replace(EXAMPLE_DEPENDENCY, &dependency(plugin_api))
+        .replace(EXAMPLE_DEPENDENCY, &dependency(plugin_api)?)
         + STANDALONE_TOML;
     let lib_rs = EXAMPLE_LIB_RS
         .replace("\"minimal-example\"", &format!("\"{kebab}\""))
@@ -209,7 +212,7 @@ mod tests {
     #[test]
     fn an_existing_directory_is_not_overwritten() {
         let dir = tempfile::tempdir().unwrap();
-        let generated = generate("clinic", None).unwrap();
+        let generated = generate("clinic", Some(Path::new("/opt/plugin-api"))).unwrap();
         let error = write(dir.path(), &generated).unwrap_err();
         assert!(error.contains("already exists"), "{error}");
     }
