@@ -85,7 +85,9 @@ pub fn root_module(
 #[macro_export]
 macro_rules! export_plugin {
     ($definition:path) => {
-        /// The root module loader abi_stable looks up in a plugin library.
+        /// The root module loader abi_stable looks up in a plugin library. The
+        /// symbol name is abi_stable's `ROOT_MODULE_LOADER_NAME`, written out
+        /// because `export_name` takes a literal (a test pins the two together).
         #[doc(hidden)]
         #[unsafe(export_name = "_1as_0lib_1header_0root_bmodule_bloader")]
         pub static __PYLANTIR_PLUGIN_ROOT_MODULE: $crate::abi_stable::library::LibHeader = {
@@ -114,6 +116,11 @@ macro_rules! export_plugin {
             extern "C" fn erased() -> $crate::abi_stable::library::RootModuleResult {
                 $crate::abi_stable::library::__call_root_module_loader(root_module)
             }
+            // SAFETY: `from_constructor` requires that the constructor
+            // returns the root module type the header is declared for and
+            // that the header is the library's one root-module static;
+            // `erased` builds exactly a `PluginModRef`, and this static is
+            // the only one exported under abi_stable's loader symbol.
             unsafe {
                 $crate::abi_stable::library::LibHeader::from_constructor::<$crate::PluginModRef>(
                     erased,
@@ -122,4 +129,20 @@ macro_rules! export_plugin {
             }
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_macro_exports_the_root_module_under_abi_stables_loader_symbol() {
+        let source = include_str!("export.rs");
+        let attribute = format!(
+            "export_name = \"{}\"",
+            abi_stable::library::ROOT_MODULE_LOADER_NAME
+        );
+        assert!(
+            source.contains(&attribute),
+            "export_plugin! must export `{attribute}`"
+        );
+    }
 }

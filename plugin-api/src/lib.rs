@@ -31,19 +31,24 @@
 //!   (root module, source object, error, host context). Payloads cross it as
 //!   JSON text, so new fields never change the ABI.
 //! - [`source`]: the author-facing [`Source`] trait and the [`Plugin`] builder.
-//! - [`adapter`]: wraps a [`Source`] into the FFI object; every call runs under
-//!   `catch_unwind`, a panic becomes an error of kind [`ErrorKind::PANICKED`].
+//! - `adapter` (plumbing, hidden from the docs): wraps a [`Source`] into the
+//!   FFI object; every call runs under `catch_unwind`, a panic becomes an
+//!   error of kind [`ErrorKind::PANICKED`].
 //! - [`info`]: the plugin metadata the host lists without running anything.
 //! - [`entry`]: worklist entries, the worklist field names and the entry JSON Schema.
-//! - [`logging`]: the log bridge that forwards a plugin's `log` records to the host.
-//! - [`export`]: the machinery behind [`export_plugin!`].
+//! - `logging` (plumbing): the log bridge that forwards a plugin's `log`
+//!   records to the host; a plugin just uses the re-exported [`log`] macros.
+//! - `export` (plumbing): the machinery behind [`export_plugin!`].
 //! - [`messages`]: readable error messages (error chains, excerpts of upstream answers).
 
+#[doc(hidden)]
 pub mod adapter;
 pub mod entry;
+#[doc(hidden)]
 pub mod export;
 pub mod ffi;
 pub mod info;
+#[doc(hidden)]
 pub mod logging;
 pub mod messages;
 pub mod source;
@@ -53,7 +58,7 @@ pub use abi_stable;
 pub use log;
 pub use serde_json;
 
-pub use entry::{entry_schema, Entry, WORKLIST_FIELDS};
+pub use entry::{entry_schema, Entry, SOURCE_RECORD_ID, WORKLIST_FIELDS};
 pub use ffi::{DataSourceBox, ErrorKind, HostContext, PluginError, PluginModRef};
 pub use info::{PluginInfo, SourceTypeInfo};
 pub use source::{FieldMapping, Plugin, Source, SourceContext};

@@ -10,13 +10,23 @@ pub type FieldMapping = Map<String, Value>;
 
 /// A data source, written as ordinary Rust. Errors are plain messages; the
 /// adapter tags them (config, fetch) and turns panics into errors.
+///
+/// `Send + Sync`: the host may call a source from a thread other than the
+/// one that built it (its sync thread, a worker's request loop), one call at
+/// a time; a source that holds a non-`Sync` client keeps it behind a `Mutex`.
 pub trait Source: Send + Sync + 'static {
-    /// Checks the source's `config` object and keeps what `fetch_entries` needs.
+    /// Checks the source's `config` object and keeps what `fetch_entries`
+    /// needs: the host calls it once, before any fetch, and does not pass the
+    /// configuration again, so store the parsed settings in `self`.
     /// The message of an error names the offending key.
     fn validate_config(&mut self, config: &Value) -> Result<(), String>;
 
     /// Returns worklist entries. `interval_seconds` is how far back an
     /// incremental source should look; others ignore it.
+    ///
+    /// Entry values are JSON strings (worklist field name -> text), or `null`
+    /// for "not sent". The host rejects an entry holding a number, a boolean,
+    /// an object or an array (naming the field) and stores the others.
     fn fetch_entries(
         &mut self,
         field_mapping: &FieldMapping,

@@ -2,7 +2,9 @@
 //! Depends on `pylantir-plugin-api` alone.
 
 use pylantir_plugin_api::serde_json::{json, Value};
-use pylantir_plugin_api::{export_plugin, log, Entry, FieldMapping, Plugin, Source};
+use pylantir_plugin_api::{
+    export_plugin, log, Entry, FieldMapping, Plugin, Source, SOURCE_RECORD_ID,
+};
 
 #[derive(Default)]
 struct Greeter {
@@ -30,7 +32,7 @@ impl Source for Greeter {
         let mut entries = Vec::new();
         for (i, name) in self.patients.iter().enumerate() {
             let mut entry = Entry::new();
-            entry.insert("source_record_id".into(), json!(format!("greeter-{i}")));
+            entry.insert(SOURCE_RECORD_ID.into(), json!(format!("greeter-{i}")));
             entry.insert("patient_id".into(), json!(format!("GREET{i:04}")));
             entry.insert("patient_name".into(), json!(name));
             entry.insert("modality".into(), json!("MR"));
