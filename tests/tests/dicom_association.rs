@@ -2,15 +2,13 @@
 //! C-CANCEL mid-stream, concurrency and its limit, and robustness against
 //! garbage and truncated PDUs (the server must go on serving).
 
-mod dicom_common;
-
-use dicom_common::*;
 use dicom_core::VR;
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextProposed, UserVariableItem};
 use dicom_ul::Pdu;
 use pylantir::dicom::scu::Client;
+use pylantir_tests::dicom::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::ops::ControlFlow;

@@ -2,13 +2,11 @@
 //! rows stored in both date formats, and MPPS state across a restart of the
 //! process.
 
-mod dicom_common;
-
-use dicom_common::*;
 use dicom_core::VR;
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::{Client, ScuOptions};
+use pylantir_tests::dicom::*;
 use pylantir_tests::server::ServerProcess;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,9 +1,7 @@
 //! The SCU commands of the real binary (`echo`, `test-client`, `test-mpps`)
 //! against a server running in-process, with pylantir 0.4's option spellings.
 
-mod dicom_common;
-
-use dicom_common::*;
+use pylantir_tests::dicom::*;
 use std::process::{Command, Output};
 
 fn pylantir(site: &Site, args: &[&str]) -> Output {

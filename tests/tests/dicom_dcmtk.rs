@@ -2,10 +2,8 @@
 //! `findscu -W` with query files made by `dump2dcm` (DCMTK's own example
 //! queries and ours). Needs DCMTK: skipped loudly without it, failed under CI.
 
-mod dicom_common;
-
-use dicom_common::*;
 use dicom_dictionary_std::tags;
+use pylantir_tests::dicom::*;
 use std::path::Path;
 use std::process::Command;
 

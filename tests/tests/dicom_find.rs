@@ -2,12 +2,10 @@
 //! sequence matching, optional keys, UID lists, statuses, per-source
 //! windows, the calling-AE filter and pylantir 0.4's missing-value defaults.
 
-mod dicom_common;
-
-use dicom_common::*;
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
+use pylantir_tests::dicom::*;
 
 fn query(
     top: Vec<dicom_core::DataElement<InMemDicomObject>>,

@@ -2,13 +2,11 @@
 //! linking to the worklist item, the item's status after each step,
 //! lenient mode, and state after a server restart.
 
-mod dicom_common;
-
-use dicom_common::*;
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::Client;
+use pylantir_tests::dicom::*;
 
 const STUDY: &str = "2.25.1111";
 

@@ -5,9 +5,7 @@
 //! reason, and the source recovers once the plugin stops failing (the
 //! fixture fails on its first fetch only).
 
-mod isolation_common;
-
-use isolation_common::{assert_echo, find_patients, panic_abort_fixture, Site};
+use pylantir_tests::isolation::{assert_echo, find_patients, panic_abort_fixture, Site};
 use pylantir_tests::library;
 use serde_json::json;
 use std::path::Path;
@@ -111,7 +109,7 @@ fn a_plugin_printing_to_stdout_does_not_corrupt_the_protocol() {
     );
     assert_eq!(site.patients("bad"), ["F0"]);
     assert!(
-        server.wait_for_log(isolation_common::PATIENCE, |log| log
+        server.wait_for_log(pylantir_tests::isolation::PATIENCE, |log| log
             .contains("[failing:bad] fixture noise on stdout 99")),
         "the plugin's stdout is relayed to the log under the source's name:\n{}",
         server.log()

@@ -3,9 +3,7 @@
 //! (SIGTERM or SIGKILL), `"isolation": "in-process"` still works, and
 //! `plugins list` survives a plugin that kills its loader.
 
-mod isolation_common;
-
-use isolation_common::{
+use pylantir_tests::isolation::{
     assert_echo, find_patients, wait_until, workers_under, zombie_children, Site,
 };
 use pylantir_tests::{artifacts, library};
@@ -180,7 +178,7 @@ fn plugins_list_reports_a_plugin_that_kills_its_loader() {
 #[test]
 fn a_plugin_built_with_panic_abort_is_listed_as_worker_only() {
     let site = Site::new(
-        isolation_common::panic_abort_fixture(),
+        pylantir_tests::isolation::panic_abort_fixture(),
         json!({}),
         json!({}),
         json!({}),
@@ -206,7 +204,7 @@ fn a_plugin_built_with_panic_abort_is_listed_as_worker_only() {
 #[test]
 fn an_in_process_source_refuses_a_panic_abort_plugin() {
     let site = Site::new(
-        isolation_common::panic_abort_fixture(),
+        pylantir_tests::isolation::panic_abort_fixture(),
         json!({}),
         json!({"isolation": "in-process"}),
         json!({}),

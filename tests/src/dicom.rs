@@ -1,7 +1,6 @@
 //! Shared helpers of the DICOM tests: a site (a real SQLite worklist file
 //! and the server running in-process on a free loopback port), row
 //! insertion by plain SQL, DCMTK runners and our SCU.
-#![allow(dead_code)]
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_object::InMemDicomObject;

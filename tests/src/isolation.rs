@@ -2,14 +2,12 @@
 //! fixture source and a healthy CSV source, helpers to read `sync_runs`, ask
 //! over DICOM, and find worker processes in /proc.
 
-#![allow(dead_code)] // each test binary uses a part
-
+use crate::server::ServerProcess;
+use crate::{artifacts, library, profile_dir, temp_dir, workspace_root};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::{Client, ScuOptions};
-use pylantir_tests::server::ServerProcess;
-use pylantir_tests::{artifacts, library, profile_dir, temp_dir, workspace_root};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 use std::ops::ControlFlow;

@@ -1,0 +1,29 @@
+//! The integration tests: one test binary, as ripgrep keeps them, with a
+//! module per area. The shared kit (servers, DICOM peers, fakes of upstream
+//! APIs, plugin builds) is the `pylantir_tests` library in `tests/src`.
+
+mod author_docs;
+mod author_out_of_tree;
+mod author_tools;
+mod calpendo_plugin;
+mod config_commands;
+mod config_validation;
+mod dicom_association;
+mod dicom_binary;
+mod dicom_cli;
+mod dicom_dcmtk;
+mod dicom_find;
+mod dicom_mpps;
+mod isolation_failures;
+mod isolation_lifecycle;
+mod plugins_csv;
+mod plugins_in_process;
+mod plugins_json;
+mod plugins_list;
+mod redcap_plugin;
+mod start_network_sources;
+mod start_server;
+mod store_migration;
+mod store_runs;
+mod store_upsert;
+mod sync_plugins;
