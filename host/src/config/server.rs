@@ -104,4 +104,39 @@ mod tests {
         assert_eq!(found.value, Some(json!("weekly")));
         assert_eq!(found.message, "expected \"rolling\"");
     }
+
+    fn windows(sources: Value) -> Vec<crate::dicom::options::WindowRule> {
+        let raw = json!({ "data_sources": sources });
+        options(raw.as_object().expect("object"), &Flags::default())
+            .expect("valid")
+            .windows
+    }
+
+    #[test]
+    fn the_window_keys_at_a_sources_top_level_apply_to_any_type() {
+        let rules = windows(json!([{"name": "c", "type": "csv",
+            "daily_window": {"start_time": [7, 0], "end_time": [19, 0]}, "timezone": "Europe/Berlin"}]));
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].source, "c");
+        assert_eq!(rules[0].tz.iana_name(), Some("Europe/Berlin"));
+    }
+
+    #[test]
+    fn keys_inside_a_csv_sources_config_are_not_read() {
+        let rules = windows(json!([{"name": "c", "type": "csv",
+            "config": {"window_mode": "today", "mwl_days_ahead": 2, "timezone": "Mars/Olympus"}}]));
+        assert!(rules.is_empty());
+    }
+
+    #[test]
+    fn pythons_spellings_are_read_under_config_for_redcap_and_calpendo() {
+        use crate::dicom::options::WindowKind;
+        let rules = windows(json!([
+            {"name": "r", "type": "redcap", "config": {"mwl_days_ahead": 2}},
+            {"name": "c", "type": "calpendo", "config": {"window_mode": "today"}},
+        ]));
+        assert_eq!(rules[0].kind, WindowKind::DaysAhead(2));
+        assert_eq!(rules[1].kind, WindowKind::Today);
+        assert_eq!(rules[1].tz.iana_name(), Some("America/Edmonton"));
+    }
 }
