@@ -89,9 +89,9 @@ pub fn with_source<R>(label: &str, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The host's sink: logs the record through the host's `log` logger; inside
-/// [`with_source`] as `[type:name] plugin: message` under target `plugin`,
-/// as the lines of a worker process are relayed.
+/// The host's sink: logs the record through the host's `log` logger, with
+/// the plugin's name as target; inside [`with_source`] the message starts
+/// with `[type:name]`, as the lines of a worker process do.
 pub extern "C" fn host_sink(level: u8, target: RStr<'_>, message: RStr<'_>) {
     let level = match level {
         1 => Level::Error,
@@ -100,24 +100,18 @@ pub extern "C" fn host_sink(level: u8, target: RStr<'_>, message: RStr<'_>) {
         4 => Level::Debug,
         _ => Level::Trace,
     };
-    SOURCE.with(|source| match source.borrow().as_deref() {
-        Some(label) => log::logger().log(
-            &Record::builder()
-                .level(level)
-                .target("plugin")
-                .args(format_args!(
-                    "[{label}] {}: {}",
-                    target.as_str(),
-                    message.as_str()
-                ))
-                .build(),
-        ),
-        None => log::logger().log(
+    SOURCE.with(|source| {
+        let label = source.borrow();
+        let prefix = label
+            .as_deref()
+            .map(|l| format!("[{l}] "))
+            .unwrap_or_default();
+        log::logger().log(
             &Record::builder()
                 .level(level)
                 .target(target.as_str())
-                .args(format_args!("{}", message.as_str()))
+                .args(format_args!("{prefix}{}", message.as_str()))
                 .build(),
-        ),
+        );
     });
 }
