@@ -166,6 +166,7 @@ fn every_python_example_config_passes_check_config_with_the_shipped_plugins() {
         "config_example_with_cors.json",
         "mwl_config.json",
         "mwl_config_multi_source_example.json",
+        "readme_data_sources_example.json",
     ] {
         let out = Command::new(&artifacts().bin)
             .args(["check-config", "--pylantir_config"])
@@ -339,7 +340,103 @@ fn check_config_reports_invalid_dicom_settings_and_exits_1() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("invalid DICOM settings"), "{stderr}");
-    assert!(stderr.contains("port: expected a port number"), "{stderr}");
+    assert!(stderr.contains("has 2 problem(s)"), "{stderr}");
+    assert!(
+        stderr.contains("port: must be a port number 0-65535 (found \"4242\")"),
+        "{stderr}"
+    );
     assert!(stderr.contains("max_associations"), "{stderr}");
+}
+
+#[test]
+fn check_config_strict_exits_1_on_warnings_that_plain_check_config_prints() {
+    let readme = example("readme_data_sources_example.json");
+    let readme = readme.to_str().expect("utf-8");
+    let run = |strict: bool| {
+        let mut args = vec!["check-config", "--pylantir_config", readme];
+        if strict {
+            args.push("--strict");
+        }
+        Command::new(&artifacts().bin)
+            .args(args)
+            .env_remove("PYLANTIR_PLUGIN_PATH")
+            .env("REDCAP_API_URL", "http://127.0.0.1:9/api/")
+            .env("REDCAP_API_TOKEN", "0123456789ABCDEF0123456789ABCDEF")
+            .output()
+            .expect("pylantir runs")
+    };
+    let plain = run(false);
+    let stderr = text(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(0), "{stderr}");
+    for entry in [
+        "instrument",
+        "session_id",
+        "scheduled_date",
+        "scheduled_time",
+        "status",
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&format!("warning: data_sources[0].field_mapping.{entry}: ")))
+            .unwrap_or_else(|| panic!("a warning for {entry}:\n{stderr}"));
+        assert!(line.contains("this entry has no effect"), "{line}");
+    }
+    let strict = run(true);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(text(&strict.stderr).contains("5 warning(s); --strict refuses them"));
+}
+
+#[test]
+fn a_csv_sources_own_timezone_key_is_left_to_the_csv_plugin() {
+    let dir = csv_site();
+    let csv = dir.path().join("a.csv").display().to_string();
+    let cfg = write_json(
+        dir.path(),
+        "cfg.json",
+        &json!({"db_path": "w.db", "data_sources": [
+            {"name": "clinic", "type": "csv",
+             "config": {"file_path": csv, "timezone": "Mars/Olympus"},
+             "field_mapping": {"mrn": "patient_id"}},
+        ]}),
+    );
+    let out = pylantir(&[
+        "check-config",
+        "--pylantir_config",
+        cfg.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_bad_max_crashes_is_refused_by_check_config_and_start_alike() {
+    let dir = temp_dir();
+    let cfg = write_json(
+        dir.path(),
+        "cfg.json",
+        &json!({"db_path": "w.db", "max_crashes": -1, "data_sources": []}),
+    );
+    let cfg = cfg.to_str().expect("utf-8");
+    let expected = "max_crashes: must be a whole number of failures, at least 1 (found -1)";
+    let check = pylantir(&["check-config", "--pylantir_config", cfg]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stderr).contains(expected),
+        "{}",
+        text(&check.stderr)
+    );
+    let start = pylantir(&[
+        "start",
+        "--pylantir_config",
+        cfg,
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]);
+    assert_eq!(start.status.code(), Some(1));
+    assert!(
+        text(&start.stderr).contains(expected),
+        "{}",
+        text(&start.stderr)
+    );
 }

@@ -2,14 +2,15 @@
 //! each with its JSON path and the value found.
 //!
 //! The source types come from a small in-test factory (the collaborator of
-//! the unit under test): `csv` (needs `config.path`) and `redcap` (accepts the
-//! extra mapping target `study_id`).
+//! the unit under test): `csv` (needs `config.path`), `redcap` (accepts the
+//! extra mapping target `study_id`) and `calpendo`.
 
-use pylantir::config::{self, ConfigError, Problem};
+use pylantir::config::{self, ConfigError, Problem, Severity};
 use pylantir::source::{DataSource, SourceError, SourceErrorKind, SourceFactory};
 use pylantir_plugin_api::{Entry, SourceTypeInfo};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 struct Types;
 
@@ -36,7 +37,7 @@ impl DataSource for Checker {
 
 impl SourceFactory for Types {
     fn source_types(&self) -> Vec<String> {
-        vec!["csv".into(), "redcap".into()]
+        vec!["csv".into(), "redcap".into(), "calpendo".into()]
     }
     fn type_info(&self, source_type: &str) -> Option<SourceTypeInfo> {
         self.source_types()
@@ -56,7 +57,7 @@ impl SourceFactory for Types {
     fn providers(&self, source_type: &str) -> Vec<String> {
         match source_type {
             "shared" => vec!["alpha".into(), "beta".into()],
-            "csv" | "redcap" => vec![format!("pylantir-{source_type}")],
+            "csv" | "redcap" | "calpendo" => vec![format!("pylantir-{source_type}")],
             _ => Vec::new(),
         }
     }
@@ -118,7 +119,7 @@ fn an_unknown_type_lists_the_available_types() {
     assert_eq!(problem.value, Some(json!("hl7")));
     assert_eq!(
         problem.message,
-        "unknown source type; available types: csv, redcap"
+        "unknown source type; available types: csv, redcap, calpendo"
     );
 }
 
@@ -182,14 +183,128 @@ fn a_field_mapping_that_is_not_an_object_is_refused() {
     assert_eq!(problem.value, Some(json!(["patient_id"])));
 }
 
+/// The one warning of a configuration that loads.
+fn one_warning(value: Value) -> Problem {
+    let config = load(value).expect("valid: warnings only");
+    assert_eq!(config.warnings.len(), 1, "{:#?}", config.warnings);
+    config.warnings.into_iter().next().expect("one")
+}
+
 #[test]
-fn a_field_mapping_target_that_is_not_a_worklist_column_is_refused() {
-    let problem = one_problem(json!({"field_mapping": {"mrn": "patient_identifier"}}));
-    assert_eq!(problem.path, "data_sources[0].field_mapping.mrn");
-    assert_eq!(problem.value, Some(json!("patient_identifier")));
-    assert!(problem
+fn a_field_mapping_target_that_is_not_a_worklist_column_is_a_warning_naming_the_entry() {
+    let mut source = csv("a");
+    source["field_mapping"] = json!({"mrn": "patient_identifier"});
+    let warning = one_warning(json!({"data_sources": [source]}));
+    assert_eq!(warning.severity, Severity::Warning);
+    assert_eq!(warning.path, "data_sources[0].field_mapping.mrn");
+    assert_eq!(warning.value, Some(json!("patient_identifier")));
+    assert!(
+        warning.message.starts_with(
+            "the target is not a worklist column, so this entry has no effect (Python pylantir \
+             ignored it too); worklist columns: study_instance_uid, patient_name"
+        ),
+        "{}",
+        warning.message
+    );
+    assert!(warning.to_string().starts_with(
+        "warning: data_sources[0].field_mapping.mrn: the target is not a worklist column"
+    ));
+}
+
+#[test]
+fn a_field_mapping_to_the_status_column_is_a_warning_that_it_has_no_effect() {
+    let source =
+        json!({"type": "redcap", "field_mapping": {"status": "performed_procedure_step_status"}});
+    let warning = one_warning(json!({"data_sources": [source]}));
+    assert_eq!(warning.path, "data_sources[0].field_mapping.status");
+    assert!(
+        warning
+            .message
+            .contains("a source does not set `performed_procedure_step_status`"),
+        "{}",
+        warning.message
+    );
+    assert!(warning.message.ends_with("this entry has no effect"));
+}
+
+#[test]
+fn a_field_mapping_from_a_worklist_column_to_a_source_path_is_the_reversed_form() {
+    let mut source = csv("a");
+    source["field_mapping"] =
+        json!({"accession_number": "id", "patient_id": {"source_field": "title"}});
+    let config = load(json!({"data_sources": [source]})).expect("valid");
+    assert_eq!(config.warnings, []);
+}
+
+#[test]
+fn an_unknown_top_level_or_source_key_is_a_warning() {
+    let mut source = csv("a");
+    source["sync_intervall"] = json!(5);
+    let config = load(json!({"data_sources": [source], "mri_visit_session_mapping": {}}))
+        .expect("valid: warnings only");
+    let paths: Vec<&str> = config.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "data_sources[0].sync_intervall",
+            "mri_visit_session_mapping"
+        ]
+    );
+    assert!(config.warnings[0]
         .message
-        .starts_with("maps to a field that is not a worklist column; expected one of: study_instance_uid, patient_name"));
+        .ends_with("is not a pylantir setting; it has no effect"));
+}
+
+#[test]
+fn the_dicom_and_crash_keys_are_known_keys() {
+    let config = load(json!({
+        "data_sources": [], "ip": "127.0.0.1", "port": 11112, "ae_title": "WL",
+        "max_associations": 4, "dimse_timeout": 5, "acse_timeout": 5, "max_pdu_length": 16384,
+        "default_station_aet": "MR1", "filter_by_calling_aet": true, "mpps_lenient": false,
+        "mwl_days_ahead": 1, "mwl_visible_statuses": ["SCHEDULED"], "allowed_aet": [],
+        "max_crashes": 3, "crash_window_minutes": 5, "db_echo": "False", "site": "1",
+        "protocol": {}, "users_db_path": "u.db", "api": {}
+    }))
+    .expect("valid");
+    assert_eq!(config.warnings, []);
+}
+
+#[test]
+fn invalid_dicom_settings_are_problems_with_their_path_and_value() {
+    let found = problems(json!({"data_sources": [], "port": "4242", "max_associations": 0}));
+    let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "port: must be a port number 0-65535 (found \"4242\")",
+            "max_associations: expected a whole number from 1 to 1000 (found 0)",
+        ]
+    );
+}
+
+#[test]
+fn a_bad_max_crashes_or_crash_window_is_an_error_at_the_top_level_and_per_source() {
+    let mut source = csv("a");
+    source["crash_window_minutes"] = json!(0);
+    let found = problems(json!({"data_sources": [source], "max_crashes": -1}));
+    let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "max_crashes: must be a whole number of failures, at least 1 (found -1)",
+            "data_sources[0].crash_window_minutes: must be a number of minutes above 0 (found 0)",
+        ]
+    );
+}
+
+#[test]
+fn crash_limits_are_read_at_both_levels() {
+    let mut source = csv("a");
+    source["max_crashes"] = json!(2);
+    let config =
+        load(json!({"data_sources": [source], "crash_window_minutes": 0.5})).expect("valid");
+    assert_eq!(config.crash_limits.window, Some(Duration::from_secs(30)));
+    assert_eq!(config.sources[0].crash_limits.max_crashes, Some(2));
 }
 
 #[test]
@@ -329,28 +444,62 @@ fn the_whole_top_level_object_stays_available() {
 }
 
 #[test]
-fn a_source_level_window_mode_reaches_the_plugin_config_as_python_passes_it() {
+fn a_source_level_window_reaches_a_calpendo_plugins_config_as_python_passes_it() {
     let config = load(json!({"data_sources": [{
-        "name": "bookings", "type": "redcap",
+        "name": "bookings", "type": "calpendo",
         "window_mode": "today",
         "daily_window": {"start_time": [7, 0], "end_time": [19, 0]},
-        "config": {"site": "1"}
+        "timezone": "Europe/Berlin",
+        "config": {"base_url": "https://calpendo.example.org"}
     }]}))
     .expect("valid");
     let settings = &config.sources[0].config;
     assert_eq!(settings["window_mode"], "today");
     assert_eq!(settings["daily_window"]["start_time"], json!([7, 0]));
+    assert_eq!(settings["timezone"], "Europe/Berlin");
 }
 
 #[test]
-fn a_window_mode_inside_config_wins_over_the_source_level_one() {
+fn a_source_level_window_mode_wins_over_the_one_in_config_as_in_python() {
     let config = load(json!({"data_sources": [{
-        "name": "bookings", "type": "redcap",
+        "name": "bookings", "type": "calpendo",
         "window_mode": "today",
         "config": {"window_mode": "rolling"}
     }]}))
     .expect("valid");
-    assert_eq!(config.sources[0].config["window_mode"], "rolling");
+    assert_eq!(config.sources[0].config["window_mode"], "today");
+}
+
+#[test]
+fn other_types_get_their_config_untouched_by_source_level_keys() {
+    let config = load(json!({"data_sources": [{
+        "name": "visits", "type": "redcap",
+        "window_mode": "today",
+        "daily_window": {"start_time": [7, 0], "end_time": [19, 0]},
+        "timezone": "Europe/Berlin",
+        "config": {"site": "1"}
+    }]}))
+    .expect("valid");
+    assert_eq!(config.sources[0].config, json!({"site": "1"}));
+}
+
+#[test]
+fn a_time_zone_inside_a_csv_sources_config_is_left_to_the_plugin() {
+    let mut source = csv("a");
+    source["config"]["timezone"] = json!("Mars/Olympus");
+    let config = load(json!({"data_sources": [source]})).expect("valid");
+    assert_eq!(config.sources[0].config["timezone"], "Mars/Olympus");
+}
+
+#[test]
+fn an_unknown_source_level_time_zone_is_refused_at_its_path() {
+    let mut source = csv("a");
+    source["timezone"] = json!("Mars/Olympus");
+    source["window_mode"] = json!("today");
+    let found = problems(json!({"data_sources": [source]}));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].path, "data_sources[0].timezone");
+    assert_eq!(found[0].value, Some(json!("Mars/Olympus")));
 }
 
 #[test]

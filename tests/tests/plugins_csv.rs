@@ -288,3 +288,19 @@ fn the_default_configs_example_source_reads_a_dozen_valid_entries() {
         }
     }
 }
+
+#[test]
+fn a_mapping_to_a_target_that_is_not_a_worklist_field_has_no_effect() {
+    let dir = temp_dir();
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, "mrn,shoe\nP1,42\n").unwrap();
+    let entries = source(json!({"file_path": path}))
+        .fetch_entries(
+            &json!({"mrn": "patient_id", "shoe": "shoe_size", "absent": "instrument"}),
+            60.0,
+        )
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["patient_id"], "P1");
+    assert!(!entries[0].contains_key("shoe_size"));
+}

@@ -61,3 +61,36 @@ fn an_unknown_source_type_is_refused_naming_the_available_ones() {
         "no plugin provides source type 'calendar' (available: greeter)"
     );
 }
+
+#[test]
+fn an_in_process_plugins_log_lines_carry_the_type_and_source_name_as_worker_lines_do() {
+    let dir = pylantir_tests::temp_dir();
+    for (file, row) in [("inside.csv", "P1,DOE^A"), ("worker.csv", "P2,DOE^B")] {
+        std::fs::write(dir.path().join(file), format!("mrn,name\n{row}\n")).expect("csv");
+    }
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugin dir");
+    pylantir_tests::install_plugins(&plugins, &["pylantir_csv"]);
+    let source = |name: &str, isolation: &str| {
+        json!({"name": name, "type": "csv", "isolation": isolation, "sync_interval": 1,
+               "config": {"file_path": format!("{name}.csv")},
+               "field_mapping": {"mrn": "patient_id", "name": "patient_name"}})
+    };
+    let config = dir.path().join("pylantir.json");
+    let sources = [source("inside", "in-process"), source("worker", "process")];
+    std::fs::write(
+        &config,
+        json!({"db_path": "w.db", "data_sources": sources}).to_string(),
+    )
+    .expect("config written");
+    let server = pylantir_tests::server::ServerProcess::start(&config, &plugins, &[]);
+    // The csv plugin warns about the missing record_id_column when it is configured.
+    let warned = |log: &str, label: &str| {
+        log.lines()
+            .any(|l| l.contains(&format!("[{label}] ")) && l.contains("no config.record_id_column"))
+    };
+    let both = server.wait_for_log(std::time::Duration::from_secs(20), |log| {
+        warned(log, "csv:inside") && warned(log, "csv:worker")
+    });
+    assert!(both, "{}", server.log());
+}

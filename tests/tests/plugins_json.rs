@@ -163,17 +163,18 @@ fn hashed_record_ids_are_stable() {
 }
 
 #[test]
-fn a_mapping_to_an_unknown_worklist_field_fails_the_fetch() {
+fn a_mapping_to_an_unknown_worklist_field_has_no_effect() {
     let dir = temp_dir();
     let path = dir.path().join("a.json");
     std::fs::write(&path, ARRAY).unwrap();
     let mut source = registry().create("json", "test_json").unwrap();
     source.validate_config(&json!({"file_path": path})).unwrap();
-    let error = source
-        .fetch_entries(&json!({"patient.id": "shoe_size"}), 60.0)
-        .unwrap_err();
-    assert_eq!(
-        error.message,
-        "field_mapping maps 'patient.id' to 'shoe_size', which is not a worklist field"
-    );
+    let entries = source
+        .fetch_entries(
+            &json!({"patient.id": "patient_id", "patient.shoe": "shoe_size"}),
+            60.0,
+        )
+        .unwrap();
+    assert!(!entries.is_empty());
+    assert!(entries.iter().all(|e| !e.contains_key("shoe_size")));
 }

@@ -1,5 +1,6 @@
-//! `pylantir check-config`: validates a configuration the way `start` does,
-//! prints a per-source summary (exit 0) or every problem (exit 1).
+//! `pylantir check-config`: validates a configuration with the code `start`
+//! uses, prints every warning and a per-source summary (exit 0), or every
+//! problem (exit 1). `--strict` also exits 1 on warnings.
 
 use super::plugins::PluginDirArgs;
 use super::table;
@@ -19,6 +20,9 @@ pub struct CheckConfigArgs {
         value_name = "FILE"
     )]
     pub config: PathBuf,
+    /// Exit 1 on warnings too (entries with no effect, unknown keys).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub dirs: PluginDirArgs,
 }
@@ -36,7 +40,7 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
     let factory = match IsolatingFactory::discover(
         &args.dirs.dirs(&document.plugin_dirs()),
         args.dirs.load_options(),
-        CrashPolicy::default(),
+        CrashPolicy::default().with_limits(&document.crash_limits()),
     ) {
         Ok(factory) => factory,
         Err(error) => {
@@ -44,29 +48,14 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
             return 1;
         }
     };
-    let checked = config::check(&document, &factory);
-    let dicom = super::start::server_options(&document.raw, None, None, None);
-    let config = match (checked, dicom) {
-        (Ok(config), Ok(_)) => config,
-        (Ok(_), Err(dicom_problems)) => {
-            eprintln!(
-                "configuration file {} has invalid DICOM settings:",
-                args.config.display()
-            );
-            for problem in dicom_problems {
-                eprintln!("  {problem}");
-            }
-            return 1;
-        }
-        (Err(problems), dicom) => {
+    let config = match config::check(&document, &factory) {
+        Ok(config) => config,
+        Err(problems) => {
             let error = config::ConfigError::Invalid {
                 path: args.config.clone(),
                 problems,
             };
             eprintln!("{error}");
-            for problem in dicom.err().unwrap_or_default() {
-                eprintln!("  {problem}");
-            }
             for conflict in factory.registry().conflicts() {
                 eprintln!("  note: {conflict}");
             }
@@ -76,6 +65,9 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
             return 1;
         }
     };
+    for warning in &config.warnings {
+        eprintln!("{}: {warning}", args.config.display());
+    }
     println!(
         "{}: valid; {} source(s), {} enabled; worklist database {}",
         args.config.display(),
@@ -107,6 +99,14 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
                 &rows
             )
         );
+    }
+    if args.strict && !config.warnings.is_empty() {
+        eprintln!(
+            "{}: {} warning(s); --strict refuses them",
+            args.config.display(),
+            config.warnings.len()
+        );
+        return 1;
     }
     0
 }

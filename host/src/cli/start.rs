@@ -5,12 +5,10 @@
 use super::plugins::PluginDirArgs;
 use crate::config::{self, Config};
 use crate::dicom::server::Server;
-use crate::dicom::ServerOptions;
 use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use crate::sync::Engine;
 use clap::Args;
-use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,55 +40,6 @@ pub struct StartArgs {
     pub plugins: PluginDirArgs,
 }
 
-/// The DICOM server's options: listening address and AE title from the
-/// flags, else the configuration's top-level `ip` / `port` / `ae_title`, else
-/// Python pylantir's defaults; the rest from the configuration. Every problem
-/// is reported, each with its key.
-pub fn server_options(
-    raw: &serde_json::Map<String, Value>,
-    ip: Option<&str>,
-    port: Option<u16>,
-    ae_title: Option<&str>,
-) -> Result<ServerOptions, Vec<String>> {
-    let mut problems = Vec::new();
-    let mut text_key = |key: &str| match raw.get(key) {
-        None => None,
-        Some(Value::String(text)) => Some(text.clone()),
-        Some(other) => {
-            problems.push(format!("{key}: expected a string, found {other}"));
-            None
-        }
-    };
-    let ip = ip.map(str::to_string).or_else(|| text_key("ip"));
-    let ae_title = ae_title
-        .map(str::to_string)
-        .or_else(|| text_key("ae_title"));
-    let port = port.or_else(|| {
-        let value = raw.get("port")?;
-        let port = value.as_u64().and_then(|p| u16::try_from(p).ok());
-        if port.is_none() {
-            problems.push(format!(
-                "port: expected a port number 0-65535, found {value}"
-            ));
-        }
-        port
-    });
-    let options = ServerOptions::from_config(
-        &Value::Object(raw.clone()),
-        ae_title.as_deref().unwrap_or("MWL_SERVER"),
-        ip.as_deref().unwrap_or("0.0.0.0"),
-        port.unwrap_or(4242),
-    );
-    match options {
-        Ok(options) if problems.is_empty() => Ok(options),
-        Ok(_) => Err(problems),
-        Err(more) => {
-            problems.extend(more);
-            Err(problems)
-        }
-    }
-}
-
 /// Runs the server until SIGINT/SIGTERM; returns the exit code.
 pub fn run(args: &StartArgs) -> i32 {
     let config_path = args
@@ -105,7 +54,7 @@ pub fn run(args: &StartArgs) -> i32 {
         }
     };
     let dirs = args.plugins.dirs(&document.plugin_dirs());
-    let policy = CrashPolicy::default().with_keys(&document.raw, "configuration");
+    let policy = CrashPolicy::default().with_limits(&document.crash_limits());
     let isolating = match IsolatingFactory::discover(&dirs, args.plugins.load_options(), policy) {
         Ok(factory) => factory,
         Err(error) => {
@@ -129,6 +78,9 @@ pub fn run(args: &StartArgs) -> i32 {
             return 1;
         }
     };
+    for warning in &config.warnings {
+        log::warn!("{}: {warning}", config_path.display());
+    }
     let served = serve(args, &config, factory);
     workers.stop_all();
     match served {
@@ -142,18 +94,17 @@ pub fn run(args: &StartArgs) -> i32 {
 
 /// Starts the sync engine and the DICOM server and waits for a stop signal.
 fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> Result<(), String> {
-    let options = server_options(
-        &config.raw,
-        args.ip.as_deref(),
-        args.port,
-        args.ae_title.as_deref(),
-    )
-    .map_err(|problems| {
-        format!(
-            "{}: invalid DICOM settings:\n  {}",
-            config.path.display(),
-            problems.join("\n  ")
-        )
+    let flags = config::server::Flags {
+        ip: args.ip.clone(),
+        port: args.port,
+        ae_title: args.ae_title.clone(),
+    };
+    let options = config.server_options(&flags).map_err(|problems| {
+        config::ConfigError::Invalid {
+            path: config.path.clone(),
+            problems,
+        }
+        .to_string()
     })?;
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -13,7 +13,7 @@ pub fn convert(raw: &Map<String, Value>) -> Map<String, Value> {
         .get("operation_interval")
         .cloned()
         .unwrap_or_else(|| json!({"start_time": [0, 0], "end_time": [23, 59]}));
-    let source = json!({
+    let mut source = json!({
         "name": LEGACY_SOURCE_NAME,
         "type": "redcap",
         "enabled": true,
@@ -25,6 +25,10 @@ pub fn convert(raw: &Map<String, Value>) -> Map<String, Value> {
         },
         "field_mapping": raw.get("redcap2wl").cloned().unwrap_or_else(|| json!({})),
     });
+    if let (Some(days), Value::Object(object)) = (raw.get("mwl_days_ahead"), &mut source) {
+        // The C-FIND window of the converted source.
+        object.insert("mwl_days_ahead".to_string(), days.clone());
+    }
     let mut converted = raw.clone();
     converted.insert("data_sources".to_string(), Value::Array(vec![source]));
     converted

@@ -1,15 +1,19 @@
 //! The JSON configuration: parsing, legacy conversion, validation.
 //!
 //! - [`legacy`]: the pre-plugin `redcap2wl` format, converted to one source.
-//! - [`validate`]: every check, collecting all problems with their JSON path.
+//! - [`validate`]: every check, collecting all problems with their JSON path;
+//!   the lists of known keys.
+//! - [`server`]: the DICOM server's keys, read into its options.
 //! - [`paths`]: `~` expansion and paths relative to the configuration file.
 //!
 //! [`read`] turns a file into a [`Document`] (JSON, legacy converted);
 //! [`check`] validates it against the available source types and yields a
-//! [`Config`]; [`load`] does both.
+//! [`Config`] (with its warnings); [`load`] does both. `check-config` and
+//! `start` both go through [`check`].
 
 pub mod legacy;
 pub mod paths;
+pub mod server;
 pub mod validate;
 
 use crate::source::SourceFactory;
@@ -18,7 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use validate::{check, Problem};
+pub use validate::{check, Problem, Severity};
 
 /// The database path Python pylantir uses when `db_path` is not set.
 pub const DEFAULT_DB_PATH: &str = "~/Desktop/worklist.db";
@@ -59,6 +63,22 @@ impl Document {
             })
             .unwrap_or_default()
     }
+
+    /// The top-level `max_crashes` / `crash_window_minutes` (a bad value is
+    /// left unset here; [`check`] reports it).
+    pub fn crash_limits(&self) -> CrashLimits {
+        validate::crash_limits(&self.raw, "", &mut Vec::new())
+    }
+}
+
+/// `max_crashes` and `crash_window_minutes` as configured; unset ones take
+/// the value of the level above (source -> top level -> built-in default).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CrashLimits {
+    /// Failures within the window that disable a source.
+    pub max_crashes: Option<u32>,
+    /// `crash_window_minutes`.
+    pub window: Option<Duration>,
 }
 
 /// A validated configuration.
@@ -75,14 +95,28 @@ pub struct Config {
     pub db_path: PathBuf,
     /// `plugin_dirs` from the configuration, resolved.
     pub plugin_dirs: Vec<PathBuf>,
+    /// The top-level `max_crashes` / `crash_window_minutes`.
+    pub crash_limits: CrashLimits,
     /// Every configured source, enabled or not, in file order.
     pub sources: Vec<SourceConfig>,
+    /// What [`check`] found that does not stop the configuration from being
+    /// used (entries with no effect, unknown keys).
+    pub warnings: Vec<Problem>,
 }
 
 impl Config {
     /// The enabled sources.
     pub fn enabled_sources(&self) -> impl Iterator<Item = &SourceConfig> {
         self.sources.iter().filter(|s| s.enabled)
+    }
+
+    /// The DICOM server's options: `flags` (the command line) over the
+    /// configuration's keys over the defaults.
+    pub fn server_options(
+        &self,
+        flags: &server::Flags,
+    ) -> Result<crate::dicom::ServerOptions, Vec<Problem>> {
+        server::options(&self.raw, flags)
     }
 }
 
@@ -111,6 +145,8 @@ pub struct SourceConfig {
     pub isolation: Isolation,
     /// `plugin`: pins the plugin (by its name) that provides the type.
     pub plugin: Option<String>,
+    /// This source's `max_crashes` / `crash_window_minutes`.
+    pub crash_limits: CrashLimits,
     /// The source's whole JSON object (visibility keys such as `window_mode`).
     pub raw: Map<String, Value>,
 }
@@ -191,7 +227,7 @@ pub enum ConfigError {
     NotAnObject { path: PathBuf },
     /// Neither `data_sources` nor a legacy `redcap2wl` mapping.
     NoSources { path: PathBuf },
-    /// Validation found problems (all of them).
+    /// Validation found errors (every problem is listed, warnings too).
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,
@@ -227,9 +263,12 @@ impl fmt::Display for ConfigError {
                     f,
                     "configuration file {} has {} problem(s):",
                     path.display(),
-                    problems.len()
+                    problems.iter().filter(|p| p.is_error()).count()
                 )?;
-                for problem in problems {
+                // Errors first, then the warnings.
+                let (errors, warnings): (Vec<&Problem>, Vec<&Problem>) =
+                    problems.iter().partition(|p| p.is_error());
+                for problem in errors.into_iter().chain(warnings) {
                     write!(f, "\n  {problem}")?;
                 }
                 Ok(())

@@ -2,13 +2,24 @@
 //! with the JSON path of the key and the value found there.
 
 use super::{
-    paths, ClockTime, Config, Document, Isolation, SourceConfig, Window, DEFAULT_FETCH_TIMEOUT,
+    paths, ClockTime, Config, CrashLimits, Document, Isolation, SourceConfig, Window,
+    DEFAULT_FETCH_TIMEOUT,
 };
 use crate::source::SourceFactory;
 use pylantir_plugin_api::WORKLIST_FIELDS;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
+
+/// How bad a [`Problem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The configuration cannot be used: `start` and `check-config` refuse it.
+    Error,
+    /// The entry has no effect (or a questionable one); the configuration is
+    /// used. `check-config --strict` refuses it.
+    Warning,
+}
 
 /// One thing wrong in a configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,20 +30,44 @@ pub struct Problem {
     pub value: Option<Value>,
     /// What is wrong and what is expected.
     pub message: String,
+    /// Whether it stops the configuration from being used.
+    pub severity: Severity,
 }
 
 impl Problem {
-    fn new(path: impl Into<String>, value: Option<&Value>, message: impl Into<String>) -> Self {
+    /// An error at `path`.
+    pub fn new(path: impl Into<String>, value: Option<&Value>, message: impl Into<String>) -> Self {
         Problem {
             path: path.into(),
             value: value.cloned(),
             message: message.into(),
+            severity: Severity::Error,
         }
+    }
+
+    /// A warning at `path`.
+    pub fn warning(
+        path: impl Into<String>,
+        value: Option<&Value>,
+        message: impl Into<String>,
+    ) -> Self {
+        Problem {
+            severity: Severity::Warning,
+            ..Problem::new(path, value, message)
+        }
+    }
+
+    /// Whether it is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.is_error() {
+            write!(f, "warning: ")?;
+        }
         write!(f, "{}: {}", self.path, self.message)?;
         match &self.value {
             Some(value) => {
@@ -64,6 +99,10 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
         }
     }
     let plugin_dirs = plugin_dirs(document, &mut problems);
+    let crash_limits = crash_limits(raw, "", &mut problems);
+    if let Err(dicom) = super::server::options(raw, &super::server::Flags::default()) {
+        problems.extend(dicom);
+    }
 
     let mut sources = Vec::new();
     match raw.get("data_sources") {
@@ -91,16 +130,9 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
     for source in sources.iter().filter(|s| s.enabled) {
         check_with_plugin(source, factory, &mut problems);
     }
-    for key in raw.keys() {
-        if !KNOWN_TOP_LEVEL.contains(&key.as_str()) {
-            log::debug!(
-                "{}: top-level key `{key}` is not used by pylantir's configuration loader",
-                document.path.display()
-            );
-        }
-    }
+    unknown_keys(raw, KNOWN_TOP_LEVEL, "", &mut problems);
 
-    if !problems.is_empty() {
+    if problems.iter().any(Problem::is_error) {
         return Err(problems);
     }
     Ok(Config {
@@ -109,12 +141,15 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
         legacy: document.legacy,
         db_path: document.db_path(),
         plugin_dirs,
+        crash_limits,
         sources,
+        warnings: problems,
     })
 }
 
-/// Top-level keys read by pylantir (here or in other modules).
-const KNOWN_TOP_LEVEL: &[&str] = &[
+/// Top-level keys pylantir reads (here or, for the DICOM server, in
+/// [`super::server`]), Python pylantir's included.
+pub const KNOWN_TOP_LEVEL: &[&str] = &[
     "db_path",
     "db_echo",
     "db_update_interval",
@@ -129,7 +164,93 @@ const KNOWN_TOP_LEVEL: &[&str] = &[
     "api",
     "max_crashes",
     "crash_window_minutes",
+    "ip",
+    "port",
+    "ae_title",
+    "max_associations",
+    "dimse_timeout",
+    "acse_timeout",
+    "max_pdu_length",
+    "default_station_aet",
+    "filter_by_calling_aet",
+    "mpps_lenient",
+    "mwl_days_ahead",
+    "mwl_visible_statuses",
 ];
+
+/// Keys of a source object the host reads; everything under `config`
+/// belongs to the plugin.
+pub const KNOWN_SOURCE_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "enabled",
+    "sync_interval",
+    "operation_interval",
+    "config",
+    "field_mapping",
+    "fetch_timeout",
+    "isolation",
+    "plugin",
+    "max_crashes",
+    "crash_window_minutes",
+    "window_mode",
+    "daily_window",
+    "mwl_days_ahead",
+    "timezone",
+];
+
+/// A warning for each key of `object` not in `known`: it has no effect.
+fn unknown_keys(
+    object: &Map<String, Value>,
+    known: &[&str],
+    prefix: &str,
+    problems: &mut Vec<Problem>,
+) {
+    for (key, value) in object {
+        if !known.contains(&key.as_str()) {
+            problems.push(Problem::warning(
+                format!("{prefix}{key}"),
+                Some(value),
+                "is not a pylantir setting; it has no effect",
+            ));
+        }
+    }
+}
+
+/// `max_crashes` and `crash_window_minutes` of `object` (the top level, or a
+/// source whose path is `prefix`); a bad value is an error.
+pub fn crash_limits(
+    object: &Map<String, Value>,
+    prefix: &str,
+    problems: &mut Vec<Problem>,
+) -> CrashLimits {
+    let mut limits = CrashLimits::default();
+    if let Some(value) = object.get("max_crashes") {
+        match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if n > 0 => limits.max_crashes = Some(n),
+            _ => problems.push(Problem::new(
+                format!("{prefix}max_crashes"),
+                Some(value),
+                "must be a whole number of failures, at least 1",
+            )),
+        }
+    }
+    if let Some(value) = object.get("crash_window_minutes") {
+        let window = value
+            .as_f64()
+            .filter(|minutes| *minutes > 0.0)
+            .and_then(|minutes| Duration::try_from_secs_f64(minutes * 60.0).ok());
+        match window {
+            Some(window) => limits.window = Some(window),
+            None => problems.push(Problem::new(
+                format!("{prefix}crash_window_minutes"),
+                Some(value),
+                "must be a number of minutes above 0",
+            )),
+        }
+    }
+    limits
+}
 
 fn plugin_dirs(document: &Document, problems: &mut Vec<Problem>) -> Vec<std::path::PathBuf> {
     let Some(value) = document.raw.get("plugin_dirs") else {
@@ -238,7 +359,7 @@ fn parse_source(
             Value::Object(Map::new())
         }
     };
-    let config = with_source_level_keys(config, object);
+    let config = with_source_level_keys(config, &source_type, object);
     let field_mapping = match object.get("field_mapping") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v) => v.clone(),
@@ -280,6 +401,8 @@ fn parse_source(
             None
         }
     };
+    let crash_limits = crash_limits(object, &at(""), problems);
+    unknown_keys(object, KNOWN_SOURCE_KEYS, &at(""), problems);
 
     Some(SourceConfig {
         index,
@@ -293,24 +416,30 @@ fn parse_source(
         fetch_timeout,
         isolation,
         plugin,
+        crash_limits,
         raw: object.clone(),
     })
 }
 
-/// Keys that Python pylantir's files put at a source's top level but that
-/// its plugin reads (Calpendo's visibility window, which also bounds what it
-/// fetches).
-const SOURCE_LEVEL_PLUGIN_KEYS: &[&str] = &["window_mode", "daily_window"];
+/// Host-owned source keys that the Calpendo plugin reads too (they also
+/// bound what it fetches), as Python's `run.py` passes them to it.
+const CALPENDO_SOURCE_KEYS: &[&str] = &["window_mode", "daily_window", "timezone"];
 
-/// `config` with the [`SOURCE_LEVEL_PLUGIN_KEYS`] of the source object copied
-/// in, as Python's `run.py` does; a key already in `config` wins.
-fn with_source_level_keys(mut config: Value, source: &Map<String, Value>) -> Value {
+/// The `config` a plugin is given. A `calpendo` source's `config` gets the
+/// [`CALPENDO_SOURCE_KEYS`] of the source object (the source-level value
+/// wins, as in Python); other types get their `config` untouched.
+fn with_source_level_keys(
+    mut config: Value,
+    source_type: &str,
+    source: &Map<String, Value>,
+) -> Value {
+    if source_type != "calpendo" {
+        return config;
+    }
     if let Value::Object(settings) = &mut config {
-        for key in SOURCE_LEVEL_PLUGIN_KEYS {
+        for key in CALPENDO_SOURCE_KEYS {
             if let Some(value) = source.get(*key) {
-                settings
-                    .entry(key.to_string())
-                    .or_insert_with(|| value.clone());
+                settings.insert(key.to_string(), value.clone());
             }
         }
     }
@@ -411,10 +540,15 @@ fn is_worklist_column(name: &str) -> bool {
     WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
 }
 
+/// The status column: a `field_mapping` may name it (pylantir's README
+/// does), but a sync never sets it.
+const STATUS_COLUMN: &str = "performed_procedure_step_status";
+
 /// `field_mapping`: source field -> worklist column (or an extra target the
-/// type declares); the reversed form worklist column -> source spec (an
-/// object, as Calpendo writes it) is accepted too. Targets of a disabled
-/// source whose plugin is absent are not checked.
+/// type declares); the reversed form worklist column -> source spec (a
+/// field path or an object, as Calpendo writes it) is accepted too. An entry whose target is
+/// not a column has no effect, as in Python pylantir: a warning naming it,
+/// never an error. Targets of a source whose plugin is absent are not checked.
 fn check_field_mapping(
     mapping: &Value,
     path: &str,
@@ -442,12 +576,23 @@ fn check_field_mapping(
     for (key, target) in mapping {
         let key_path = format!("{path}.{key}");
         match target {
-            Value::String(name) if is_worklist_column(name) || extra.contains(name) => {}
-            Value::String(_) => problems.push(Problem::new(
+            Value::String(name) if name == STATUS_COLUMN => problems.push(Problem::warning(
                 key_path,
                 Some(target),
                 format!(
-                    "maps to a field that is not a worklist column; expected one of: {}",
+                    "a source does not set `{STATUS_COLUMN}` (new items are SCHEDULED, MPPS moves \
+                     them on); this entry has no effect"
+                ),
+            )),
+            Value::String(name) if is_worklist_column(name) || extra.contains(name) => {}
+            // The reversed form: worklist column -> source field.
+            Value::String(_) if is_worklist_column(key) => {}
+            Value::String(_) => problems.push(Problem::warning(
+                key_path,
+                Some(target),
+                format!(
+                    "the target is not a worklist column, so this entry has no effect \
+                     (Python pylantir ignored it too); worklist columns: {}",
                     mapping_targets(&extra).join(", ")
                 ),
             )),

@@ -92,7 +92,8 @@ impl ServerOptions {
     }
 
     /// Reads the options from the raw JSON configuration; reports every
-    /// problem with the path of its key.
+    /// problem as `json.path: message` (config::server turns them into
+    /// problems of the configuration).
     pub fn from_config(
         config: &Value,
         ae_title: &str,
@@ -102,7 +103,9 @@ impl ServerOptions {
         let mut options = ServerOptions::new(ae_title, ip, port);
         let mut errors = Vec::new();
         if options.ae_title.is_empty() || options.ae_title.len() > 16 {
-            errors.push(format!("AE title '{ae_title}' must be 1 to 16 characters"));
+            errors.push(format!(
+                "ae_title: AE title '{ae_title}' must be 1 to 16 characters"
+            ));
         }
         if let Some(list) = config.get("allowed_aet") {
             match string_list(list) {
@@ -239,22 +242,29 @@ fn clock_time(value: &Value) -> Option<Time> {
     Time::new(i8::try_from(h).ok()?, i8::try_from(m).ok()?, 0, 0).ok()
 }
 
-fn time_zone(source: &Value, path: &str, errors: &mut Vec<String>) -> TimeZone {
-    let name = source
-        .get("config")
-        .and_then(|c| c.get("timezone"))
-        .or_else(|| source.get("timezone"))
-        .and_then(Value::as_str);
-    match name {
-        None => TimeZone::system(),
-        Some(name) => TimeZone::get(name).unwrap_or_else(|_| {
-            errors.push(format!(
-                "{path}.config.timezone: unknown time zone '{name}'"
-            ));
+/// The time zone of a source's window: its own `timezone`; for Calpendo
+/// also Python's `config.timezone` (default `America/Edmonton`, as its
+/// plugin); else the system's.
+fn time_zone(source: &Value, calpendo: bool, path: &str, errors: &mut Vec<String>) -> TimeZone {
+    let (key, name) = match source.get("timezone") {
+        Some(value) => (format!("{path}.timezone"), value),
+        None => match source.get("config").and_then(|c| c.get("timezone")) {
+            Some(value) if calpendo => (format!("{path}.config.timezone"), value),
+            _ if calpendo => return TimeZone::get(CALPENDO_TIMEZONE).unwrap_or(TimeZone::UTC),
+            _ => return TimeZone::system(),
+        },
+    };
+    match name.as_str().map(TimeZone::get) {
+        Some(Ok(tz)) => tz,
+        _ => {
+            errors.push(format!("{key}: unknown time zone {name}"));
             TimeZone::system()
-        }),
+        }
     }
 }
+
+/// Python pylantir's Calpendo time zone when none is configured.
+const CALPENDO_TIMEZONE: &str = "America/Edmonton";
 
 /// The longest `mwl_days_ahead` accepted: ten years.
 const MAX_DAYS_AHEAD: i64 = 3650;
@@ -290,55 +300,57 @@ fn windows(config: &Value, errors: &mut Vec<String>) -> Vec<WindowRule> {
             .and_then(Value::as_str)
             .unwrap_or(kind)
             .to_string();
-        let tz = time_zone(source, &path, errors);
-        let setting = |key: &str| {
-            source
-                .get(key)
-                .or_else(|| source.get("config").and_then(|c| c.get(key)))
+        let redcap = kind == "redcap" || kind == "redcap_concussion";
+        let calpendo = kind == "calpendo";
+        let tz = time_zone(source, calpendo, &path, errors);
+        // The host's own source-level key; under `config` where Python reads
+        // it (REDCap's `mwl_days_ahead`, Calpendo's window).
+        let setting = |key: &str, python: bool| match source.get(key) {
+            Some(value) => Some((format!("{path}.{key}"), value)),
+            None => source
+                .get("config")
+                .and_then(|c| c.get(key))
+                .filter(|_| python)
+                .map(|value| (format!("{path}.config.{key}"), value)),
         };
-        let rule = match kind {
-            "redcap" | "redcap_concussion" => {
-                let days = match setting("mwl_days_ahead") {
-                    None => Some(0),
-                    Some(v) => v.as_i64().filter(|d| (0..=MAX_DAYS_AHEAD).contains(d)),
-                };
-                match days {
-                    Some(d) => Some(WindowKind::DaysAhead(d)),
-                    None => {
-                        errors.push(format!(
-                            "{path}.config.mwl_days_ahead: expected a whole number of days, 0 to {MAX_DAYS_AHEAD}"
-                        ));
-                        None
-                    }
+        let rule = if let Some((key, window)) = setting("daily_window", calpendo) {
+            let start = window.get("start_time").and_then(clock_time);
+            let end = window.get("end_time").and_then(clock_time);
+            match (start, end) {
+                (Some(s), Some(e)) => Some(WindowKind::Daily(s, e)),
+                _ => {
+                    errors.push(format!(
+                        "{key}: expected start_time and end_time as [hour, minute]"
+                    ));
+                    None
                 }
             }
-            "calpendo" => {
-                if let Some(window) = setting("daily_window") {
-                    let start = window.get("start_time").and_then(clock_time);
-                    let end = window.get("end_time").and_then(clock_time);
-                    match (start, end) {
-                        (Some(s), Some(e)) => Some(WindowKind::Daily(s, e)),
-                        _ => {
+        } else if let Some((key, mode)) =
+            setting("window_mode", calpendo).filter(|(_, mode)| mode.as_str() != Some("rolling"))
+        {
+            if mode.as_str() == Some("today") {
+                Some(WindowKind::Today)
+            } else {
+                errors.push(format!("{key}: expected \"rolling\" or \"today\""));
+                None
+            }
+        } else {
+            match setting("mwl_days_ahead", redcap) {
+                Some((key, value)) => {
+                    match value.as_i64().filter(|d| (0..=MAX_DAYS_AHEAD).contains(d)) {
+                        Some(days) => Some(WindowKind::DaysAhead(days)),
+                        None => {
                             errors.push(format!(
-                                "{path}.daily_window: expected start_time and end_time as [hour, minute]"
-                            ));
-                            None
-                        }
-                    }
-                } else {
-                    match setting("window_mode").map(|v| v.as_str()) {
-                        Some(Some("today")) => Some(WindowKind::Today),
-                        Some(Some("rolling")) | None => None,
-                        Some(_) => {
-                            errors.push(format!(
-                                "{path}.window_mode: expected \"rolling\" or \"today\""
+                                "{key}: expected a whole number of days, 0 to {MAX_DAYS_AHEAD}"
                             ));
                             None
                         }
                     }
                 }
+                // Python pylantir shows a REDCap source's items of today only.
+                None if redcap => Some(WindowKind::DaysAhead(0)),
+                None => None,
             }
-            _ => None,
         };
         if let Some(kind) = rule {
             rules.push(WindowRule {

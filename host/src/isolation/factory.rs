@@ -73,9 +73,7 @@ impl IsolatingFactory {
 
     fn health_of(&self, source: &SourceConfig) -> Arc<Mutex<Health>> {
         let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        let policy = self
-            .policy
-            .with_keys(&source.raw, &format!("source '{}'", source.name));
+        let policy = self.policy.with_limits(&source.crash_limits);
         Arc::clone(
             health
                 .entry(source.name.clone())
@@ -177,6 +175,7 @@ impl SourceFactory for IsolatingFactory {
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             isolation: Isolation::Process,
             plugin: None,
+            crash_limits: Default::default(),
             raw: Default::default(),
         };
         self.in_worker(&source)

@@ -3,8 +3,8 @@
 //! backoff, and a source with `max_crashes` failures within
 //! `crash_window_minutes` is disabled until pylantir restarts.
 
+use crate::config::CrashLimits;
 use crate::source::{SourceError, SourceErrorKind};
-use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -30,34 +30,13 @@ impl Default for CrashPolicy {
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 impl CrashPolicy {
-    /// `max_crashes` and `crash_window_minutes` from a JSON object (the
-    /// top level, or one source), each falling back to `self`. Values that
-    /// are not positive numbers are reported and ignored.
-    pub fn with_keys(self, object: &Map<String, Value>, what: &str) -> CrashPolicy {
-        let mut policy = self;
-        if let Some(value) = object.get("max_crashes") {
-            match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                Some(n) if n > 0 => policy.max_crashes = n,
-                _ => log::warn!(
-                    "{what}: `max_crashes` must be a positive whole number, not {value}; using {}",
-                    policy.max_crashes
-                ),
-            }
+    /// The configured limits (validated by the configuration reader), each
+    /// unset one falling back to `self`.
+    pub fn with_limits(self, limits: &CrashLimits) -> CrashPolicy {
+        CrashPolicy {
+            max_crashes: limits.max_crashes.unwrap_or(self.max_crashes),
+            window: limits.window.unwrap_or(self.window),
         }
-        if let Some(value) = object.get("crash_window_minutes") {
-            let window = value
-                .as_f64()
-                .filter(|minutes| *minutes > 0.0)
-                .and_then(|minutes| Duration::try_from_secs_f64(minutes * 60.0).ok());
-            match window {
-                Some(window) => policy.window = window,
-                _ => log::warn!(
-                    "{what}: `crash_window_minutes` must be a positive number, not {value}; using {}",
-                    policy.window.as_secs_f64() / 60.0
-                ),
-            }
-        }
-        policy
     }
 }
 
@@ -146,7 +125,6 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn policy(max: u32) -> CrashPolicy {
         CrashPolicy {
@@ -194,15 +172,15 @@ mod tests {
 
     #[test]
     fn a_source_overrides_the_top_level_limits() {
-        let top =
-            CrashPolicy::default().with_keys(json!({"max_crashes": 3}).as_object().unwrap(), "top");
-        let source = top.with_keys(
-            json!({"crash_window_minutes": 0.5}).as_object().unwrap(),
-            "s",
-        );
+        let top = CrashPolicy::default().with_limits(&CrashLimits {
+            max_crashes: Some(3),
+            window: None,
+        });
+        let source = top.with_limits(&CrashLimits {
+            max_crashes: None,
+            window: Some(Duration::from_secs(30)),
+        });
         assert_eq!(source.max_crashes, 3);
         assert_eq!(source.window, Duration::from_secs(30));
-        let bad = top.with_keys(json!({"max_crashes": -1}).as_object().unwrap(), "s");
-        assert_eq!(bad.max_crashes, 3);
     }
 }

@@ -6,6 +6,7 @@ use super::entries::parse_entries;
 use super::load::{source_error, LoadedPlugin};
 use crate::source::{DataSource, SourceError, SourceErrorKind};
 use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr};
+use pylantir_plugin_api::logging::with_source;
 use pylantir_plugin_api::{DataSourceBox, Entry, PluginError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub struct InProcessSource {
     plugin: Arc<LoadedPlugin>,
     source_type: String,
     source_name: String,
+    /// `type:name`, the prefix of the plugin's log lines.
+    label: String,
     /// `None` after a panic: rebuilt before the next call.
     inner: Option<DataSourceBox>,
     /// The last configuration the source accepted, replayed after a rebuild.
@@ -29,12 +32,14 @@ impl InProcessSource {
         source_type: &str,
         source_name: &str,
     ) -> Result<Self, SourceError> {
-        let inner = plugin.new_source(source_type, source_name)?;
+        let label = format!("{source_type}:{source_name}");
+        let inner = with_source(&label, || plugin.new_source(source_type, source_name))?;
         let incremental = inner.supports_incremental_sync();
         Ok(InProcessSource {
             plugin,
             source_type: source_type.to_string(),
             source_name: source_name.to_string(),
+            label,
             inner: Some(inner),
             config: None,
             incremental,
@@ -49,12 +54,14 @@ impl InProcessSource {
                 self.source_name,
                 self.plugin.file().display()
             );
-            let mut fresh = self
-                .plugin
-                .new_source(&self.source_type, &self.source_name)?;
+            let mut fresh = with_source(&self.label, || {
+                self.plugin.new_source(&self.source_type, &self.source_name)
+            })?;
             if let Some(config) = &self.config {
                 let text = config.to_string();
-                if let RResult::RErr(e) = fresh.validate_config(RStr::from_str(&text)) {
+                let answer =
+                    with_source(&self.label, || fresh.validate_config(RStr::from_str(&text)));
+                if let RResult::RErr(e) = answer {
                     return Err(source_error(e));
                 }
             }
@@ -83,7 +90,9 @@ impl InProcessSource {
 impl DataSource for InProcessSource {
     fn validate_config(&mut self, config: &Value) -> Result<(), SourceError> {
         let text = config.to_string();
-        let result = self.ready()?.validate_config(RStr::from_str(&text));
+        let label = self.label.clone();
+        let inner = self.ready()?;
+        let result = with_source(&label, || inner.validate_config(RStr::from_str(&text)));
         match result {
             RResult::ROk(()) => {
                 self.config = Some(config.clone());
@@ -99,9 +108,11 @@ impl DataSource for InProcessSource {
         interval_seconds: f64,
     ) -> Result<Vec<Entry>, SourceError> {
         let mapping = field_mapping.to_string();
-        let result = self
-            .ready()?
-            .fetch_entries(RStr::from_str(&mapping), interval_seconds);
+        let label = self.label.clone();
+        let inner = self.ready()?;
+        let result = with_source(&label, || {
+            inner.fetch_entries(RStr::from_str(&mapping), interval_seconds)
+        });
         match result {
             RResult::ROk(json) => parse_entries(&self.source_name, json.as_str()),
             RResult::RErr(e) => Err(self.failed(e)),
@@ -114,7 +125,7 @@ impl DataSource for InProcessSource {
 
     fn cleanup(&mut self) {
         if let Some(inner) = self.inner.as_mut() {
-            inner.cleanup();
+            with_source(&self.label, || inner.cleanup());
         }
     }
 }

@@ -101,6 +101,7 @@ fn source(index: usize, name: &str, kind: &str, interval: u64) -> SourceConfig {
         fetch_timeout: Duration::from_secs(1),
         isolation: Isolation::InProcess,
         plugin: None,
+        crash_limits: Default::default(),
         raw: Map::new(),
     }
 }
@@ -112,7 +113,9 @@ fn config(db_path: &Path, sources: Vec<SourceConfig>) -> Config {
         legacy: false,
         db_path: db_path.to_path_buf(),
         plugin_dirs: Vec::new(),
+        crash_limits: Default::default(),
         sources,
+        warnings: Vec::new(),
     }
 }
 

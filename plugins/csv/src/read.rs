@@ -211,9 +211,9 @@ fn resolve_columns(
         let field = match target {
             Value::String(field) if is_worklist_field(field) => field.clone(),
             Value::String(field) => {
-                return Err(format!(
-                    "field_mapping maps '{column}' to '{field}', which is not a worklist field"
-                ))
+                // No effect, as in Python pylantir (the host warns at start).
+                log::debug!("field_mapping '{column}' -> '{field}': not a worklist field; ignored");
+                continue;
             }
             other => {
                 return Err(format!(

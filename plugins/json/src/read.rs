@@ -60,7 +60,8 @@ pub fn read_entries(
     Ok(records.entries)
 }
 
-/// Every mapping target must be a worklist field.
+/// The mapping's paths to worklist fields; an entry with another target has
+/// no effect, as in Python pylantir (the host warns about it at start).
 fn check_mapping(mapping: &FieldMapping) -> Result<Paths, String> {
     if mapping.is_empty() {
         return Err(
@@ -69,14 +70,17 @@ fn check_mapping(mapping: &FieldMapping) -> Result<Paths, String> {
     }
     mapping
         .iter()
-        .map(|(path, target)| match target {
-            Value::String(field) if is_worklist_field(field) => Ok((path.clone(), field.clone())),
-            Value::String(field) => Err(format!(
-                "field_mapping maps '{path}' to '{field}', which is not a worklist field"
-            )),
-            other => Err(format!(
+        .filter_map(|(path, target)| match target {
+            Value::String(field) if is_worklist_field(field) => {
+                Some(Ok((path.clone(), field.clone())))
+            }
+            Value::String(field) => {
+                log::debug!("field_mapping '{path}' -> '{field}': not a worklist field; ignored");
+                None
+            }
+            other => Some(Err(format!(
                 "field_mapping['{path}'] must be a worklist field name, got {other}"
-            )),
+            ))),
         })
         .collect()
 }

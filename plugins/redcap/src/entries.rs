@@ -101,11 +101,9 @@ impl Plan {
                 _ if is_worklist_field(target) => {
                     plan.copies.push((source.clone(), target.to_string()))
                 }
+                // As in Python pylantir: no effect (the host warns at start).
                 _ => {
-                    return Err(format!(
-                        "field_mapping.{source}: '{target}' is not a worklist field nor one of {}",
-                        EXTRA_TARGETS.join(", ")
-                    ))
+                    log::debug!("field_mapping.{source} -> {target}: not a worklist field; ignored")
                 }
             }
         }
