@@ -129,6 +129,7 @@ const KNOWN_TOP_LEVEL: &[&str] = &[
     "api",
     "max_crashes",
     "crash_window_minutes",
+    "max_connections_per_address",
 ];
 
 fn plugin_dirs(document: &Document, problems: &mut Vec<Problem>) -> Vec<std::path::PathBuf> {
