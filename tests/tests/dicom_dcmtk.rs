@@ -486,3 +486,71 @@ fn implicit_explicit_and_big_endian_transfer_syntaxes_all_work() {
         );
     }
 }
+
+#[test]
+fn findscu_with_a_zero_length_sps_sequence_gets_every_k61_sps_key() {
+    if dcmtk("findscu").is_none() || dcmtk("dump2dcm").is_none() {
+        return;
+    }
+    let site = Site::new(serde_json::json!({}));
+    patient(&site, "P1", "A^A", &[("protocol_name", "BRAIN")]);
+    let zero_length = "(0010,0020) LO []\n(0040,0100) SQ\n(fffe,e0dd) na\n";
+    let empty_item = dump(&["(0010,0020) LO []"], Some(&[]));
+    for (name, text) in [("zero", zero_length.to_string()), ("empty", empty_item)] {
+        let query = query_file(site.dir.path(), name, &text);
+        let result = findscu(&site, "FINDSCU", &query, &[]);
+        assert_eq!(result.answers.len(), 1, "{name}: {}", result.log);
+        let sps = item(&result.answers[0], tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE);
+        for tag in [
+            tags::SCHEDULED_STATION_AE_TITLE,
+            tags::SCHEDULED_PROCEDURE_STEP_START_DATE,
+            tags::SCHEDULED_PROCEDURE_STEP_START_TIME,
+            tags::MODALITY,
+            tags::SCHEDULED_PERFORMING_PHYSICIAN_NAME,
+            tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION,
+            tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE,
+            tags::SCHEDULED_PROCEDURE_STEP_ID,
+            tags::SCHEDULED_STATION_NAME,
+            tags::SCHEDULED_PROCEDURE_STEP_LOCATION,
+            tags::PRE_MEDICATION,
+            tags::REQUESTED_CONTRAST_AGENT,
+            tags::SCHEDULED_PROCEDURE_STEP_STATUS,
+        ] {
+            assert!(sps.get(tag).is_some(), "{name}: {tag} missing: {sps:?}");
+        }
+    }
+}
+
+#[test]
+fn inverted_or_malformed_time_ranges_are_refused_with_a900() {
+    if dcmtk("findscu").is_none() || dcmtk("dump2dcm").is_none() {
+        return;
+    }
+    let site = Site::new(serde_json::json!({}));
+    patient(
+        &site,
+        "P1",
+        "A^A",
+        &[
+            ("scheduled_start_date", "2025-01-30"),
+            ("scheduled_start_time", "10:30"),
+        ],
+    );
+    for (name, time) in [("inverted", "1000-0900"), ("malformed", "10.abc")] {
+        let query = query_file(
+            site.dir.path(),
+            name,
+            &dump(
+                &["(0010,0020) LO []"],
+                Some(&[&format!("(0040,0003) TM [{time}]")]),
+            ),
+        );
+        let result = findscu(&site, "FINDSCU", &query, &[]);
+        assert!(result.answers.is_empty(), "{time}: {}", result.log);
+        assert!(
+            result.log.contains("Error: DataSetDoesNotMatchSOPClass"),
+            "{time}: {}",
+            result.log
+        );
+    }
+}

@@ -340,3 +340,123 @@ fn an_empty_sps_sequence_returns_the_whole_item_with_pylantir_defaults() {
     assert_eq!(value(&code, tags::CODING_SCHEME_DESIGNATOR), "GEHC");
     assert_eq!(value(&code, tags::CODE_VALUE), "BRAIN");
 }
+
+/// Every Scheduled Procedure Step return key of PS3.4 Table K.6-1.
+const K61_SPS_KEYS: [dicom_core::Tag; 13] = [
+    tags::SCHEDULED_STATION_AE_TITLE,
+    tags::SCHEDULED_PROCEDURE_STEP_START_DATE,
+    tags::SCHEDULED_PROCEDURE_STEP_START_TIME,
+    tags::MODALITY,
+    tags::SCHEDULED_PERFORMING_PHYSICIAN_NAME,
+    tags::SCHEDULED_PROCEDURE_STEP_DESCRIPTION,
+    tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE,
+    tags::SCHEDULED_PROCEDURE_STEP_ID,
+    tags::SCHEDULED_STATION_NAME,
+    tags::SCHEDULED_PROCEDURE_STEP_LOCATION,
+    tags::PRE_MEDICATION,
+    tags::REQUESTED_CONTRAST_AGENT,
+    tags::SCHEDULED_PROCEDURE_STEP_STATUS,
+];
+
+/// The tags of an object, sorted.
+fn tag_set(obj: &InMemDicomObject) -> Vec<dicom_core::Tag> {
+    let mut tags: Vec<_> = obj.iter().map(|e| e.header().tag).collect();
+    tags.sort();
+    tags
+}
+
+#[test]
+fn a_zero_length_or_empty_item_sps_sequence_returns_every_k61_sps_key() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[
+        ("patient_id", "P"),
+        ("protocol_name", "BRAIN"),
+        ("hisris_coding_designator", "GEHC"),
+        ("scheduled_start_date", "2025-01-30"),
+        ("scheduled_start_time", "09:05"),
+    ]);
+    let mut expected = K61_SPS_KEYS.to_vec();
+    expected.sort();
+    for (form, items) in [
+        ("zero-length", vec![]),
+        ("one empty item", vec![InMemDicomObject::new_empty()]),
+    ] {
+        let q = InMemDicomObject::from_element_iter([
+            text(tags::PATIENT_ID, VR::LO, ""),
+            seq(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE, items),
+        ]);
+        let (status, answers) = site.find(&q);
+        assert_eq!(status, 0, "{form}");
+        assert_eq!(answers.len(), 1, "{form}");
+        let sps = item(&answers[0], tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE);
+        assert_eq!(tag_set(&sps), expected, "{form}");
+        for unknown in [
+            tags::SCHEDULED_PROCEDURE_STEP_LOCATION,
+            tags::SCHEDULED_STATION_NAME,
+            tags::SCHEDULED_PERFORMING_PHYSICIAN_NAME,
+            tags::PRE_MEDICATION,
+            tags::REQUESTED_CONTRAST_AGENT,
+        ] {
+            assert_eq!(value(&sps, unknown), "", "{form}: {unknown} is unknown");
+        }
+        assert_eq!(
+            value(&sps, tags::SCHEDULED_PROCEDURE_STEP_ID),
+            "1",
+            "{form}"
+        );
+        let code = item(&sps, tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE);
+        assert_eq!(
+            tag_set(&code),
+            [
+                tags::CODE_VALUE,
+                tags::CODING_SCHEME_DESIGNATOR,
+                tags::CODE_MEANING
+            ],
+            "{form}"
+        );
+    }
+}
+
+#[test]
+fn every_k61_sequence_answers_alike_when_zero_length_or_one_empty_item() {
+    let site = Site::new(serde_json::json!({}));
+    site.insert(&[
+        ("patient_id", "P"),
+        ("protocol_name", "BRAIN"),
+        ("hisris_coding_designator", "GEHC"),
+    ]);
+    let sequences = [
+        tags::REFERENCED_STUDY_SEQUENCE,
+        tags::REFERENCED_PATIENT_SEQUENCE,
+        tags::REQUESTED_PROCEDURE_CODE_SEQUENCE,
+    ];
+    let answer = |items: fn() -> Vec<InMemDicomObject>| {
+        let mut elements: Vec<_> = sequences.iter().map(|t| seq(*t, items())).collect();
+        elements.push(text(tags::PATIENT_ID, VR::LO, ""));
+        elements.push(seq(
+            tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([seq(
+                tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE,
+                items(),
+            )])],
+        ));
+        let (status, answers) = site.find(&InMemDicomObject::from_element_iter(elements));
+        assert_eq!(status, 0);
+        assert_eq!(answers.len(), 1);
+        answers.into_iter().next().expect("one answer")
+    };
+    let zero_length = answer(Vec::new);
+    let empty_item = answer(|| vec![InMemDicomObject::new_empty()]);
+    // Compared as printed: the objects' own equality also compares
+    // encoding details that a decoded answer does not carry.
+    assert_eq!(format!("{zero_length:?}"), format!("{empty_item:?}"));
+    let sps = item(&zero_length, tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE);
+    let code = item(&sps, tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE);
+    assert_eq!(value(&code, tags::CODE_VALUE), "BRAIN");
+    assert_eq!(value(&code, tags::CODING_SCHEME_DESIGNATOR), "GEHC");
+    assert_eq!(value(&code, tags::CODE_MEANING), "BRAIN");
+    for tag in sequences {
+        let element = zero_length.get(tag).expect("every requested sequence");
+        assert_eq!(element.items().map(<[_]>::len), Some(0), "{tag}: unknown");
+    }
+}

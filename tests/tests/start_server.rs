@@ -10,7 +10,7 @@ use pylantir_tests::{install_plugins, temp_dir};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const MWL_FIND: &str = "1.2.840.10008.5.1.4.31";
 
@@ -142,5 +142,85 @@ fn start_with_a_missing_config_file_names_the_file_and_exits_1() {
     assert!(
         stderr.contains("/nonexistent/pylantir.json"),
         "stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_within_half_a_second_with_a_scanner_associated_and_no_sync_running() {
+    let dir = temp_dir();
+    let config = site(dir.path());
+    for round in 0..3 {
+        let mut server = ServerProcess::start(&config, &dir.path().join("plugins"), &[]);
+        assert!(
+            server.wait_for_log(Duration::from_secs(20), |log| log
+                .matches("[csv:visits] fetched 2")
+                .count()
+                > round),
+            "no sync logged:\n{}",
+            server.log()
+        );
+        // A scanner holding an idle association.
+        let options = ScuOptions {
+            addr: format!("127.0.0.1:{}", server.port),
+            called_ae: "MWL_SERVER".into(),
+            calling_ae: "SCANNER".into(),
+            timeout: Duration::from_secs(10),
+        };
+        let mut scanner = Client::connect(&options, &[MWL_FIND]).expect("association");
+        let started = Instant::now();
+        let status = server
+            .terminate(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("still running 10 s after SIGTERM:\n{}", server.log()));
+        let took = started.elapsed();
+        assert_eq!(status.code(), Some(0), "log:\n{}", server.log());
+        assert!(
+            took < Duration::from_millis(500),
+            "round {round}: stopped {took:?} after SIGTERM:\n{}",
+            server.log()
+        );
+        assert!(scanner.echo().is_err(), "the association should be gone");
+    }
+}
+
+#[test]
+fn a_sync_writing_at_sigterm_is_committed_or_rolled_back_within_its_grace() {
+    let dir = temp_dir();
+    let config = site(dir.path());
+    // Big enough that its write takes seconds.
+    let mut csv = String::from("id,pid,name,date,time,modality\n");
+    for i in 0..200_000 {
+        csv.push_str(&format!("{i},P{i},Name^{i},2026-11-25,09:30,MR\n"));
+    }
+    std::fs::write(dir.path().join("visits.csv"), csv).expect("csv written");
+    let mut server = ServerProcess::start(&config, &dir.path().join("plugins"), &[]);
+    // The write has begun once the write-ahead log grows.
+    let wal = dir.path().join("worklist.db-wal");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 1 << 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the write never began:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    let status = server
+        .terminate(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("still running 30 s after SIGTERM:\n{}", server.log()));
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(0), "log:\n{}", server.log());
+    assert!(
+        took < Duration::from_secs(4),
+        "stopped {took:?} after SIGTERM:\n{}",
+        server.log()
+    );
+    let rows: i64 = rusqlite::Connection::open(dir.path().join("worklist.db"))
+        .expect("open the database")
+        .query_row("SELECT count(*) FROM worklist_items", [], |r| r.get(0))
+        .expect("count");
+    assert!(
+        rows == 0 || rows == 200_000,
+        "{rows} rows: the write was neither committed nor rolled back"
     );
 }

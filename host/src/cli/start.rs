@@ -9,10 +9,10 @@ use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use crate::sync::Engine;
 use clap::Args;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The configuration `start` reads when `--pylantir_config` is not given.
 pub const DEFAULT_CONFIG: &str = "config/pylantir.json";
@@ -107,11 +107,8 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
         .to_string()
     })?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("cannot install the handler for signal {signal}: {e}"))?;
-    }
+    let mut signals = Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot install the SIGINT/SIGTERM handler: {e}"))?;
 
     if config.sources.is_empty() {
         log::warn!("no data sources configured: serving the worklist database as it is");
@@ -123,10 +120,9 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
         .map_err(|e| format!("cannot start the DICOM server: {e}"))?;
     log::info!("pylantir ready: worklist {}", config.db_path.display());
 
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    log::info!("stopping: DICOM listener first, then the sync workers");
+    // Blocks until a signal arrives (no polling delay).
+    let signal = signals.forever().next().unwrap_or(SIGTERM);
+    log::info!("stopping (signal {signal}): DICOM listener first, then the sync workers");
     if let Err(e) = running.stop() {
         log::warn!("DICOM server stopped with an error: {e}");
     }

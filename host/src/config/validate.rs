@@ -176,6 +176,7 @@ pub const KNOWN_TOP_LEVEL: &[&str] = &[
     "mpps_lenient",
     "mwl_days_ahead",
     "mwl_visible_statuses",
+    "max_connections_per_address",
 ];
 
 /// Keys of a source object the host reads; everything under `config`

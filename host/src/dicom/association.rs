@@ -108,7 +108,9 @@ impl Peer<'_> {
     fn receive(&mut self) -> Result<Pdu, End> {
         quickack(self.assoc.inner_stream());
         self.assoc.receive().map_err(|e| {
-            if is_timeout(&e) {
+            if self.shared.admission.is_stopped() {
+                End::Abort("the server is stopping".into())
+            } else if is_timeout(&e) {
                 End::Abort(format!(
                     "no message for {} s (dimse_timeout)",
                     self.shared.options.dimse_timeout.as_secs()

@@ -153,9 +153,22 @@ pub fn parse_date_range(value: &str) -> Option<Range<String>> {
 /// digits, checking each field.
 fn time_digits(value: &str) -> Option<String> {
     let value = value.trim();
-    let digits = value.split('.').next()?.replace(':', "");
+    let (whole, fraction) = match value.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (value, None),
+    };
+    let digits = whole.replace(':', "");
     if !matches!(digits.len(), 2 | 4 | 6) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
+    }
+    // A fraction of a second follows whole seconds only: 1 to 6 digits.
+    if let Some(fraction) = fraction {
+        let valid = digits.len() == 6
+            && (1..=6).contains(&fraction.len())
+            && fraction.bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            return None;
+        }
     }
     let field = |i: usize| digits.get(i..i + 2).map(|s| s.parse::<u8>().unwrap_or(99));
     if field(0)? > 23 || field(2).is_some_and(|m| m > 59) || field(4).is_some_and(|s| s > 60) {
@@ -194,6 +207,21 @@ pub fn parse_time_range(value: &str) -> Option<Range<String>> {
             Some(Range { lower, upper })
         }
     }
+}
+
+/// Whether a time range's lower bound is after its upper bound.
+fn inverted(range: &Range<String>) -> bool {
+    matches!((&range.lower, &range.upper), (Some(l), Some(u)) if l > u)
+}
+
+/// Whether an SPS Start Time range that ends before it starts is refused: it
+/// is, unless a date range over several days makes it one combined period
+/// (K.6-1: dates 20250705-20250707 with times 1800-1000 run from July 5
+/// 18:00 to July 7 10:00).
+fn time_order_refused(time: &Range<String>, date: Option<&Range<String>>) -> bool {
+    let spans_days =
+        date.is_some_and(|d| d.lower.is_none() || d.upper.is_none() || d.lower < d.upper);
+    inverted(time) && !spans_days
 }
 
 /// Parses the identifier of a C-FIND-RQ.
@@ -327,12 +355,17 @@ fn parse_sps(item: &InMemDicomObject, filter: &mut WorklistFilter) -> Result<boo
                 })?)
             }
             tags::SCHEDULED_PROCEDURE_STEP_START_TIME => {
-                filter.sps_time = Some(parse_time_range(&value).ok_or_else(|| {
-                    invalid(
-                        tag,
-                        format!("invalid Scheduled Procedure Step Start Time '{value}'"),
-                    )
-                })?)
+                // Items iterate in tag order: the start date (0040,0002) is
+                // already parsed.
+                let time = parse_time_range(&value)
+                    .filter(|time| !time_order_refused(time, filter.sps_date.as_ref()))
+                    .ok_or_else(|| {
+                        invalid(
+                            tag,
+                            format!("invalid Scheduled Procedure Step Start Time '{value}'"),
+                        )
+                    })?;
+                filter.sps_time = Some(time);
             }
             _ => unsupported = true,
         }
@@ -433,9 +466,12 @@ fn top_value(tag: Tag, row: &ItemRow) -> Option<Val> {
     })
 }
 
-/// The Scheduled Procedure Step keys we hold, in the order of an expanded item.
-const SPS_KEYS: [Tag; 10] = [
+/// Every Scheduled Procedure Step return key of PS3.4 Table K.6-1: what a
+/// zero-length SPS Sequence, or one holding an empty item, gets back (Type 2
+/// keys we do not know are sent empty).
+const SPS_KEYS: [Tag; 13] = [
     tags::MODALITY,
+    tags::REQUESTED_CONTRAST_AGENT,
     tags::SCHEDULED_STATION_AE_TITLE,
     tags::SCHEDULED_PROCEDURE_STEP_START_DATE,
     tags::SCHEDULED_PROCEDURE_STEP_START_TIME,
@@ -444,6 +480,8 @@ const SPS_KEYS: [Tag; 10] = [
     tags::SCHEDULED_PROTOCOL_CODE_SEQUENCE,
     tags::SCHEDULED_PROCEDURE_STEP_ID,
     tags::SCHEDULED_STATION_NAME,
+    tags::SCHEDULED_PROCEDURE_STEP_LOCATION,
+    tags::PRE_MEDICATION,
     tags::SCHEDULED_PROCEDURE_STEP_STATUS,
 ];
 
@@ -645,6 +683,29 @@ mod tests {
         assert_eq!(r.lower.as_deref(), Some("100000"));
         assert_eq!(r.upper.as_deref(), Some("109999"));
         assert!(parse_time_range("2500").is_none());
+    }
+
+    #[test]
+    fn malformed_fractions_of_a_second_are_refused() {
+        assert!(parse_time_range("10.abc").is_none());
+        assert!(parse_time_range("1000.5").is_none());
+        assert!(parse_time_range("100000.").is_none());
+        assert!(parse_time_range("100000.1234567").is_none());
+        assert!(parse_time_range("100000.25").is_some());
+    }
+
+    #[test]
+    fn an_inverted_time_range_is_refused_unless_dates_span_several_days() {
+        let time = parse_time_range("1000-0900").unwrap();
+        let one_day = parse_date_range("20250705").unwrap();
+        let days = parse_date_range("20250705-20250707").unwrap();
+        assert!(time_order_refused(&time, None));
+        assert!(time_order_refused(&time, Some(&one_day)));
+        assert!(!time_order_refused(&time, Some(&days)));
+        assert!(!time_order_refused(
+            &parse_time_range("0900-1000").unwrap(),
+            None
+        ));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! - [`options`]: server options from the JSON configuration; visibility windows.
 //! - [`server`]: listener, association limits and negotiation, store connection pool.
+//! - [`admission`]: per-address connection caps, the negotiation deadline, closing at stop.
 //! - [`association`]: one association: receive, reassemble, dispatch, respond, abort.
 //! - [`dimse`]: command fields, status codes, command sets, PDV reassembly.
 //! - [`echo`]: Verification SCP.
@@ -9,6 +10,7 @@
 //! - [`mpps`]: MPPS N-CREATE / N-SET SCP.
 //! - [`scu`]: our client: C-ECHO, C-FIND, N-CREATE, N-SET.
 
+pub mod admission;
 pub mod association;
 pub mod dimse;
 pub mod echo;

@@ -28,9 +28,13 @@ pub struct ServerOptions {
     pub mpps_lenient: bool,
     /// Associations served at once (`max_associations`).
     pub max_associations: usize,
+    /// Connections open at once from one remote address, negotiating or
+    /// established (`max_connections_per_address`); more are closed at once.
+    pub max_connections_per_address: usize,
     /// Idle time allowed between DIMSE messages (`dimse_timeout`, seconds).
     pub dimse_timeout: Duration,
-    /// Time allowed for association negotiation (`acse_timeout`, seconds).
+    /// Time from connecting to an established association
+    /// (`acse_timeout`, seconds); a connection still negotiating then is closed.
     pub acse_timeout: Duration,
     /// Scheduled Station AE Title of items that have none (`default_station_aet`);
     /// when unset, the querying station's own AE title.
@@ -82,8 +86,9 @@ impl ServerOptions {
             filter_by_calling_aet: false,
             mpps_lenient: false,
             max_associations: 32,
+            max_connections_per_address: 16,
             dimse_timeout: Duration::from_secs(60),
-            acse_timeout: Duration::from_secs(30),
+            acse_timeout: Duration::from_secs(5),
             default_station_aet: None,
             max_pdu_length: 65_536,
             max_message_bytes: 16 * 1024 * 1024,
@@ -142,6 +147,16 @@ impl ServerOptions {
             match value.as_u64() {
                 Some(n) if (1..=1000).contains(&n) => options.max_associations = n as usize,
                 _ => errors.push("max_associations: expected a whole number from 1 to 1000".into()),
+            }
+        }
+        if let Some(value) = config.get("max_connections_per_address") {
+            match value.as_u64() {
+                Some(n) if (1..=1000).contains(&n) => {
+                    options.max_connections_per_address = n as usize
+                }
+                _ => errors.push(
+                    "max_connections_per_address: expected a whole number from 1 to 1000".into(),
+                ),
             }
         }
         for (key, slot) in [
@@ -373,6 +388,8 @@ mod tests {
     fn defaults_apply_when_keys_are_absent() {
         let o = ServerOptions::from_config(&json!({}), "MWL", "127.0.0.1", 0).unwrap();
         assert_eq!(o.max_associations, 32);
+        assert_eq!(o.max_connections_per_address, 16);
+        assert_eq!(o.acse_timeout, Duration::from_secs(5));
         assert_eq!(
             o.visible_statuses,
             ["SCHEDULED", "IN_PROGRESS", "DISCONTINUED"]

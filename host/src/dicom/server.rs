@@ -1,7 +1,9 @@
-//! The listener: binds, accepts connections, enforces `max_associations`,
-//! negotiates each association (AE titles, SOP classes, transfer syntaxes)
-//! and hands it to its own thread. Also the pool of store connections.
+//! The listener: binds, accepts connections (within the limits of
+//! [`admission`](super::admission)), enforces `max_associations`, negotiates
+//! each association (AE titles, SOP classes, transfer syntaxes) and hands it
+//! to its own thread. Also the pool of store connections.
 
+use super::admission::{Admission, Watch};
 use super::association;
 use super::options::ServerOptions;
 use dicom_dictionary_std::uids;
@@ -14,7 +16,7 @@ use dicom_ul::pdu::{
 use dicom_ul::Pdu;
 use rusqlite::Connection;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -105,7 +107,10 @@ pub struct Shared {
     pub options: ServerOptions,
     /// The store.
     pub pool: Pool,
-    active: AtomicUsize,
+    /// The connections: per-address caps, negotiation deadline, stop.
+    pub admission: Arc<Admission>,
+    /// Associations established and not yet ended.
+    established: AtomicUsize,
 }
 
 /// Checks the called AE title and `allowed_aet` during negotiation.
@@ -149,6 +154,8 @@ pub struct Server {
 /// A server running on its own thread.
 pub struct RunningServer {
     addr: SocketAddr,
+    /// The listening socket, shut down to wake the accept loop at once.
+    listener: TcpListener,
     shutdown: Arc<AtomicBool>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
@@ -159,10 +166,14 @@ impl RunningServer {
         self.addr
     }
 
-    /// Stops accepting, waits for running associations (a few seconds at
-    /// most) and returns the accept loop's result.
+    /// Stops accepting, closes connections still negotiating, aborts
+    /// established associations once their current answer is sent, waits
+    /// for them (a few seconds at most) and returns the accept loop's result.
     pub fn stop(mut self) -> io::Result<()> {
         self.shutdown.store(true, Ordering::SeqCst);
+        // Wakes a blocked accept() at once on Linux; elsewhere the accept
+        // loop's read timeout does.
+        let _ = socket2::SockRef::from(&self.listener).shutdown(Shutdown::Both);
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(io::Error::other("the DICOM accept loop panicked")),
@@ -193,12 +204,14 @@ impl Server {
                 format!("cannot listen on {}:{}: {e}", options.ip, options.port),
             )
         })?;
+        let admission = Admission::new(options.max_connections_per_address, options.acse_timeout);
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
                 options,
                 pool,
-                active: AtomicUsize::new(0),
+                admission,
+                established: AtomicUsize::new(0),
             }),
         })
     }
@@ -211,6 +224,7 @@ impl Server {
     /// Runs the accept loop on a new thread.
     pub fn spawn(self) -> io::Result<RunningServer> {
         let addr = self.local_addr()?;
+        let listener = self.listener.try_clone()?;
         let shutdown = Arc::new(AtomicBool::new(false));
         let flag = shutdown.clone();
         let thread = std::thread::Builder::new()
@@ -218,71 +232,80 @@ impl Server {
             .spawn(move || self.run(flag))?;
         Ok(RunningServer {
             addr,
+            listener,
             shutdown,
             thread: Some(thread),
         })
     }
 
-    /// Accepts associations until `shutdown` is set, then waits up to five
-    /// seconds for running associations to end.
+    /// Accepts connections until `shutdown` is set, then closes the
+    /// connections and waits up to five seconds for associations to end.
     pub fn run(self, shutdown: Arc<AtomicBool>) -> io::Result<()> {
         let options = &self.shared.options;
         log::info!(
-            "DICOM server {} listening on {} (max {} associations)",
+            "DICOM server {} listening on {} (max {} associations, {} connections per address)",
             options.ae_title,
             self.listener.local_addr()?,
-            options.max_associations
+            options.max_associations,
+            options.max_connections_per_address
         );
-        // accept() wakes up every 200 ms to look at the shutdown flag.
+        // accept() also wakes up every 200 ms to look at the shutdown flag.
         socket2::SockRef::from(&self.listener)
             .set_read_timeout(Some(Duration::from_millis(200)))?;
-        while !shutdown.load(Ordering::SeqCst) {
-            match self.listener.accept() {
-                Ok((stream, peer)) => self.accept(stream, peer),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => {
-                    log::warn!("accepting a connection failed: {e}");
-                    std::thread::sleep(Duration::from_millis(50));
+        let admission = &self.shared.admission;
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("dicom-watchdog".into())
+                .spawn_scoped(scope, || admission.run_watchdog())?;
+            while !shutdown.load(Ordering::SeqCst) {
+                match self.listener.accept() {
+                    Ok((stream, peer)) => self.accept(stream, peer),
+                    Err(_) if shutdown.load(Ordering::SeqCst) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => {
+                        log::warn!("accepting a connection failed: {e}");
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
                 }
             }
-        }
+            admission.stop();
+            io::Result::Ok(())
+        })?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        while self.shared.established.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
         log::info!("DICOM server stopped");
         Ok(())
     }
 
     fn accept(&self, stream: TcpStream, peer: SocketAddr) {
-        let slot = Slot::take(&self.shared);
-        let limit = self.shared.options.max_associations;
-        if slot.held > 2 * limit {
-            // A flood: refusing politely costs a thread each; drop it at once.
-            log::warn!(
-                "connection from {peer} dropped: {} connections open",
-                slot.held - 1
-            );
+        // Over its address's cap, the connection is closed at once.
+        let Some(admitted) = self.shared.admission.admit(peer.ip()) else {
             return;
-        }
+        };
         let shared = self.shared.clone();
         let spawned = std::thread::Builder::new()
             .name("dicom-association".into())
             .stack_size(1024 * 1024)
             .spawn(move || {
-                // Moved in whole (not just `held`): the slot lives until this
-                // thread ends, panicking or not.
-                let slot = slot;
-                if slot.held > limit {
+                // Moved in whole: the connection counts against its address
+                // until this thread ends, panicking or not.
+                let _admitted = admitted;
+                let watch = shared.admission.watch(&stream, peer);
+                if !request_arrives(&stream, peer, &shared.options) {
+                    return;
+                }
+                if shared.established.load(Ordering::SeqCst) >= shared.options.max_associations {
                     refuse_busy(stream, peer, &shared.options);
                 } else {
-                    serve_connection(stream, peer, &shared);
+                    serve_connection(stream, peer, &shared, &watch);
                 }
             });
         if let Err(e) = spawned {
@@ -291,27 +314,38 @@ impl Server {
     }
 }
 
-/// One open connection counted in [`Shared::active`]; given back when
-/// dropped, also when the association's thread panics.
-struct Slot {
-    shared: Arc<Shared>,
-    /// How many connections were open with this one (1 = only this one).
-    held: usize,
-}
-
-impl Slot {
-    fn take(shared: &Arc<Shared>) -> Slot {
-        let held = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
-        Slot {
-            shared: Arc::clone(shared),
-            held,
+/// Waits for the first bytes of the association request, so that
+/// `max_associations` is checked when the request arrives; false when the
+/// connection closed or the negotiation deadline passed first.
+fn request_arrives(stream: &TcpStream, peer: SocketAddr, options: &ServerOptions) -> bool {
+    let _ = stream.set_read_timeout(Some(options.acse_timeout));
+    match stream.peek(&mut [0u8; 1]) {
+        Ok(n) if n > 0 => true,
+        Ok(_) => {
+            log::debug!("connection from {peer} closed before an association request");
+            false
+        }
+        Err(e) => {
+            log::debug!("no association request from {peer}: {e}");
+            false
         }
     }
 }
 
-impl Drop for Slot {
+/// One established association counted in [`Shared::established`]; given
+/// back when dropped, also when the association's thread panics.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl<'a> Slot<'a> {
+    fn take(count: &'a AtomicUsize) -> Slot<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Slot(count)
+    }
+}
+
+impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -332,7 +366,7 @@ pub fn quickack(stream: &TcpStream) {
     let _ = stream;
 }
 
-fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, watch: &Watch<'_>) {
     let options = &shared.options;
     tune_socket(&stream);
     let mut scp = ServerAssociationOptions::new()
@@ -373,11 +407,13 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
         let _ = assoc.abort();
         return;
     }
+    watch.established();
+    let _slot = Slot::take(&shared.established);
     association::serve(assoc, peer, shared);
 }
 
 /// Answers an association request with A-ASSOCIATE-RJ (transient, local
-/// limit exceeded) when `max_associations` are already running.
+/// limit exceeded) when `max_associations` are already established.
 fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, options: &ServerOptions) {
     let _ = stream.set_read_timeout(Some(options.acse_timeout));
     let mut buffer = bytes_buffer();
@@ -389,7 +425,7 @@ fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, options: &ServerOptions)
     );
     if let Ok(Pdu::AssociationRQ(rq)) = request {
         log::warn!(
-            "refused association from {peer} (calling AE '{}'): {} associations already running",
+            "refused association from {peer} (calling AE '{}'): {} associations already established",
             rq.calling_ae_title,
             options.max_associations
         );

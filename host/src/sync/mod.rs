@@ -23,6 +23,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 pub use apply::apply_entries;
 pub use stop::Stop;
@@ -105,17 +106,29 @@ impl EngineHandle {
         self.stop.raise();
     }
 
-    /// Stops every worker (a running fetch is abandoned, a running write
-    /// finishes its transaction), calls each source's `cleanup` and waits.
+    /// Stops every worker: a running fetch is abandoned, a running write
+    /// gets [`WRITE_GRACE`] to commit and is then interrupted (its
+    /// transaction rolled back); each source's `cleanup` is called. Waits
+    /// [`WRITE_GRACE`] + [`LAST_WAIT`] at most: a worker still running then
+    /// (stuck in a plugin's `cleanup`) is left behind and logged.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
         self.stop.raise();
-        for worker in self.workers.drain(..) {
-            if worker.join().is_err() {
-                log::error!("a sync worker ended with a panic");
+        if !join_until(&mut self.workers, Instant::now() + WRITE_GRACE) {
+            log::warn!(
+                "a sync is still writing {} s after the stop: interrupting it (its transaction is rolled back)",
+                WRITE_GRACE.as_secs()
+            );
+            self.stop.interrupt_writers();
+            if !join_until(&mut self.workers, Instant::now() + LAST_WAIT) {
+                log::error!(
+                    "{} sync worker(s) did not stop; leaving them",
+                    self.workers.len()
+                );
+                self.workers.clear();
             }
         }
     }
@@ -124,6 +137,33 @@ impl EngineHandle {
 impl Drop for EngineHandle {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// How long a write in progress at stop may take to commit.
+pub const WRITE_GRACE: Duration = Duration::from_secs(2);
+
+/// How long workers get after their writes were interrupted.
+pub const LAST_WAIT: Duration = Duration::from_secs(1);
+
+/// Joins the workers that end before `deadline`; true when none is left.
+fn join_until(workers: &mut Vec<JoinHandle<()>>, deadline: Instant) -> bool {
+    loop {
+        let (done, running): (Vec<_>, Vec<_>) =
+            workers.drain(..).partition(JoinHandle::is_finished);
+        *workers = running;
+        for worker in done {
+            if worker.join().is_err() {
+                log::error!("a sync worker ended with a panic");
+            }
+        }
+        if workers.is_empty() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

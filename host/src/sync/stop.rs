@@ -1,13 +1,16 @@
-//! The stop signal shared by the engine and its workers.
+//! The stop signal shared by the engine and its workers, and the workers'
+//! store connections, interrupted when a write outlives the stop's grace.
 
+use rusqlite::InterruptHandle;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// A flag that, once raised, wakes every waiting worker.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Stop {
     raised: Mutex<bool>,
     wake: Condvar,
+    writers: Mutex<Vec<InterruptHandle>>,
 }
 
 impl Stop {
@@ -38,5 +41,26 @@ impl Stop {
             };
         }
         *raised
+    }
+
+    /// Registers a worker's store connection for [`Stop::interrupt_writers`].
+    pub fn register_writer(&self, handle: InterruptHandle) {
+        self.writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle);
+    }
+
+    /// Interrupts the statements running on the workers' connections: a
+    /// write in progress fails and its transaction is rolled back.
+    pub fn interrupt_writers(&self) {
+        for handle in self
+            .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            handle.interrupt();
+        }
     }
 }

@@ -71,6 +71,7 @@ impl Worker {
                 return;
             }
         };
+        self.stop.register_writer(conn.get_interrupt_handle());
         while !self.stop.is_raised() {
             let now = chrono::Local::now().naive_local();
             let wait = if schedule::in_window(&self.source.window, now) {
