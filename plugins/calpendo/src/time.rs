@@ -1,4 +1,5 @@
-//! Times: the booking window a fetch asks for, and a booking's start and end
+//! Times: the booking window a fetch asks for (rolling, today, or a daily
+//! window of clock times that may span midnight), and a booking's start and end
 //! in the source's time zone. Calendar arithmetic goes through the time-zone
 //! database, so days of 23 or 25 hours (DST changes) come out right.
 
@@ -20,6 +21,16 @@ pub fn window(
         WindowMode::Today => {
             let start = now.start_of_day().map_err(err)?;
             let end = now.tomorrow().and_then(|t| t.start_of_day()).map_err(err)?;
+            Ok((start, end))
+        }
+        WindowMode::Daily(from, to) => {
+            let start = now.with().time(from).build().map_err(err)?;
+            let end_day = if to <= from {
+                now.tomorrow().map_err(err)?
+            } else {
+                now.clone()
+            };
+            let end = end_day.with().time(to).build().map_err(err)?;
             Ok((start, end))
         }
         WindowMode::Rolling => {
@@ -114,6 +125,33 @@ mod tests {
             );
             assert_eq!(e.duration_since(&s), SignedDuration::from_hours(hours));
         }
+    }
+
+    #[test]
+    fn an_overnight_daily_window_runs_from_today_to_tomorrow() {
+        let clock = |h: i8| jiff::civil::Time::new(h, 0, 0, 0).unwrap();
+        let (s, e) = window(
+            &at("2026-06-15T10:00"),
+            WindowMode::Daily(clock(18), clock(6)),
+            60.0,
+            2.0,
+        )
+        .unwrap();
+        assert_eq!(
+            (query_time(&s), query_time(&e)),
+            ("20260615-1800".to_string(), "20260616-0600".to_string())
+        );
+        let (s, e) = window(
+            &at("2026-06-15T10:00"),
+            WindowMode::Daily(clock(7), clock(19)),
+            60.0,
+            2.0,
+        )
+        .unwrap();
+        assert_eq!(
+            (query_time(&s), query_time(&e)),
+            ("20260615-0700".to_string(), "20260615-1900".to_string())
+        );
     }
 
     #[test]
