@@ -5,6 +5,8 @@
 use pylantir::config;
 use pylantir::loader::Registry;
 use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
+use pylantir::store::{self, query};
+use pylantir::sync::apply_entries;
 use pylantir_tests::calpendo::FakeCalpendo;
 use pylantir_tests::http::{FakeServer, Reply};
 use pylantir_tests::logs;
@@ -91,6 +93,88 @@ fn the_loaded_plugin_turns_todays_fixture_bookings_into_entries() {
             ("12346", "SUB002", "EEG", "16:00")
         ]
     );
+}
+
+/// A Calpendo 11 booking (title, status and dateRange under `properties`)
+/// on `resource` for `project`, an hour from now.
+fn calpendo_11_booking(id: u64, title: &str, resource: &str, project: &str) -> (String, Value) {
+    let start = jiff::ZonedDateTime::now()
+        .in_tz("America/Edmonton")
+        .unwrap()
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let end = start
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let rfc = |z: &jiff::ZonedDateTime| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    let detail = json!({
+        "id": id,
+        "biskitType": "MRIScan",
+        "properties": {
+            "title": title,
+            "status": "Approved",
+            "dateRange": {"start": rfc(&start), "finish": rfc(&end)},
+            "resource": {"formattedName": resource},
+            "project": {"formattedName": project}
+        }
+    });
+    (start.strftime("%Y%m%d-%H%M").to_string(), detail)
+}
+
+#[test]
+fn over_long_mapped_booking_fields_are_truncated_and_every_booking_is_stored() {
+    let project = format!(
+        "BRISKP {}",
+        "Brain network models in schizophrenia ".repeat(2)
+    );
+    assert!(project.chars().count() > 64);
+    let mut fake = FakeCalpendo::new(USER, PASSWORD);
+    for (id, title) in [(301, "SUB301_Anna_Lee"), (302, "SUB302_Ben_Ode")] {
+        let (start, detail) = calpendo_11_booking(id, title, "3T Diagnostic Scanner", &project);
+        fake = fake.booking(&start, "3T Diagnostic", detail);
+    }
+    let server = fake.serve();
+    let mut config = config_for(server.url(), PASSWORD, json!({"window_mode": "rolling"}));
+    config["field_mapping"]["station_name"] = json!("properties.resource.formattedName");
+    config["field_mapping"]["study_description"] = json!("properties.project.formattedName");
+    let entries = source(&config).fetch_entries(&json!({}), 60.0).unwrap();
+
+    let dir = pylantir_tests::temp_dir();
+    let mut conn = store::open(&dir.path().join("worklist.db")).expect("worklist database");
+    let counts = apply_entries(&mut conn, "calpendo", "bookings", &entries).expect("written");
+    assert_eq!((counts.inserted, counts.rejected), (2, 0));
+    let items = query::list_items(&conn, &query::ItemFilter::default()).expect("items");
+    let stored: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|i| {
+            let text = |k: &str| i[k].as_str().unwrap();
+            (
+                text("patient_id"),
+                text("station_name"),
+                text("study_description"),
+            )
+        })
+        .collect();
+    let study: String = project
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end()
+        .to_string();
+    assert_eq!(
+        stored,
+        [
+            ("SUB301", "3T Diagnostic Sc", study.as_str()),
+            ("SUB302", "3T Diagnostic Sc", study.as_str())
+        ]
+    );
+    let warned = logs::captured().iter().any(|l| {
+        l.starts_with("WARN")
+            && l.contains("source_record_id \"301\"")
+            && l.contains("station_name")
+            && l.contains("truncated")
+    });
+    assert!(warned, "{:?}", logs::captured());
 }
 
 #[test]
