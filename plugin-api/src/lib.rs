@@ -38,6 +38,8 @@
 //! - [`logging`]: the log bridge that forwards a plugin's `log` records to the host.
 //! - [`export`]: the machinery behind [`export_plugin!`].
 //! - [`messages`]: readable error messages (error chains, excerpts of upstream answers).
+//! - `tz` (feature `tz`): the time-zone database the host and plugins resolve
+//!   IANA names in (bundled, a newer system copy, or `TZDIR`).
 
 pub mod adapter;
 pub mod entry;
@@ -47,6 +49,8 @@ pub mod info;
 pub mod logging;
 pub mod messages;
 pub mod source;
+#[cfg(feature = "tz")]
+pub mod tz;
 
 /// The exact `abi_stable` this API is built on; authors never pick another.
 pub use abi_stable;

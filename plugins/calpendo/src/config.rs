@@ -4,8 +4,8 @@
 use crate::mapping::Mapping;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
-use pylantir_plugin_api::log;
 use pylantir_plugin_api::serde_json::{json, Map, Value};
+use pylantir_plugin_api::{log, tz};
 use std::fmt;
 use std::time::Duration;
 
@@ -135,7 +135,7 @@ impl Config {
                 })?,
         };
         let timezone_name = string_key(obj, "timezone")?.unwrap_or_else(|| TIMEZONE.to_string());
-        let timezone = TimeZone::get(&timezone_name).map_err(|e| {
+        let timezone = tz::get(&timezone_name).map_err(|e| {
             format!("config.timezone '{timezone_name}' is not a known IANA time zone: {e}")
         })?;
         let resource_modality = match obj.get("resource_modality_mapping") {

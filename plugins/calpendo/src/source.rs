@@ -145,7 +145,7 @@ impl Source for Calpendo {
         let config = Config::from_json(config)?;
         let api = Api::new(&config)?;
         log::info!(
-            "Calpendo source '{}': bookings at {} ({} window, time zone {})",
+            "Calpendo source '{}': bookings at {} ({} window, time zone {} from {})",
             self.name,
             config.api_base,
             match config.window {
@@ -154,7 +154,8 @@ impl Source for Calpendo {
                 WindowMode::Daily(from, to) =>
                     format!("daily {}-{}", from.strftime("%H:%M"), to.strftime("%H:%M")),
             },
-            config.timezone_name
+            config.timezone_name,
+            pylantir_plugin_api::tz::database().describe()
         );
         for overlap in config.prefix_overlaps() {
             log::warn!("Calpendo source '{}': {overlap}", self.name);

@@ -16,7 +16,7 @@ const USER: &str = "mri-sync";
 const PASSWORD: &str = "s3cret-Pa55word-9f8e7d";
 
 fn edmonton_now() -> ZonedDateTime {
-    ZonedDateTime::now().in_tz("America/Edmonton").unwrap()
+    ZonedDateTime::now().with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap())
 }
 
 fn day(z: &ZonedDateTime) -> String {
@@ -435,7 +435,7 @@ fn protocol_name_comes_from_the_configured_protocol_else_default_protocol() {
 }
 
 #[test]
-fn utc_booking_times_are_converted_to_local_time_across_dst_changes() {
+fn utc_booking_times_are_converted_to_local_time_across_dst_changes_with_current_rules() {
     let range = |id: u64, start: &str, end: &str| {
         json!({"id": id, "title": format!("SUB{id}_X"), "status": "Approved", "biskitType": "MRIScan",
                "properties": {"dateRange": {"start": start, "end": end}}})
@@ -452,21 +452,26 @@ fn utc_booking_times_are_converted_to_local_time_across_dst_changes() {
             range(2, "2026-03-08T09:30:00Z", "2026-03-08T10:00:00Z"),
         )
         .booking(
-            "20261101-0130",
+            "20251102-0130",
             "3T Diagnostic",
-            range(3, "2026-11-01T07:30:00Z", "2026-11-01T08:00:00Z"),
+            range(3, "2025-11-02T07:30:00Z", "2025-11-02T08:00:00Z"),
         )
         .booking(
-            "20261101-0131",
+            "20251102-0131",
             "3T Diagnostic",
-            range(4, "2026-11-01T08:30:00Z", "2026-11-01T09:00:00Z"),
+            range(4, "2025-11-02T08:30:00Z", "2025-11-02T09:00:00Z"),
+        )
+        .booking(
+            "20261115-1300",
+            "3T Diagnostic",
+            range(5, "2026-11-15T19:00:00Z", "2026-11-15T20:00:00Z"),
         )
         .serve();
-    let year = 365.0 * 86_400.0;
+    let years = 3.0 * 365.0 * 86_400.0;
     let entries = fetch(
         &server,
         json!({"window_mode": "rolling", "resources": null}),
-        year,
+        years,
     );
     let times: Vec<(String, String)> = entries
         .iter()
@@ -481,8 +486,10 @@ fn utc_booking_times_are_converted_to_local_time_across_dst_changes() {
         [
             expect("2026-03-08", "01:30"),
             expect("2026-03-08", "03:30"),
-            expect("2026-11-01", "01:30"),
-            expect("2026-11-01", "01:30"),
+            expect("2025-11-02", "01:30"),
+            expect("2025-11-02", "01:30"),
+            // tzdata 2026a: Edmonton stays at UTC-6 (2025b said UTC-7, 12:00).
+            expect("2026-11-15", "13:00"),
         ]
     );
 }
