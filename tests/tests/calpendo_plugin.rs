@@ -331,3 +331,38 @@ fn start_logs_the_time_zone_database_at_least_as_new_as_pythons_and_tzdir_overri
         "{line}"
     );
 }
+
+#[test]
+fn check_config_warns_about_overlapping_modality_prefixes_of_a_migrated_config() {
+    let dir = pylantir_tests::temp_dir();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    pylantir_tests::install_plugins(&plugins, &["pylantir_calpendo"]);
+    let config = dir.path().join("pylantir.json");
+    let document = json!({"db_path": "worklist.db", "data_sources": [{
+        "name": "bookings", "type": "calpendo",
+        "config": {"base_url": "http://127.0.0.1:9",
+                   "resource_modality_mapping": {"3T": "MR", "3T Research PET": "PT", "EEG": "EEG"}}
+    }]});
+    std::fs::write(&config, document.to_string()).unwrap();
+    let output = std::process::Command::new(&pylantir_tests::artifacts().bin)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .arg("--plugin-dir")
+        .arg(&plugins)
+        .env("CALPENDO_USERNAME", USER)
+        .env("CALPENDO_PASSWORD", PASSWORD)
+        .output()
+        .expect("check-config ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("is a prefix of"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("'3T' (MR)") && warnings[0].contains("'3T Research PET' (PT)"),
+        "{stderr}"
+    );
+}
