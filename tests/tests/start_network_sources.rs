@@ -46,8 +46,7 @@ fn redcap() -> FakeRedcap {
 fn start_fills_the_worklist_from_redcap_and_calpendo_with_data_source_set() {
     let redcap = redcap().serve();
     let now = jiff::ZonedDateTime::now()
-        .in_tz("America/Edmonton")
-        .unwrap();
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap());
     let day = |z: &jiff::ZonedDateTime| z.strftime("%Y-%m-%d").to_string();
     let calpendo = FakeCalpendo::new("e2e-user", "e2e-password-77")
         .with_fixture_bookings(&day(&now), &day(&now.tomorrow().unwrap()))

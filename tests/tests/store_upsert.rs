@@ -164,7 +164,7 @@ fn one_bad_entry_is_rejected_and_the_rest_written() {
     let (_dir, mut conn) = fresh();
     let batch = entries(json!([
         {"patient_id": "P1", "scheduled_start_date": "07/03/2025"},
-        {"patient_id": "P2", "accession_number": "A".repeat(17)},
+        {"patient_id": "P2", "study_instance_uid": "1".repeat(65)},
         {"patient_id": "P3"},
     ]));
     let counts = apply_entries(&mut conn, "csv", "a", &batch).expect("written");

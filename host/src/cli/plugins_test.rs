@@ -44,6 +44,8 @@ struct Outcome {
     rejected: Vec<(usize, String, String)>,
     /// Values the store would change or leave out: number, label, note.
     notes: Vec<(usize, String, String)>,
+    /// Values the store would truncate: number, label, warning.
+    warnings: Vec<(usize, String, String)>,
 }
 
 /// Runs `plugins test`; returns the exit code (0 when the fetch succeeded
@@ -214,6 +216,9 @@ fn examine(entries: &[Entry]) -> Outcome {
                 for note in normalised.notes {
                     outcome.notes.push((number, label(entry), note));
                 }
+                for warning in normalised.warnings {
+                    outcome.warnings.push((number, label(entry), warning));
+                }
                 outcome.accepted.push((number, normalised.item));
             }
             Err(reason) => outcome.rejected.push((number, label(entry), reason)),
@@ -257,6 +262,9 @@ fn report(outcome: &Outcome) -> String {
     for (number, label, note) in &outcome.notes {
         out.push_str(&format!("note: entry {number} ({label}): {note}\n"));
     }
+    for (number, label, warning) in &outcome.warnings {
+        out.push_str(&format!("warning: entry {number} ({label}): {warning}\n"));
+    }
     out.push_str(&format!(
         "{} accepted, {} rejected\n",
         outcome.accepted.len(),
@@ -283,15 +291,23 @@ mod tests {
             {"patient_id": "P1", "scheduled_start_date": "20250307"},
             {"patient_name": "DOE^JANE", "source_record_id": "r2"},
             {"patient_id": "P3", "scheduled_start_date": "2025-02-30"},
-            {"patient_id": "P4", "modality": "X".repeat(17)},
+            {"patient_id": "P4", "study_instance_uid": "1".repeat(65)},
+            {"patient_id": "P5", "modality": "X".repeat(17)},
         ])));
-        assert_eq!(outcome.accepted.len(), 1);
+        assert_eq!(outcome.accepted.len(), 2);
+        assert_eq!(outcome.warnings.len(), 1);
+        assert!(
+            outcome.warnings[0].2.contains("truncated"),
+            "{:?}",
+            outcome.warnings
+        );
+        assert!(report(&outcome).contains("warning: entry 5 (patient_id \"P5\"): modality"));
         let reasons: Vec<&str> = outcome.rejected.iter().map(|r| r.2.as_str()).collect();
         assert_eq!(reasons[0], "no patient_id");
         assert!(reasons[1].starts_with("scheduled_start_date \"2025-02-30\" is not a date"));
         assert_eq!(
             reasons[2],
-            "modality is 17 characters long, more than the 16 allowed"
+            "study_instance_uid is 65 characters long, more than the 64 allowed"
         );
         assert_eq!(outcome.rejected[0].1, "source_record_id \"r2\"");
     }

@@ -53,6 +53,10 @@ pub fn run(args: &StartArgs) -> i32 {
             return 1;
         }
     };
+    log::info!(
+        "time zones: {}",
+        pylantir_plugin_api::tz::database().describe()
+    );
     let dirs = args.plugins.dirs(&document.plugin_dirs());
     let policy = CrashPolicy::default().with_limits(&document.crash_limits());
     let isolating = match IsolatingFactory::discover(&dirs, args.plugins.load_options(), policy) {

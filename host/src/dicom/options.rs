@@ -5,6 +5,7 @@
 use crate::store::find::SourceWindow;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
+use pylantir_plugin_api::tz;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -265,15 +266,15 @@ fn time_zone(source: &Value, calpendo: bool, path: &str, errors: &mut Vec<String
         Some(value) => (format!("{path}.timezone"), value),
         None => match source.get("config").and_then(|c| c.get("timezone")) {
             Some(value) if calpendo => (format!("{path}.config.timezone"), value),
-            _ if calpendo => return TimeZone::get(CALPENDO_TIMEZONE).unwrap_or(TimeZone::UTC),
-            _ => return TimeZone::system(),
+            _ if calpendo => return tz::get(CALPENDO_TIMEZONE).unwrap_or(TimeZone::UTC),
+            _ => return tz::system(),
         },
     };
-    match name.as_str().map(TimeZone::get) {
+    match name.as_str().map(tz::get) {
         Some(Ok(tz)) => tz,
         _ => {
             errors.push(format!("{key}: unknown time zone {name}"));
-            TimeZone::system()
+            tz::system()
         }
     }
 }
@@ -299,7 +300,7 @@ fn windows(config: &Value, errors: &mut Vec<String>) -> Vec<WindowRule> {
                 source: "redcap_legacy".into(),
                 includes_unnamed: true,
                 kind: WindowKind::DaysAhead(days),
-                tz: TimeZone::system(),
+                tz: tz::system(),
             });
         }
         return rules;

@@ -27,6 +27,9 @@ pub fn apply_entries(
                 for note in &normalised.notes {
                     log::debug!("{prefix} {}: {note}", label(entry));
                 }
+                for warning in &normalised.warnings {
+                    log::warn!("{prefix} {}: {warning}", label(entry));
+                }
                 items.push(normalised.item);
             }
             Err(reason) => {

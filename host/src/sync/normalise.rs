@@ -1,5 +1,6 @@
 //! Normalising a fetched entry before it is written: dates, times and sex in
-//! the forms Python pylantir stores, lengths within the DICOM VR limits.
+//! the forms Python pylantir stores, lengths within the DICOM VR limits (a
+//! longer value is truncated with a warning; the entry is kept).
 
 use crate::store::items::{field_index, Item, PATIENT_ID};
 use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
@@ -10,21 +11,26 @@ const SCHEDULED_DATE: usize = field_index("scheduled_start_date");
 const SCHEDULED_TIME: usize = field_index("scheduled_start_time");
 const BIRTH_DATE: usize = field_index("patient_birth_date");
 const SEX: usize = field_index("patient_sex");
+/// A UID cut short is another UID: too long a one rejects the entry.
+const STUDY_UID: usize = field_index("study_instance_uid");
 
 /// The longest `source_record_id` accepted.
 const RECORD_ID_MAX: usize = 255;
 
-/// A normalised entry, with notes about values that were dropped or mapped.
+/// A normalised entry, with notes about values that were dropped or mapped
+/// and warnings about values that were truncated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalised {
     pub item: Item,
     pub notes: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// Normalises one entry, or says why it is rejected (naming the field).
 pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
     let mut item = Item::new();
     let mut notes = Vec::new();
+    let mut warnings = Vec::new();
     for (key, value) in entry {
         let Some(text) = text_value(key, value)? else {
             continue;
@@ -53,7 +59,13 @@ pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
                 _ => Some(text),
             };
             if let Some(value) = value {
-                check_length(key, &value, WORKLIST_FIELDS[index].1)?;
+                let max = WORKLIST_FIELDS[index].1;
+                let value = if index == STUDY_UID {
+                    check_length(key, &value, max)?;
+                    value
+                } else {
+                    fit(key, value, max, &mut warnings)
+                };
                 item.values[index] = Some(value);
             }
         }
@@ -61,7 +73,11 @@ pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
     if item.value(PATIENT_ID).is_none() {
         return Err("no patient_id".to_string());
     }
-    Ok(Normalised { item, notes })
+    Ok(Normalised {
+        item,
+        notes,
+        warnings,
+    })
 }
 
 /// A name for the entry in messages: its record id, else its patient id.
@@ -99,6 +115,21 @@ fn check_length(key: &str, value: &str, max: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `value` cut to the `max` characters its DICOM VR allows (trailing spaces
+/// dropped), with a warning naming the field, when it is longer.
+fn fit(key: &str, value: String, max: usize, warnings: &mut Vec<String>) -> String {
+    let length = value.chars().count();
+    if length <= max {
+        return value;
+    }
+    let short: String = value.chars().take(max).collect();
+    let short = short.trim_end().to_string();
+    warnings.push(format!(
+        "{key} {value:?} is {length} characters long, more than the {max} its DICOM VR allows; truncated to {short:?}"
+    ));
+    short
 }
 
 /// `YYYY-MM-DD`, `YYYYMMDD` or `YYYY/MM/DD` (a trailing time is ignored) as `YYYY-MM-DD`.
@@ -248,13 +279,36 @@ mod tests {
     }
 
     #[test]
-    fn a_value_longer_than_its_vr_allows_rejects_the_entry_naming_the_field() {
-        let long = "X".repeat(17);
-        let error =
-            normalise(&entry(json!({"patient_id": "P", "modality": long}))).expect_err("rejected");
+    fn a_value_longer_than_its_vr_allows_is_truncated_with_a_warning_naming_the_field() {
+        let project = format!("BRISKP {}", "x".repeat(80));
+        let n = normalise(&entry(json!({
+            "patient_id": "P",
+            "station_name": "3T Diagnostic Scanner",
+            "study_description": project,
+        })))
+        .expect("kept");
+        let station = field_index("station_name");
+        let study = field_index("study_description");
+        assert_eq!(n.item.values[station].as_deref(), Some("3T Diagnostic Sc"));
+        assert_eq!(n.item.values[study].as_deref(), Some(&project[..64]));
+        assert_eq!(n.warnings.len(), 2, "{:?}", n.warnings);
+        assert_eq!(
+            n.warnings[0],
+            "station_name \"3T Diagnostic Scanner\" is 21 characters long, more than the 16 its DICOM VR allows; truncated to \"3T Diagnostic Sc\""
+        );
+        assert!(n.warnings[1].starts_with("study_description \"BRISKP "));
+    }
+
+    #[test]
+    fn a_study_uid_longer_than_64_rejects_the_entry() {
+        let uid = format!("1.2.{}", "3".repeat(61));
+        let error = normalise(&entry(
+            json!({"patient_id": "P", "study_instance_uid": uid}),
+        ))
+        .expect_err("rejected");
         assert_eq!(
             error,
-            "modality is 17 characters long, more than the 16 allowed"
+            "study_instance_uid is 65 characters long, more than the 64 allowed"
         );
     }
 

@@ -175,6 +175,7 @@ impl Api {
             .client
             .get(&url)
             .basic_auth(&self.username, Some(self.password.expose()))
+            .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .and_then(|response| {
                 let status = response.status();

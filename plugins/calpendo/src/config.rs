@@ -2,9 +2,10 @@
 //! JSON Schema. The username and password come from the environment.
 
 use crate::mapping::Mapping;
+use jiff::civil::Time;
 use jiff::tz::TimeZone;
-use pylantir_plugin_api::log;
 use pylantir_plugin_api::serde_json::{json, Map, Value};
+use pylantir_plugin_api::{log, tz};
 use std::fmt;
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ pub enum WindowMode {
     Rolling,
     /// Today, local midnight to midnight, in the source's time zone.
     Today,
+    /// `daily_window`: today from the start clock time to the end one; an
+    /// end at or before the start is tomorrow (18:00-06:00 spans the night).
+    Daily(Time, Time),
 }
 
 /// A checked Calpendo source configuration.
@@ -64,6 +68,9 @@ pub struct Config {
     pub field_mapping: Mapping,
     pub allowed_studies: Option<Vec<String>>,
     pub max_parallel_requests: usize,
+    /// The `protocol_name` of bookings whose mapping gives none: as Python
+    /// pylantir, `config.protocol[config.site]`, else `DEFAULT_PROTOCOL`.
+    pub protocol_name: String,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
 }
@@ -74,6 +81,8 @@ const TIMEZONE: &str = "America/Edmonton";
 const CONNECT_TIMEOUT: f64 = 10.0;
 const READ_TIMEOUT: f64 = 30.0;
 const MAX_PARALLEL: u64 = 4;
+/// Python pylantir's protocol name when none is configured.
+const DEFAULT_PROTOCOL: &str = "DEFAULT_PROTOCOL";
 
 impl Config {
     /// Reads `config`; credentials from the variables it names (or the defaults).
@@ -126,7 +135,7 @@ impl Config {
                 })?,
         };
         let timezone_name = string_key(obj, "timezone")?.unwrap_or_else(|| TIMEZONE.to_string());
-        let timezone = TimeZone::get(&timezone_name).map_err(|e| {
+        let timezone = tz::get(&timezone_name).map_err(|e| {
             format!("config.timezone '{timezone_name}' is not a known IANA time zone: {e}")
         })?;
         let resource_modality = match obj.get("resource_modality_mapping") {
@@ -198,6 +207,7 @@ impl Config {
             field_mapping,
             allowed_studies,
             max_parallel_requests,
+            protocol_name: protocol_name(obj)?,
             connect_timeout: seconds_key(obj, "connect_timeout_seconds", CONNECT_TIMEOUT)?,
             read_timeout: seconds_key(obj, "read_timeout_seconds", READ_TIMEOUT)?,
         })
@@ -218,26 +228,78 @@ impl Config {
             .max_by_key(|(prefix, _)| prefix.len())
             .map(|(_, modality)| modality.as_str())
     }
-}
 
-/// `window_mode` (`rolling` | `today`) and `daily_window` (any daily window
-/// means today's bookings, as in Python pylantir).
-fn window_mode(obj: &Map<String, Value>) -> Result<WindowMode, String> {
-    let daily = match obj.get("daily_window") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(Value::Object(window)) => {
-            for key in ["start_time", "end_time"] {
-                let ok = window.get(key).and_then(Value::as_array).is_some_and(|hm| {
-                    hm.len() == 2
-                        && hm[0].as_u64().is_some_and(|h| h < 24)
-                        && hm[1].as_u64().is_some_and(|m| m < 60)
-                });
-                if !ok {
-                    return Err(format!("config.daily_window.{key} must be [hour, minute]"));
+    /// One message per pair of `resource_modality_mapping` keys where one
+    /// is a prefix of the other with another modality: this plugin takes the
+    /// longest prefix, Python pylantir took the first key in the file.
+    pub fn prefix_overlaps(&self) -> Vec<String> {
+        let mut messages = Vec::new();
+        for (short, short_modality) in &self.resource_modality {
+            for (long, long_modality) in &self.resource_modality {
+                if long != short
+                    && long.starts_with(short.as_str())
+                    && long_modality != short_modality
+                {
+                    messages.push(format!(
+                        "config.resource_modality_mapping: '{short}' ({short_modality}) is a prefix of '{long}' ({long_modality}); \
+                         resources starting with '{long}' get {long_modality} (the longest prefix wins), \
+                         where Python pylantir 0.4 took the key that comes first in the file"
+                    ));
                 }
             }
-            true
+        }
+        messages
+    }
+}
+
+/// `protocol` (a name, or an object site -> name) and `site` / `site_id`.
+fn protocol_name(obj: &Map<String, Value>) -> Result<String, String> {
+    let site = match obj.get("site").or_else(|| obj.get("site_id")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            return Err(format!(
+                "config.site must be a string or a number, got {other}"
+            ))
+        }
+    };
+    let name = match obj.get("protocol") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(Value::Object(by_site)) => site
+            .and_then(|site| by_site.get(&site))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        Some(other) => {
+            return Err(format!(
+                "config.protocol must be a protocol name or an object site -> protocol name, got {other}"
+            ))
+        }
+    };
+    Ok(name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_PROTOCOL.to_string()))
+}
+
+/// `window_mode` (`rolling` | `today`) and `daily_window` (as in Python
+/// pylantir: `true` means today, clock times a daily window).
+fn window_mode(obj: &Map<String, Value>) -> Result<WindowMode, String> {
+    let daily = match obj.get("daily_window") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(WindowMode::Today),
+        Some(Value::Object(window)) => {
+            let clock = |key: &str| {
+                window
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .filter(|hm| hm.len() == 2)
+                    .and_then(|hm| Some((hm[0].as_u64()?, hm[1].as_u64()?)))
+                    .filter(|(h, m)| *h < 24 && *m < 60)
+                    .and_then(|(h, m)| Time::new(h as i8, m as i8, 0, 0).ok())
+                    .ok_or_else(|| format!("config.daily_window.{key} must be [hour, minute]"))
+            };
+            Some(WindowMode::Daily(clock("start_time")?, clock("end_time")?))
         }
         Some(other) => {
             return Err(format!(
@@ -255,7 +317,7 @@ fn window_mode(obj: &Map<String, Value>) -> Result<WindowMode, String> {
             WindowMode::Rolling
         }
     };
-    Ok(if daily { WindowMode::Today } else { mode })
+    Ok(daily.unwrap_or(mode))
 }
 
 fn string_key(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
@@ -324,6 +386,12 @@ pub fn schema() -> Value {
             ]},
             "field_mapping": {"type": "object", "additionalProperties": rule},
             "allowed_studies": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "site": {"type": ["string", "integer"], "description": "Picks the protocol in an object-valued protocol"},
+            "site_id": {"type": ["string", "integer"], "description": "Same as site"},
+            "protocol": {"oneOf": [
+                {"type": "string"},
+                {"type": "object", "additionalProperties": {"type": "string"}, "description": "site -> protocol name"}
+            ], "description": "protocol_name of bookings whose field_mapping gives none (default DEFAULT_PROTOCOL)"},
             "max_parallel_requests": {"type": "integer", "minimum": 1, "maximum": 16, "default": MAX_PARALLEL},
             "connect_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": CONNECT_TIMEOUT},
             "read_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": READ_TIMEOUT}

@@ -116,13 +116,22 @@ impl Extract {
     }
 }
 
-/// The text at a dotted `path` in `booking` (numbers and other values as JSON text).
+/// The text at a dotted `path` in `booking` (numbers and other values as JSON
+/// text). A simple key missing at the top (`title`, `status`) is looked up
+/// under `properties`, where Calpendo 11 moved them (as Python pylantir does).
 pub fn lookup(booking: &Value, path: &str) -> Option<String> {
-    let mut value = booking;
-    for key in path.split('.') {
-        value = value.get(key)?;
+    fn at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+        path.split('.')
+            .try_fold(root, |value, key| value.get(key))
+            .filter(|value| !value.is_null())
     }
-    match value {
+    let found = at(booking, path).or_else(|| {
+        booking
+            .get("properties")
+            .filter(|_| !path.contains('.'))
+            .and_then(|properties| at(properties, path))
+    })?;
+    match found {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),

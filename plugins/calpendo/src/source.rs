@@ -2,7 +2,7 @@
 //! worklist entry per booking (the booking id is its `source_record_id`).
 
 use crate::api::Api;
-use crate::config::Config;
+use crate::config::{Config, WindowMode};
 use crate::mapping::{self, Mapping};
 use crate::time::{booking_times, window};
 use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
@@ -81,13 +81,18 @@ pub fn entry(booking: &Value, mapping: &Mapping, config: &Config) -> Result<Entr
         "scheduled_start_time".into(),
         Value::String(start.strftime("%H:%M").to_string()),
     );
-    if let Some(resource) = text("properties.resource.formattedName") {
-        match config.modality_of(&resource) {
-            Some(modality) => {
-                entry.insert("modality".into(), Value::String(modality.to_string()));
-            }
-            None => log::debug!("booking {id}: no modality for resource '{resource}' in config.resource_modality_mapping"),
-        }
+    if let Some(modality) = resource(booking).and_then(|r| config.modality_of(&r)) {
+        entry.insert("modality".into(), Value::String(modality.to_string()));
+    }
+    let no_protocol = entry
+        .get("protocol_name")
+        .and_then(Value::as_str)
+        .is_none_or(|p| p.trim().is_empty());
+    if no_protocol {
+        entry.insert(
+            "protocol_name".into(),
+            Value::String(config.protocol_name.clone()),
+        );
     }
     if entry
         .get("patient_id")
@@ -107,20 +112,54 @@ pub fn entry(booking: &Value, mapping: &Mapping, config: &Config) -> Result<Entr
     Ok(entry)
 }
 
+/// The booking's resource name, if it has one.
+fn resource(booking: &Value) -> Option<String> {
+    mapping::lookup(booking, "properties.resource.formattedName").filter(|r| !r.trim().is_empty())
+}
+
+/// Warns once per fetch about each resource `config.resource_modality_mapping`
+/// has no modality for, naming its bookings (their items get the worklist
+/// default modality, MR).
+fn warn_unmapped_resources(source: &str, bookings: &[Value], config: &Config) {
+    let mut unmapped: Vec<(String, Vec<String>)> = Vec::new();
+    for booking in bookings {
+        let Some(name) = resource(booking).filter(|r| config.modality_of(r).is_none()) else {
+            continue;
+        };
+        let id = mapping::lookup(booking, "id").unwrap_or_default();
+        match unmapped.iter_mut().find(|(r, _)| *r == name) {
+            Some((_, ids)) => ids.push(id),
+            None => unmapped.push((name, vec![id])),
+        }
+    }
+    for (name, ids) in unmapped {
+        log::warn!(
+            "Calpendo source '{source}': resource '{name}' (booking {}) has no modality in config.resource_modality_mapping; its items get the default modality MR",
+            ids.join(", ")
+        );
+    }
+}
+
 impl Source for Calpendo {
     fn validate_config(&mut self, config: &Value) -> Result<(), String> {
         let config = Config::from_json(config)?;
         let api = Api::new(&config)?;
         log::info!(
-            "Calpendo source '{}': bookings at {} ({} mode, time zone {})",
+            "Calpendo source '{}': bookings at {} ({} window, time zone {} from {})",
             self.name,
             config.api_base,
             match config.window {
-                crate::config::WindowMode::Rolling => "rolling",
-                crate::config::WindowMode::Today => "today",
+                WindowMode::Rolling => "rolling".to_string(),
+                WindowMode::Today => "today's".to_string(),
+                WindowMode::Daily(from, to) =>
+                    format!("daily {}-{}", from.strftime("%H:%M"), to.strftime("%H:%M")),
             },
-            config.timezone_name
+            config.timezone_name,
+            pylantir_plugin_api::tz::database().describe()
         );
+        for overlap in config.prefix_overlaps() {
+            log::warn!("Calpendo source '{}': {overlap}", self.name);
+        }
         self.state = Some((config, api));
         Ok(())
     }
@@ -154,6 +193,7 @@ impl Source for Calpendo {
         );
         let ids = api.booking_ids(&path)?;
         let bookings = api.details(&ids, config.max_parallel_requests)?;
+        warn_unmapped_resources(&self.name, &bookings, config);
         let mut entries = Vec::with_capacity(bookings.len());
         for booking in &bookings {
             match entry(booking, mapping, config) {

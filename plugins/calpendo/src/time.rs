@@ -1,4 +1,5 @@
-//! Times: the booking window a fetch asks for, and a booking's start and end
+//! Times: the booking window a fetch asks for (rolling, today, or a daily
+//! window of clock times that may span midnight), and a booking's start and end
 //! in the source's time zone. Calendar arithmetic goes through the time-zone
 //! database, so days of 23 or 25 hours (DST changes) come out right.
 
@@ -20,6 +21,16 @@ pub fn window(
         WindowMode::Today => {
             let start = now.start_of_day().map_err(err)?;
             let end = now.tomorrow().and_then(|t| t.start_of_day()).map_err(err)?;
+            Ok((start, end))
+        }
+        WindowMode::Daily(from, to) => {
+            let start = now.with().time(from).build().map_err(err)?;
+            let end_day = if to <= from {
+                now.tomorrow().map_err(err)?
+            } else {
+                now.clone()
+            };
+            let end = end_day.with().time(to).build().map_err(err)?;
             Ok((start, end))
         }
         WindowMode::Rolling => {
@@ -92,7 +103,7 @@ mod tests {
     use pylantir_plugin_api::serde_json::json;
 
     fn edmonton() -> TimeZone {
-        TimeZone::get("America/Edmonton").unwrap()
+        pylantir_plugin_api::tz::get("America/Edmonton").unwrap()
     }
 
     fn at(text: &str) -> ZonedDateTime {
@@ -104,7 +115,7 @@ mod tests {
     fn today_spans_the_local_day_even_when_it_has_23_or_25_hours() {
         for (now, start, end, hours) in [
             ("2026-03-08T10:00", "20260308-0000", "20260309-0000", 23),
-            ("2026-11-01T10:00", "20261101-0000", "20261102-0000", 25),
+            ("2025-11-02T10:00", "20251102-0000", "20251103-0000", 25),
             ("2026-06-15T23:59", "20260615-0000", "20260616-0000", 24),
         ] {
             let (s, e) = window(&at(now), WindowMode::Today, 60.0, 2.0).unwrap();
@@ -114,6 +125,33 @@ mod tests {
             );
             assert_eq!(e.duration_since(&s), SignedDuration::from_hours(hours));
         }
+    }
+
+    #[test]
+    fn an_overnight_daily_window_runs_from_today_to_tomorrow() {
+        let clock = |h: i8| jiff::civil::Time::new(h, 0, 0, 0).unwrap();
+        let (s, e) = window(
+            &at("2026-06-15T10:00"),
+            WindowMode::Daily(clock(18), clock(6)),
+            60.0,
+            2.0,
+        )
+        .unwrap();
+        assert_eq!(
+            (query_time(&s), query_time(&e)),
+            ("20260615-1800".to_string(), "20260616-0600".to_string())
+        );
+        let (s, e) = window(
+            &at("2026-06-15T10:00"),
+            WindowMode::Daily(clock(7), clock(19)),
+            60.0,
+            2.0,
+        )
+        .unwrap();
+        assert_eq!(
+            (query_time(&s), query_time(&e)),
+            ("20260615-0700".to_string(), "20260615-1900".to_string())
+        );
     }
 
     #[test]
@@ -142,11 +180,21 @@ mod tests {
         assert_eq!(e.strftime("%H:%M").to_string(), "03:30");
         assert_eq!(e.duration_since(&s), SignedDuration::from_hours(1));
         let (s, _) = booking_times(
-            &booking("2026-11-01T08:30:00Z", "2026-11-01T09:30:00Z"),
+            &booking("2025-11-02T08:30:00Z", "2025-11-02T09:30:00Z"),
             &tz,
         )
         .unwrap();
-        assert_eq!(s.strftime("%Y-%m-%d %H:%M").to_string(), "2026-11-01 01:30");
+        assert_eq!(s.strftime("%Y-%m-%d %H:%M").to_string(), "2025-11-02 01:30");
+    }
+
+    #[test]
+    fn edmonton_keeps_utc_minus_6_through_november_2026_whatever_the_system_tzdata() {
+        // tzdata 2026a: Alberta stays on UTC-6 from 2026-03-08 (Debian 12's 2025b
+        // still falls back to UTC-7 on 2026-11-01).
+        let booking = json!({"properties": {"dateRange": {
+            "start": "2026-11-15T19:00:00Z", "end": "2026-11-15T20:00:00Z"}}});
+        let (s, _) = booking_times(&booking, &edmonton()).unwrap();
+        assert_eq!(s.strftime("%H:%M %z").to_string(), "13:00 -0600");
     }
 
     #[test]

@@ -16,7 +16,7 @@ const USER: &str = "mri-sync";
 const PASSWORD: &str = "s3cret-Pa55word-9f8e7d";
 
 fn edmonton_now() -> ZonedDateTime {
-    ZonedDateTime::now().in_tz("America/Edmonton").unwrap()
+    ZonedDateTime::now().with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap())
 }
 
 fn day(z: &ZonedDateTime) -> String {
@@ -114,6 +114,7 @@ fn fixture_bookings_become_entries_with_extracted_fields() {
                 "scheduled_start_date": today,
                 "scheduled_start_time": "14:00",
                 "modality": "MR",
+                "protocol_name": "DEFAULT_PROTOCOL",
             })),
             expected(json!({
                 "source_record_id": "12346",
@@ -125,13 +126,14 @@ fn fixture_bookings_become_entries_with_extracted_fields() {
                 "scheduled_start_date": today,
                 "scheduled_start_time": "16:00",
                 "modality": "EEG",
+                "protocol_name": "DEFAULT_PROTOCOL",
             })),
         ]
     );
 }
 
 #[test]
-fn the_query_asks_for_todays_window_resources_and_status_with_basic_auth() {
+fn the_query_asks_for_todays_window_resources_and_status_with_basic_auth_and_accept_json() {
     let server = fixture_server();
     fetch(&server, json!({}), 60.0);
     let now = edmonton_now();
@@ -147,6 +149,14 @@ fn the_query_asks_for_todays_window_resources_and_status_with_basic_auth() {
         )
     );
     assert!(query.header("authorization").unwrap().starts_with("Basic "));
+    for request in server.requests() {
+        assert_eq!(
+            request.header("accept"),
+            Some("application/json"),
+            "{}",
+            request.url
+        );
+    }
     let details: Vec<String> = server.requests()[1..]
         .iter()
         .map(|r| r.url.clone())
@@ -273,13 +283,159 @@ fn the_today_window_keeps_the_local_day_only() {
     );
     assert_eq!(
         ids(&daily),
-        ["2", "3"],
-        "a daily_window means today's bookings"
+        Vec::<&str>::new(),
+        "a daily_window of 07:00-19:00 leaves out 00:30 and 23:30"
     );
 }
 
 #[test]
-fn utc_booking_times_are_converted_to_local_time_across_dst_changes() {
+fn an_overnight_daily_window_fetches_from_today_18_00_to_tomorrow_06_00() {
+    let today = edmonton_now().start_of_day().unwrap();
+    let tomorrow = edmonton_now().tomorrow().unwrap().start_of_day().unwrap();
+    let at = |day: &ZonedDateTime, hour: i8| day.with().hour(hour).build().unwrap();
+    let server = server_with(vec![
+        booking(1, &at(&today, 12), "OUT1_daytime"),
+        booking(2, &at(&today, 19), "IN1_evening"),
+        booking(3, &at(&tomorrow, 2), "IN2_night"),
+        booking(4, &at(&tomorrow, 7), "OUT2_morning"),
+    ]);
+    let entries = fetch(
+        &server,
+        json!({"window_mode": "rolling", "daily_window": {"start_time": [18, 0], "end_time": [6, 0]}}),
+        3600.0,
+    );
+    assert_eq!(ids(&entries), ["2", "3"]);
+    let compact = |z: &ZonedDateTime| z.strftime("%Y%m%d").to_string();
+    assert!(
+        server.requests()[0].url.contains(&format!(
+            "/GE/{}-1800/dateRange.start/LT/{}-0600/",
+            compact(&today),
+            compact(&tomorrow)
+        )),
+        "{}",
+        server.requests()[0].url
+    );
+}
+
+/// A booking as Calpendo 11 answers it: title, status and dateRange under
+/// `properties`, no `formattedName`.
+fn calpendo_11_booking(
+    id: u64,
+    start: &ZonedDateTime,
+    title: &str,
+    resource: &str,
+) -> (String, Value) {
+    let end = start.checked_add(SignedDuration::from_mins(60)).unwrap();
+    let rfc = |z: &ZonedDateTime| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    let detail = json!({
+        "id": id,
+        "biskitType": "MRIScan",
+        "properties": {
+            "title": title,
+            "status": "Approved",
+            "dateRange": {"start": rfc(start), "finish": rfc(&end)},
+            "resource": {"formattedName": resource},
+            "project": {"formattedName": "BRISKP (Brain network models)"}
+        }
+    });
+    (start.strftime("%Y%m%d-%H%M").to_string(), detail)
+}
+
+#[test]
+fn calpendo_11_bookings_with_the_title_under_properties_are_extracted() {
+    let start = edmonton_now()
+        .checked_add(SignedDuration::from_mins(60))
+        .unwrap();
+    let (at, detail) = calpendo_11_booking(101, &start, "SUB101_Anna_Lee", "3T Diagnostic Scanner");
+    let server = FakeCalpendo::new(USER, PASSWORD)
+        .booking(&at, "3T Diagnostic", detail)
+        .serve();
+    let entries = fetch(&server, json!({"window_mode": "rolling"}), 60.0);
+    assert_eq!(entries.len(), 1, "the Approved booking is fetched");
+    assert_eq!(entries[0]["patient_id"], "SUB101");
+    assert_eq!(entries[0]["patient_name"], "^Anna_Lee");
+    assert_eq!(entries[0]["study_description"], "BRISKP ");
+    assert_eq!(
+        entries[0]["scheduled_start_time"],
+        start.strftime("%H:%M").to_string()
+    );
+}
+
+#[test]
+fn a_resource_without_a_modality_is_warned_about_naming_its_bookings() {
+    logs::capture();
+    let start = edmonton_now()
+        .checked_add(SignedDuration::from_mins(60))
+        .unwrap();
+    let (at, detail) = calpendo_11_booking(202, &start, "SUB202_X", "PET Suite 2");
+    let server = FakeCalpendo::new(USER, PASSWORD)
+        .booking(&at, "PET Suite 2", detail)
+        .serve();
+    let entries = fetch(
+        &server,
+        json!({"window_mode": "rolling", "resources": null}),
+        60.0,
+    );
+    assert_eq!(ids(&entries), ["202"], "the booking is kept");
+    assert!(entries[0].get("modality").is_none());
+    let warned = logs::captured().iter().any(|l| {
+        l.starts_with("WARN")
+            && l.contains("'PET Suite 2'")
+            && l.contains("booking 202")
+            && l.contains("resource_modality_mapping")
+    });
+    assert!(warned, "{:?}", logs::captured());
+}
+
+#[test]
+fn overlapping_modality_prefixes_are_warned_about_when_the_config_is_checked() {
+    logs::capture();
+    source(&config_for(
+        "http://127.0.0.1:9",
+        PASSWORD,
+        json!({"resource_modality_mapping": {"3T": "MR", "3T Research PET": "PT", "EEG": "EEG", "EEG Lab": "EEG"}}),
+    ));
+    let lines = logs::captured();
+    let overlaps: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("WARN") && l.contains("is a prefix of"))
+        .collect();
+    assert_eq!(overlaps.len(), 1, "{lines:?}");
+    assert!(
+        overlaps[0].contains("'3T' (MR)") && overlaps[0].contains("'3T Research PET' (PT)"),
+        "{}",
+        overlaps[0]
+    );
+}
+
+#[test]
+fn protocol_name_comes_from_the_configured_protocol_else_default_protocol() {
+    let server = fixture_server();
+    let by_site = fetch(
+        &server,
+        json!({"site": "792", "protocol": {"792": "BRAIN_MRI_3T", "mapping": "GEHC"}}),
+        60.0,
+    );
+    assert_eq!(by_site[0]["protocol_name"], "BRAIN_MRI_3T");
+    let other_site = fetch(
+        &server,
+        json!({"site_id": 1, "protocol": {"792": "BRAIN_MRI_3T"}}),
+        60.0,
+    );
+    assert_eq!(other_site[0]["protocol_name"], "DEFAULT_PROTOCOL");
+    let mut config = config_for(server.url(), PASSWORD, json!({}));
+    config["field_mapping"]["protocol_name"] = json!("properties.project.formattedName");
+    let mapped = source(&config)
+        .fetch_entries(&FieldMapping::new(), 60.0)
+        .unwrap();
+    assert_eq!(
+        mapped[0]["protocol_name"], "BRISKP (Brain network models in schizophrenia)",
+        "a mapped protocol_name wins"
+    );
+}
+
+#[test]
+fn utc_booking_times_are_converted_to_local_time_across_dst_changes_with_current_rules() {
     let range = |id: u64, start: &str, end: &str| {
         json!({"id": id, "title": format!("SUB{id}_X"), "status": "Approved", "biskitType": "MRIScan",
                "properties": {"dateRange": {"start": start, "end": end}}})
@@ -296,21 +452,26 @@ fn utc_booking_times_are_converted_to_local_time_across_dst_changes() {
             range(2, "2026-03-08T09:30:00Z", "2026-03-08T10:00:00Z"),
         )
         .booking(
-            "20261101-0130",
+            "20251102-0130",
             "3T Diagnostic",
-            range(3, "2026-11-01T07:30:00Z", "2026-11-01T08:00:00Z"),
+            range(3, "2025-11-02T07:30:00Z", "2025-11-02T08:00:00Z"),
         )
         .booking(
-            "20261101-0131",
+            "20251102-0131",
             "3T Diagnostic",
-            range(4, "2026-11-01T08:30:00Z", "2026-11-01T09:00:00Z"),
+            range(4, "2025-11-02T08:30:00Z", "2025-11-02T09:00:00Z"),
+        )
+        .booking(
+            "20261115-1300",
+            "3T Diagnostic",
+            range(5, "2026-11-15T19:00:00Z", "2026-11-15T20:00:00Z"),
         )
         .serve();
-    let year = 365.0 * 86_400.0;
+    let years = 3.0 * 365.0 * 86_400.0;
     let entries = fetch(
         &server,
         json!({"window_mode": "rolling", "resources": null}),
-        year,
+        years,
     );
     let times: Vec<(String, String)> = entries
         .iter()
@@ -325,8 +486,10 @@ fn utc_booking_times_are_converted_to_local_time_across_dst_changes() {
         [
             expect("2026-03-08", "01:30"),
             expect("2026-03-08", "03:30"),
-            expect("2026-11-01", "01:30"),
-            expect("2026-11-01", "01:30"),
+            expect("2025-11-02", "01:30"),
+            expect("2025-11-02", "01:30"),
+            // tzdata 2026a: Edmonton stays at UTC-6 (2025b said UTC-7, 12:00).
+            expect("2026-11-15", "13:00"),
         ]
     );
 }
