@@ -35,6 +35,8 @@
 //!   `catch_unwind`, a panic becomes an error of kind [`ErrorKind::PANICKED`].
 //! - [`info`]: the plugin metadata the host lists without running anything.
 //! - [`entry`]: worklist entries, the worklist field names and the entry JSON Schema.
+//! - [`fetch`]: a fetch's answer beyond its entries (complete window, skipped
+//!   records), for hosts that list the `fetch_result` feature.
 //! - [`logging`]: the log bridge that forwards a plugin's `log` records to the host.
 //! - [`export`]: the machinery behind [`export_plugin!`].
 //! - [`messages`]: readable error messages (error chains, excerpts of upstream answers).
@@ -42,6 +44,7 @@
 pub mod adapter;
 pub mod entry;
 pub mod export;
+pub mod fetch;
 pub mod ffi;
 pub mod info;
 pub mod logging;
@@ -54,6 +57,7 @@ pub use log;
 pub use serde_json;
 
 pub use entry::{entry_schema, Entry, WORKLIST_FIELDS};
+pub use fetch::{CompleteWindow, Fetch, Skipped};
 pub use ffi::{DataSourceBox, ErrorKind, HostContext, PluginError, PluginModRef};
 pub use info::{PluginInfo, SourceTypeInfo};
 pub use source::{FieldMapping, Plugin, Source, SourceContext};

@@ -1,6 +1,7 @@
 //! The JSON configuration: parsing, legacy conversion, validation.
 //!
 //! - [`legacy`]: the pre-plugin `redcap2wl` format, converted to one source.
+//! - [`lifecycle`]: `retention` and `retraction_guard`.
 //! - [`validate`]: every check, collecting all problems with their JSON path.
 //! - [`paths`]: `~` expansion and paths relative to the configuration file.
 //!
@@ -9,6 +10,7 @@
 //! [`Config`]; [`load`] does both.
 
 pub mod legacy;
+pub mod lifecycle;
 pub mod paths;
 pub mod validate;
 

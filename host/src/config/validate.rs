@@ -91,6 +91,7 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
     for source in sources.iter().filter(|s| s.enabled) {
         check_with_plugin(source, factory, &mut problems);
     }
+    problems.extend(super::lifecycle::problems(raw));
     for key in raw.keys() {
         if !KNOWN_TOP_LEVEL.contains(&key.as_str()) {
             log::debug!(
@@ -115,6 +116,8 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
 
 /// Top-level keys read by pylantir (here or in other modules).
 const KNOWN_TOP_LEVEL: &[&str] = &[
+    "retention",
+    "retraction_guard",
     "db_path",
     "db_echo",
     "db_update_interval",
