@@ -201,3 +201,38 @@ fn an_in_progress_item_is_never_retracted() {
         .expect("row");
     assert_eq!(status, ("IN_PROGRESS".to_string(), None));
 }
+
+#[test]
+fn a_plugin_built_against_plugin_api_1_0_0_still_loads_and_is_never_retracted() {
+    let dir = pylantir_tests::temp_dir();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugin dir");
+    pylantir_tests::plugin_files::install_as(
+        &plugins,
+        pylantir_tests::plugin_files::api_100_fixture(),
+        "api100",
+    );
+    let registry =
+        pylantir::loader::Registry::load(&[plugins], &pylantir::loader::LoadOptions::default());
+    if let Some(refusal) = registry.refusals().next() {
+        panic!("the 1.0.0 plugin was refused: {refusal}");
+    }
+    let (file, db) = (dir.path().join("lines.txt"), dir.path().join("worklist.db"));
+    std::fs::write(&file, "r1,P1\nr2,P2\n").expect("lines");
+    let mut source = registry.create("lines100", "old").expect("source");
+    source
+        .validate_config(&json!({"file_path": file}))
+        .expect("config");
+    let sync = |source: &mut Box<dyn DataSource>| {
+        let fetched = source.fetch(&json!({}), 60.0).expect("fetch");
+        assert_eq!(fetched.complete_window, None, "1.0.0 never states a window");
+        let mut conn = store::open(&db).expect("db");
+        apply_fetch(&mut conn, "lines100", "old", &fetched, Default::default())
+            .expect("applied")
+            .0
+    };
+    assert_eq!(sync(&mut source).inserted, 2);
+    std::fs::write(&file, "r1,P1\n").expect("r2 removed");
+    assert_eq!(sync(&mut source).retracted, 0);
+    assert_eq!(visible(&db), 2);
+}
