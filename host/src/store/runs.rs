@@ -153,11 +153,25 @@ pub fn prune(conn: &Connection, source: &str) -> rusqlite::Result<usize> {
 
 /// The runs of `source` (every source when `None`), oldest first.
 pub fn list(conn: &Connection, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
-    let mut stmt = conn.prepare(
+    select(conn, "?1 IS NULL OR source = ?1", source)
+}
+
+/// The last finished run of `source` (of every source when `None`).
+pub fn last(conn: &Connection, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
+    select(
+        conn,
+        "id IN (SELECT max(id) FROM sync_runs WHERE finished_at IS NOT NULL \
+         AND (?1 IS NULL OR source = ?1) GROUP BY source)",
+        source,
+    )
+}
+
+fn select(conn: &Connection, filter: &str, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
+    let mut stmt = conn.prepare(&format!(
         "SELECT id, source, started_at, finished_at, fetched, inserted, updated, unchanged, \
          conflicts, rejected, error, skipped, retracted, restored, note FROM sync_runs \
-         WHERE ?1 IS NULL OR source = ?1 ORDER BY id",
-    )?;
+         WHERE {filter} ORDER BY id"
+    ))?;
     let rows = stmt.query_map([source], |row| {
         let count = |i: usize| row.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or(0));
         Ok(Run {
