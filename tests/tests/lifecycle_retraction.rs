@@ -89,6 +89,16 @@ fn ids(found: &[(String, String)]) -> Vec<&str> {
 
 #[test]
 fn a_csv_row_removed_leaves_c_find_after_the_next_sync_and_comes_back_with_its_uid() {
+    row_removed_and_restored("process");
+}
+
+#[test]
+fn the_same_holds_with_the_plugin_loaded_in_process() {
+    row_removed_and_restored("in-process");
+}
+
+/// The real binary with the CSV plugin run as `isolation` says.
+fn row_removed_and_restored(isolation: &str) {
     let dir = pylantir_tests::temp_dir();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).expect("plugin dir");
@@ -99,6 +109,7 @@ fn a_csv_row_removed_leaves_c_find_after_the_next_sync_and_comes_back_with_its_u
     let cfg = json!({
         "db_path": "worklist.db",
         "data_sources": [{"name": "clinic", "type": "csv", "sync_interval": 1,
+                          "isolation": isolation,
                           "config": csv_config(&file), "field_mapping": mapping()}]
     });
     std::fs::write(&config, cfg.to_string()).expect("config");
