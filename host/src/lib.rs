@@ -9,11 +9,13 @@
 //! - [`source`]: the host's own data-source trait, whatever a source came from.
 //! - [`sync`]: one scheduler per data source; normalising and upserting entries.
 //! - [`store`]: the SQLite worklist database: schema, migrations, queries.
+//! - [`housekeeping`]: retention: deleting expired rows in bounded batches.
 //! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
 
 pub mod cli;
 pub mod config;
 pub mod dicom;
+pub mod housekeeping;
 pub mod isolation;
 pub mod loader;
 pub mod source;

@@ -50,6 +50,42 @@ impl fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
+/// An upstream record that did not become an item, and why: skipped by the
+/// plugin, or dropped by the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub record_id: Option<String>,
+    pub reason: String,
+}
+
+/// One fetch: its entries and what the source said beyond them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fetched {
+    pub entries: Vec<Entry>,
+    /// The window the source returned every booking of (its items there
+    /// that it did not return are retracted); `None`: it does not say.
+    pub complete_window: Option<crate::store::retract::Window>,
+    /// Records the plugin skipped (at most [`crate::loader::entries::SKIPPED_KEPT`]).
+    pub skipped: Vec<Skipped>,
+    /// How many the plugin skipped in all.
+    pub skipped_count: u64,
+    /// Entries the host dropped as invalid before normalising them (at most
+    /// [`crate::loader::entries::SKIPPED_KEPT`]).
+    pub dropped: Vec<Skipped>,
+    /// How many entries the host dropped in all.
+    pub dropped_count: u64,
+}
+
+impl Fetched {
+    /// A fetch of `entries` alone (what a plugin-api 1.0.0 plugin answers).
+    pub fn entries(entries: Vec<Entry>) -> Self {
+        Fetched {
+            entries,
+            ..Fetched::default()
+        }
+    }
+}
+
 /// A configured data source as the host uses it.
 pub trait DataSource: Send {
     /// Checks and keeps the source's `config` object.
@@ -61,6 +97,17 @@ pub trait DataSource: Send {
         field_mapping: &Value,
         interval_seconds: f64,
     ) -> Result<Vec<Entry>, SourceError>;
+
+    /// Fetches entries with the complete window and skipped records the
+    /// source reports. Without an override: [`Self::fetch_entries`] alone.
+    fn fetch(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<Fetched, SourceError> {
+        self.fetch_entries(field_mapping, interval_seconds)
+            .map(Fetched::entries)
+    }
 
     /// Whether the source honours `interval_seconds`.
     fn supports_incremental_sync(&self) -> bool;

@@ -75,8 +75,8 @@ impl DataSourceFfi for GuardedSource {
                 other => return Err(format!("field_mapping must be an object, got {other}")),
             };
             inner
-                .fetch_entries_json(&mapping, interval_seconds)
-                .map(RString::from)
+                .fetch(&mapping, interval_seconds)
+                .map(|fetch| RString::from(fetch.into_answer()))
         })
     }
 

@@ -39,6 +39,14 @@ pub const WORKLIST_FIELDS: &[(&str, usize)] = &[
 /// The key of the stable upstream identity in an entry.
 pub const SOURCE_RECORD_ID: &str = "source_record_id";
 
+/// The key of the status a source may give an entry: one of [`SOURCE_STATUSES`].
+/// Without it an entry is `SCHEDULED`. The host honours it only while the item
+/// is `SCHEDULED` or was discontinued by its source; a status MPPS set is kept.
+pub const STATUS: &str = "performed_procedure_step_status";
+
+/// The statuses a source may set: a booking is planned, or it was cancelled.
+pub const SOURCE_STATUSES: &[&str] = &["SCHEDULED", "DISCONTINUED"];
+
 /// Whether `name` is a worklist field an entry may carry.
 pub fn is_worklist_field(name: &str) -> bool {
     WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
@@ -56,6 +64,10 @@ pub fn entry_schema() -> Value {
     properties.insert(
         SOURCE_RECORD_ID.to_string(),
         json!({"type": ["string", "null"], "maxLength": 255}),
+    );
+    properties.insert(
+        STATUS.to_string(),
+        json!({"enum": [SOURCE_STATUSES[0], SOURCE_STATUSES[1], null]}),
     );
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",

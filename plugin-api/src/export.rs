@@ -23,9 +23,10 @@ pub fn info_json(plugin: fn() -> &'static Plugin, panic_unwind: bool) -> RString
     }
 }
 
-/// Installs the log bridge.
+/// Installs the log bridge and notes what the host takes.
 pub fn init(plugin: fn() -> &'static Plugin, ctx: HostContext) -> RResult<(), PluginError> {
     guard(ErrorKind::OTHER, || {
+        crate::fetch::note_host_info(ctx.host_info_json.as_str());
         crate::logging::install(&ctx, plugin().name());
         Ok(())
     })

@@ -36,6 +36,8 @@
 //!   error of kind [`ErrorKind::PANICKED`].
 //! - [`info`]: the plugin metadata the host lists without running anything.
 //! - [`entry`]: worklist entries, the worklist field names and the entry JSON Schema.
+//! - [`fetch`]: a fetch's answer beyond its entries (complete window, skipped
+//!   records), for hosts that list the `fetch_result` feature.
 //! - `logging` (plumbing): the log bridge that forwards a plugin's `log`
 //!   records to the host; a plugin just uses the re-exported [`log`] macros.
 //! - `export` (plumbing): the machinery behind [`export_plugin!`].
@@ -48,6 +50,7 @@ pub mod adapter;
 pub mod entry;
 #[doc(hidden)]
 pub mod export;
+pub mod fetch;
 pub mod ffi;
 pub mod info;
 #[doc(hidden)]
@@ -63,6 +66,7 @@ pub use log;
 pub use serde_json;
 
 pub use entry::{entry_schema, Entry, SOURCE_RECORD_ID, WORKLIST_FIELDS};
+pub use fetch::{CompleteWindow, Fetch, Skipped};
 pub use ffi::{DataSourceBox, ErrorKind, HostContext, PluginError, PluginModRef};
 pub use info::{PluginInfo, SourceTypeInfo};
 pub use source::{FieldMapping, Plugin, Source, SourceContext};

@@ -1,6 +1,7 @@
 //! The author-facing layer: a plain Rust trait and a plugin description.
 
 use crate::entry::Entry;
+use crate::fetch::Fetch;
 use crate::info::{PluginInfo, SourceTypeInfo};
 use serde_json::{Map, Value};
 
@@ -44,6 +45,20 @@ pub trait Source: Send + Sync + 'static {
     ) -> Result<String, String> {
         let entries = self.fetch_entries(field_mapping, interval_seconds)?;
         serde_json::to_string(&entries).map_err(|e| format!("entries could not be serialised: {e}"))
+    }
+
+    /// One fetch with what the source knows beyond its entries: the window
+    /// it returned every booking of (the host then retracts the source's
+    /// items there that it did not return) and the upstream records it
+    /// skipped. The default is [`Source::fetch_entries_json`] alone, which
+    /// never retracts anything.
+    fn fetch(
+        &mut self,
+        field_mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<Fetch, String> {
+        self.fetch_entries_json(field_mapping, interval_seconds)
+            .map(Fetch::new)
     }
 
     /// Whether `fetch_entries` honours `interval_seconds`.

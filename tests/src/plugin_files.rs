@@ -98,6 +98,25 @@ pub fn api_changed_fixture() -> &'static Path {
     })
 }
 
+/// The fixture plugin built against the unchanged plugin-api 1.0.0
+/// (`fixture_api_100`): its own cargo workspace, like [`api_changed_fixture`].
+pub fn api_100_fixture() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target_root = profile_dir()
+            .parent()
+            .expect("the profile directory lives in the target directory")
+            .to_path_buf();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(workspace_root().join("tests/fixtures/api-1.0.0-plugin"))
+            .args(["build", "--quiet", "--target-dir"])
+            .arg(&target_root);
+        profile_args(&mut cmd);
+        run(cmd, "building the plugin-api 1.0.0 fixture");
+        fixture_library("fixture_api_100")
+    })
+}
+
 fn fixture_library(lib_name: &str) -> PathBuf {
     profile_dir().join(format!(
         "{}{lib_name}{}",

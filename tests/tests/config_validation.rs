@@ -218,9 +218,9 @@ fn a_field_mapping_to_the_status_column_is_a_warning_that_it_has_no_effect() {
     let warning = one_warning(json!({"data_sources": [source]}));
     assert_eq!(warning.path, "data_sources[0].field_mapping.status");
     assert!(
-        warning
-            .message
-            .contains("a source does not set `performed_procedure_step_status`"),
+        warning.message.contains(
+            "a source does not set `performed_procedure_step_status` from a REDCap field"
+        ),
         "{}",
         warning.message
     );

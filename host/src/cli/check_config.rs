@@ -75,6 +75,7 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
         config.enabled_sources().count(),
         config.db_path.display()
     );
+    println!("{}", retention_line(&config.raw));
     let rows: Vec<Vec<String>> = config
         .sources
         .iter()
@@ -109,4 +110,27 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
         return 1;
     }
     0
+}
+
+/// What the configuration's `retention` deletes, in one line.
+fn retention_line(raw: &serde_json::Map<String, serde_json::Value>) -> String {
+    let Some(retention) = config::lifecycle::retention(raw).filter(|r| r.deletes_anything()) else {
+        return "retention: not set; nothing is ever deleted from the worklist (as in Python \
+                pylantir); add a `retention` object to expire old items"
+            .to_string();
+    };
+    let days = |d: Option<std::time::Duration>| {
+        d.map_or_else(
+            || "kept".to_string(),
+            |d| format!("{} days", d.as_secs_f64() / 86_400.0),
+        )
+    };
+    format!(
+        "retention: finished items {}, retracted items {}, past scheduled items {}, MPPS \
+         instances {}; IN_PROGRESS items are never deleted",
+        days(retention.finished),
+        days(retention.retracted),
+        days(retention.past_scheduled),
+        days(retention.mpps)
+    )
 }

@@ -6,6 +6,7 @@
 pub mod bench_find;
 pub mod check_config;
 pub mod echo;
+pub mod housekeeping;
 pub mod migrate_config;
 pub mod plugin_probe;
 pub mod plugin_worker;
@@ -44,6 +45,8 @@ pub enum Commands {
     MigrateConfig(migrate_config::MigrateConfigArgs),
     /// Print the worklist database.
     QueryDb(query_db::QueryDbArgs),
+    /// Delete what the `retention` configuration no longer keeps (or list it with --dry-run).
+    Housekeeping(housekeeping::HousekeepingArgs),
     /// Query a worklist server with C-FIND and print what a scanner would see.
     TestClient(test_client::TestClientArgs),
     /// Send an MPPS N-CREATE or N-SET to a server.
@@ -79,6 +82,7 @@ pub fn run() -> i32 {
         }
         Commands::MigrateConfig(args) => migrate_config::run(&args),
         Commands::QueryDb(args) => query_db::run(&args),
+        Commands::Housekeeping(args) => housekeeping::run(&args),
         Commands::TestClient(args) => test_client::run(&args),
         Commands::TestMpps(args) => test_mpps::run(&args),
         Commands::Echo(args) => echo::run(&args),

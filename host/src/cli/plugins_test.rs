@@ -92,13 +92,41 @@ fn test(args: &TestArgs) -> Result<bool, String> {
         .map_err(|e| format!("cannot build source `{}`: {e}", source.name))?;
     let fetched = built
         .validate_config(&source.config)
-        .and_then(|()| built.fetch_entries(&source.field_mapping, interval));
+        .and_then(|()| built.fetch(&source.field_mapping, interval));
     built.cleanup();
-    let entries = fetched.map_err(|e| format!("fetch failed: {e}"))?;
+    let fetched = fetched.map_err(|e| format!("fetch failed: {e}"))?;
+    let entries = &fetched.entries;
     println!("fetched {} entries (interval {interval} s)", entries.len());
-    let outcome = examine(&entries);
+    print!("{}", lifecycle_report(&fetched));
+    let outcome = examine(entries);
     print!("{}", report(&outcome));
     Ok(outcome.rejected.is_empty())
+}
+
+/// What the fetch said beyond its entries: its complete window (what a
+/// sync would retract against) and the records the plugin skipped.
+fn lifecycle_report(fetched: &crate::source::Fetched) -> String {
+    let mut text = match &fetched.complete_window {
+        Some(window) => format!(
+            "complete for {window}: a sync retracts this source's scheduled items there that were not returned\n"
+        ),
+        None => "no complete window: a sync retracts nothing\n".to_string(),
+    };
+    if fetched.skipped_count > 0 {
+        text.push_str(&format!(
+            "{} records skipped by the plugin:\n",
+            fetched.skipped_count
+        ));
+        for skipped in &fetched.skipped {
+            let id = skipped.record_id.as_deref().unwrap_or("-");
+            text.push_str(&format!("  skipped {id}: {}\n", skipped.reason));
+        }
+    }
+    for dropped in &fetched.dropped {
+        let id = dropped.record_id.as_deref().unwrap_or("-");
+        text.push_str(&format!("  dropped {id}: {}\n", dropped.reason));
+    }
+    text
 }
 
 /// The plugin registry to test with, and the source type asked for (when

@@ -4,7 +4,7 @@
 use super::table;
 use crate::config;
 use crate::isolation::journal;
-use crate::store::{self, query};
+use crate::store::{self, query, runs};
 use crate::sync::normalise;
 use clap::Args;
 use serde_json::{Map, Value};
@@ -32,6 +32,10 @@ pub struct QueryDbArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Instead of the items: the last sync run of each source (or of
+    /// --source) with the records it rejected or its plugin skipped.
+    #[arg(long)]
+    pub last_run: bool,
 }
 
 /// Prints the matching items; returns the exit code.
@@ -56,6 +60,9 @@ pub fn run(args: &QueryDbArgs) -> i32 {
             return 1;
         }
     };
+    if args.last_run {
+        return last_run(&db_path, args.source.as_deref());
+    }
     let items = store::open_existing(&db_path).and_then(|conn| {
         let disabled = journal::disabled_sources(&conn).unwrap_or_default();
         query::list_items(&conn, &filter)
@@ -116,6 +123,63 @@ const ROW_COLUMNS: &[&str] = &[
     "data_source",
     "source_record_id",
 ];
+
+/// Prints the last run of each source with its rejected and skipped records.
+fn last_run(db_path: &std::path::Path, source: Option<&str>) -> i32 {
+    let found = store::open_existing(db_path).and_then(|conn| {
+        runs::last(&conn, source)
+            .and_then(|list| {
+                list.into_iter()
+                    .map(|run| runs::records(&conn, run.id).map(|records| (run, records)))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| store::StoreError::sqlite(db_path, e))
+    });
+    let found = match found {
+        Ok(found) => found,
+        Err(error) => {
+            eprintln!("{error}");
+            return 1;
+        }
+    };
+    if found.is_empty() {
+        println!("no finished sync run recorded");
+    }
+    for (run, records) in found {
+        let c = &run.counts;
+        println!(
+            "source `{}`, run {} at {}: fetched {}, {} new, {} updated, {} unchanged, \
+             {} conflicts, {} rejected, {} skipped, {} retracted, {} restored",
+            run.source,
+            run.id,
+            run.started_at,
+            c.fetched,
+            c.inserted,
+            c.updated,
+            c.unchanged,
+            c.conflicts,
+            c.rejected,
+            c.skipped,
+            c.retracted,
+            c.restored
+        );
+        for line in [run.error.map(|e| format!("error: {e}")), c.note.clone()]
+            .into_iter()
+            .flatten()
+        {
+            println!("  {line}");
+        }
+        for record in records {
+            println!(
+                "  {} {}: {}",
+                record.kind.name(),
+                record.record_id.as_deref().unwrap_or("-"),
+                record.reason
+            );
+        }
+    }
+    0
+}
 
 fn row(item: &Map<String, Value>) -> Vec<String> {
     ROW_COLUMNS

@@ -118,6 +118,21 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
         log::warn!("no data sources configured: serving the worklist database as it is");
     }
     let engine = Engine::start(config, &config.db_path, factory).map_err(|e| e.to_string())?;
+    let housekeeping_stop = Arc::new(crate::sync::Stop::default());
+    let housekeeping = match crate::config::lifecycle::retention(&config.raw) {
+        Some(retention) if retention.deletes_anything() => Some(
+            crate::housekeeping::spawn(
+                config.db_path.clone(),
+                retention,
+                Arc::clone(&housekeeping_stop),
+            )
+            .map_err(|e| format!("cannot start housekeeping: {e}"))?,
+        ),
+        _ => {
+            log::info!("no retention configured: nothing is ever deleted from the worklist");
+            None
+        }
+    };
     let server = Server::bind(options, &config.db_path).map_err(|e| e.to_string())?;
     let running = server
         .spawn()
@@ -131,6 +146,10 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
         log::warn!("DICOM server stopped with an error: {e}");
     }
     engine.stop();
+    housekeeping_stop.raise();
+    if housekeeping.is_some_and(|thread| thread.join().is_err()) {
+        log::error!("housekeeping ended with a panic");
+    }
     log::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The JSON configuration: parsing, legacy conversion, validation.
 //!
 //! - [`legacy`]: the pre-plugin `redcap2wl` format, converted to one source.
+//! - [`lifecycle`]: `retention` and `retraction_guard`.
 //! - [`validate`]: every check, collecting all problems with their JSON path;
 //!   the lists of known keys.
 //! - [`server`]: the DICOM server's keys, read into its options.
@@ -12,6 +13,7 @@
 //! `start` both go through [`check`].
 
 pub mod legacy;
+pub mod lifecycle;
 pub mod paths;
 pub mod server;
 pub mod validate;

@@ -130,6 +130,7 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
     for source in sources.iter().filter(|s| s.enabled) {
         check_with_plugin(source, factory, &mut problems);
     }
+    problems.extend(super::lifecycle::problems(raw));
     unknown_keys(raw, KNOWN_TOP_LEVEL, "", &mut problems);
 
     if problems.iter().any(Problem::is_error) {
@@ -150,6 +151,8 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
 /// Top-level keys pylantir reads (here or, for the DICOM server, in
 /// [`super::server`]), Python pylantir's included.
 pub const KNOWN_TOP_LEVEL: &[&str] = &[
+    "retention",
+    "retraction_guard",
     "db_path",
     "db_echo",
     "db_update_interval",
@@ -542,7 +545,8 @@ fn is_worklist_column(name: &str) -> bool {
 }
 
 /// The status column: a `field_mapping` may name it (pylantir's README
-/// does), but a sync never sets it.
+/// does); a source may set only SCHEDULED or DISCONTINUED, and the REDCap
+/// plugin ignores the entry.
 const STATUS_COLUMN: &str = "performed_procedure_step_status";
 
 /// `field_mapping`: source field -> worklist column (or an extra target the
@@ -577,12 +581,21 @@ fn check_field_mapping(
     for (key, target) in mapping {
         let key_path = format!("{path}.{key}");
         match target {
+            Value::String(name) if name == STATUS_COLUMN && source_type == "redcap" => problems
+                .push(Problem::warning(
+                    key_path,
+                    Some(target),
+                    format!(
+                        "a source does not set `{STATUS_COLUMN}` from a REDCap field (new items \
+                         are SCHEDULED, MPPS moves them on); this entry has no effect"
+                    ),
+                )),
             Value::String(name) if name == STATUS_COLUMN => problems.push(Problem::warning(
                 key_path,
                 Some(target),
                 format!(
-                    "a source does not set `{STATUS_COLUMN}` (new items are SCHEDULED, MPPS moves \
-                     them on); this entry has no effect"
+                    "a source may set `{STATUS_COLUMN}` to SCHEDULED or DISCONTINUED only (an \
+                     entry with another value is rejected), and never over a status MPPS set"
                 ),
             )),
             Value::String(name) if is_worklist_column(name) || extra.contains(name) => {}

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `{"id":1,"op":"new","source_type":"csv","source_name":"ward"}` | `{"incremental":false}` |
 //! | `{"id":2,"op":"validate","config":{..}}` | `null` |
-//! | `{"id":3,"op":"fetch","field_mapping":{..},"interval":360.0}` | the plugin's entry array, as it produced it |
+//! | `{"id":3,"op":"fetch","field_mapping":{..},"interval":360.0}` | the plugin's fetch answer as it produced it (entry array, or `{"entries":[..],"complete_window":..,"skipped":[..]}`) |
 //! | `{"id":4,"op":"call","name":"op","payload":{..}}` | the plugin's answer |
 //! | `{"id":5,"op":"cleanup"}` | `null` |
 //!

@@ -8,8 +8,8 @@
 use super::health::Health;
 use super::process::{WorkerCommand, WorkerProcess, Workers};
 use super::protocol::quote;
-use crate::loader::entries::parse_entries;
-use crate::source::{DataSource, SourceError, SourceErrorKind};
+use crate::loader::entries::parse_fetch;
+use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind};
 use pylantir_plugin_api::Entry;
 use serde_json::Value;
 use std::path::Path;
@@ -107,16 +107,25 @@ impl DataSource for WorkerSource {
         field_mapping: &Value,
         interval_seconds: f64,
     ) -> Result<Vec<Entry>, SourceError> {
+        self.fetch(field_mapping, interval_seconds)
+            .map(|fetched| fetched.entries)
+    }
+
+    fn fetch(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<Fetched, SourceError> {
         let interval = serde_json::to_string(&interval_seconds).unwrap_or_else(|_| "0".into());
         let body =
             format!("\"op\":\"fetch\",\"field_mapping\":{field_mapping},\"interval\":{interval}");
         let answer = self.request("fetch", &body, self.fetch_timeout)?;
-        let entries = parse_entries(&self.source_name, &answer)?;
+        let fetched = parse_fetch(&self.source_name, &answer)?;
         self.health
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .record_success();
-        Ok(entries)
+        Ok(fetched)
     }
 
     fn supports_incremental_sync(&self) -> bool {

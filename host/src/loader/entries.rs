@@ -1,49 +1,210 @@
-//! Reads what a plugin's fetch answered (a JSON array of entry objects) and
+//! Reads what a plugin's fetch answered (a JSON array of entry objects, or
+//! the object form of [`pylantir_plugin_api::fetch`]) and
 //! checks each entry against the entry schema of plugin-api: only worklist
 //! fields and `source_record_id`, every value a string or null. An entry that
 //! breaks the rules is dropped and reported; an answer that is not an array
 //! of objects fails the fetch.
 
-use crate::source::{SourceError, SourceErrorKind};
-use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
+use crate::source::{Fetched, Skipped, SourceError, SourceErrorKind};
+use crate::store::retract::Window;
+use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID, STATUS};
 use pylantir_plugin_api::Entry;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt;
+
+/// How many skipped or dropped records of one fetch are kept with their
+/// reasons; beyond that they are only counted.
+pub const SKIPPED_KEPT: usize = 1000;
 
 /// Parses and checks the entries `source_name` returned as `json`, in one
 /// pass over the text.
 pub fn parse_entries(source_name: &str, json: &str) -> Result<Vec<Entry>, SourceError> {
+    parse_fetch(source_name, json).map(|fetched| fetched.entries)
+}
+
+/// Parses a fetch answer: the entry array (plugin-api 1.0.0), or the object
+/// `{"entries": [...], "complete_window": {"from", "to"}, "skipped": [...]}`.
+/// Invalid entries are dropped and reported; an invalid window or skip list
+/// fails the fetch, so nothing is retracted on a word the host cannot read.
+pub fn parse_fetch(source_name: &str, json: &str) -> Result<Fetched, SourceError> {
+    let invalid = |message: String| {
+        SourceError::new(
+            SourceErrorKind::Crashed,
+            format!("source '{source_name}' answered {message}"),
+        )
+    };
     let mut de = serde_json::Deserializer::from_str(json);
-    let checked = de
-        .deserialize_seq(EntriesVisitor)
-        .and_then(|checked| de.end().map(|()| checked))
-        .map_err(|e| {
-            SourceError::new(
-                SourceErrorKind::Crashed,
-                format!(
-                    "source '{source_name}' answered something that is not a list of entries: {e}"
-                ),
-            )
-        })?;
-    if let Some(problem) = &checked.first_problem {
+    let answer = de
+        .deserialize_any(AnswerVisitor)
+        .and_then(|answer| de.end().map(|()| answer))
+        .map_err(|e| invalid(format!("something that is not a list of entries: {e}")))?;
+    let checked = answer.checked;
+    if let Some(problem) = checked.dropped.first() {
         log::warn!(
-            "source '{source_name}': {} of {} entries dropped as invalid; first: {problem}",
-            checked.dropped,
-            checked.dropped + checked.entries.len()
+            "source '{source_name}': {} of {} entries dropped as invalid; first: {}",
+            checked.dropped_count,
+            checked.dropped_count + checked.entries.len(),
+            problem.reason
         );
     }
-    Ok(checked.entries)
+    let complete_window = answer
+        .window
+        .map(|w| window(&w))
+        .transpose()
+        .map_err(|e| invalid(format!("an unusable complete_window: {e}")))?;
+    let mut skipped = Vec::new();
+    let mut skipped_count = 0u64;
+    for (index, record) in answer.skipped.into_iter().enumerate() {
+        skipped_count += 1;
+        if skipped.len() < SKIPPED_KEPT {
+            skipped.push(
+                skipped_record(record).map_err(|e| invalid(format!("skipped[{index}]: {e}")))?,
+            );
+        }
+    }
+    Ok(Fetched {
+        entries: checked.entries,
+        complete_window,
+        skipped,
+        skipped_count,
+        dropped: checked.dropped,
+        dropped_count: checked.dropped_count as u64,
+    })
+}
+
+/// The window as the plugin wrote it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireWindow {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// A skipped record as the plugin wrote it.
+#[derive(Debug, Deserialize)]
+struct WireSkipped {
+    #[serde(default)]
+    record_id: Option<Value>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn window(wire: &WireWindow) -> Result<Window, String> {
+    let day = |key: &str, text: &Option<String>| -> Result<Option<String>, String> {
+        text.as_deref()
+            .map(|t| {
+                crate::sync::normalise::date(t)
+                    .map(|d| d.replace('-', ""))
+                    .ok_or_else(|| format!("{key} {t:?} is not a date (YYYY-MM-DD)"))
+            })
+            .transpose()
+    };
+    let window = Window {
+        from: day("from", &wire.from)?,
+        to: day("to", &wire.to)?,
+    };
+    if let (Some(from), Some(to)) = (&window.from, &window.to) {
+        if from > to {
+            return Err(format!("from {from} is after to {to}"));
+        }
+    }
+    Ok(window)
+}
+
+fn skipped_record(wire: WireSkipped) -> Result<Skipped, String> {
+    let record_id = match wire.record_id {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => return Err(format!("record_id {other} is not a string")),
+    };
+    let reason = wire
+        .reason
+        .filter(|r| !r.trim().is_empty())
+        .ok_or("no reason given")?;
+    Ok(Skipped {
+        record_id,
+        reason: reason.chars().take(500).collect(),
+    })
+}
+
+/// What the top level of an answer held.
+struct Answer {
+    checked: Checked,
+    window: Option<WireWindow>,
+    skipped: Vec<WireSkipped>,
+}
+
+/// Reads either answer form.
+struct AnswerVisitor;
+
+impl<'de> Visitor<'de> for AnswerVisitor {
+    type Value = Answer;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of entry objects, or an object with `entries`")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Answer, A::Error> {
+        Ok(Answer {
+            checked: EntriesVisitor.visit_seq(seq)?,
+            window: None,
+            skipped: Vec::new(),
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Answer, A::Error> {
+        let mut checked = None;
+        let mut window = None;
+        let mut skipped = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "entries" => checked = Some(map.next_value_seed(EntriesSeed)?),
+                "complete_window" => window = map.next_value()?,
+                "skipped" => {
+                    skipped = map
+                        .next_value::<Option<Vec<WireSkipped>>>()?
+                        .unwrap_or_default()
+                }
+                // Keys of later API versions.
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let checked = checked.ok_or_else(|| serde::de::Error::missing_field("entries"))?;
+        Ok(Answer {
+            checked,
+            window,
+            skipped,
+        })
+    }
+}
+
+/// The `entries` array inside the object answer.
+struct EntriesSeed;
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed {
+    type Value = Checked;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Checked, D::Error> {
+        deserializer.deserialize_seq(EntriesVisitor)
+    }
 }
 
 /// The valid entries of a fetch, and what was dropped.
 struct Checked {
     entries: Vec<Entry>,
-    dropped: usize,
-    first_problem: Option<String>,
+    dropped_count: usize,
+    /// The first [`SKIPPED_KEPT`] dropped entries, with why.
+    dropped: Vec<Skipped>,
 }
 
-/// Reads the top-level array, keeping valid entries.
+/// Reads the entry array, keeping valid entries.
 struct EntriesVisitor;
 
 impl<'de> Visitor<'de> for EntriesVisitor {
@@ -56,18 +217,21 @@ impl<'de> Visitor<'de> for EntriesVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
         let mut checked = Checked {
             entries: Vec::with_capacity(seq.size_hint().unwrap_or(0)),
-            dropped: 0,
-            first_problem: None,
+            dropped_count: 0,
+            dropped: Vec::new(),
         };
         while let Some(entry) = seq.next_element_seed(EntrySeed)? {
             match entry {
                 Ok(entry) => checked.entries.push(entry),
-                Err(problem) => {
-                    checked.dropped += 1;
-                    let index = checked.entries.len() + checked.dropped;
-                    checked
-                        .first_problem
-                        .get_or_insert_with(|| format!("entry {index}: {problem}"));
+                Err((record_id, problem)) => {
+                    checked.dropped_count += 1;
+                    let index = checked.entries.len() + checked.dropped_count;
+                    if checked.dropped.len() < SKIPPED_KEPT {
+                        checked.dropped.push(Skipped {
+                            record_id,
+                            reason: format!("entry {index}: {problem}"),
+                        });
+                    }
                 }
             }
         }
@@ -78,8 +242,11 @@ impl<'de> Visitor<'de> for EntriesVisitor {
 /// One entry object: built and checked together.
 struct EntrySeed;
 
+/// An entry, or its record id (if any) and why it is dropped.
+type CheckedEntry = Result<Entry, (Option<String>, String)>;
+
 impl<'de> DeserializeSeed<'de> for EntrySeed {
-    type Value = Result<Entry, String>;
+    type Value = CheckedEntry;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -87,7 +254,7 @@ impl<'de> DeserializeSeed<'de> for EntrySeed {
 }
 
 impl<'de> Visitor<'de> for EntrySeed {
-    type Value = Result<Entry, String>;
+    type Value = CheckedEntry;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an entry object")
@@ -106,14 +273,21 @@ impl<'de> Visitor<'de> for EntrySeed {
         }
         Ok(match problem {
             None => Ok(entry),
-            Some(problem) => Err(problem),
+            Some(problem) => {
+                let record_id = entry
+                    .get(SOURCE_RECORD_ID)
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                Err((record_id, problem))
+            }
         })
     }
 }
 
-/// Checks one field: a known key with a string or null value.
+/// Checks one field: a known key with a string or null value. The status
+/// value itself is checked by the sync's normalisation (a rejection with its reason).
 fn check_field(key: &str, value: &Value) -> Result<(), String> {
-    if key != SOURCE_RECORD_ID && !is_worklist_field(key) {
+    if key != SOURCE_RECORD_ID && key != STATUS && !is_worklist_field(key) {
         return Err(format!("unknown field '{key}'"));
     }
     if !matches!(value, Value::String(_) | Value::Null) {
@@ -151,6 +325,34 @@ mod tests {
         assert_eq!(
             check_field("patient_weight_lb", &serde_json::json!(150)),
             Err("field 'patient_weight_lb' is 150, not a string".to_string())
+        );
+    }
+
+    #[test]
+    fn the_object_answer_carries_the_window_and_the_skipped_records() {
+        let json = r#"{"entries":[{"patient_id":"P1"}],"complete_window":{"from":"2026-12-01","to":"20261208"},
+            "skipped":[{"record_id":7,"reason":"no date"}],"later_key":[1]}"#;
+        let fetched = parse_fetch("s", json).unwrap();
+        assert_eq!(fetched.entries.len(), 1);
+        let window = fetched.complete_window.unwrap();
+        assert_eq!(
+            (window.from.as_deref(), window.to.as_deref()),
+            (Some("20261201"), Some("20261208"))
+        );
+        assert_eq!(fetched.skipped[0].record_id.as_deref(), Some("7"));
+        assert_eq!(fetched.skipped_count, 1);
+    }
+
+    #[test]
+    fn a_window_that_ends_before_it_starts_fails_the_fetch() {
+        let json = r#"{"entries":[],"complete_window":{"from":"2026-12-08","to":"2026-12-01"}}"#;
+        let error = parse_fetch("s", json).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("complete_window: from 20261208 is after to 20261201"),
+            "{}",
+            error.message
         );
     }
 

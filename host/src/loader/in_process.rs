@@ -2,9 +2,9 @@
 //! [`DataSource`] trait. A source whose call panicked is dropped and rebuilt
 //! (and given its configuration again) before its next use.
 
-use super::entries::parse_entries;
+use super::entries::parse_fetch;
 use super::load::{source_error, LoadedPlugin};
-use crate::source::{DataSource, SourceError, SourceErrorKind};
+use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind};
 use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr};
 use pylantir_plugin_api::logging::with_source;
 use pylantir_plugin_api::{DataSourceBox, Entry, PluginError};
@@ -107,6 +107,15 @@ impl DataSource for InProcessSource {
         field_mapping: &Value,
         interval_seconds: f64,
     ) -> Result<Vec<Entry>, SourceError> {
+        self.fetch(field_mapping, interval_seconds)
+            .map(|fetched| fetched.entries)
+    }
+
+    fn fetch(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<Fetched, SourceError> {
         let mapping = field_mapping.to_string();
         let label = self.label.clone();
         let inner = self.ready()?;
@@ -114,7 +123,7 @@ impl DataSource for InProcessSource {
             inner.fetch_entries(RStr::from_str(&mapping), interval_seconds)
         });
         match result {
-            RResult::ROk(json) => parse_entries(&self.source_name, json.as_str()),
+            RResult::ROk(json) => parse_fetch(&self.source_name, json.as_str()),
             RResult::RErr(e) => Err(self.failed(e)),
         }
     }

@@ -182,6 +182,7 @@ fn host_context() -> HostContext {
     let host_info = serde_json::json!({
         "host_version": env!("CARGO_PKG_VERSION"),
         "api_version": API_VERSION,
+        "features": [pylantir_plugin_api::fetch::FETCH_RESULT],
     });
     HostContext {
         log: logging::host_sink,

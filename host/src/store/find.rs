@@ -147,6 +147,8 @@ pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
     clauses.push(format!(
         "COALESCE(performed_procedure_step_status, 'SCHEDULED') IN ({statuses})"
     ));
+    // Retracted items (vanished from their source) are kept but never shown.
+    clauses.push("retracted_at IS NULL".to_string());
 
     let text = |params: &mut Vec<Value>, column: &str, value: &Text, nocase: bool| -> String {
         match value {

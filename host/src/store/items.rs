@@ -10,11 +10,22 @@
 //! - only the fields the entry carries are written (nothing is erased), and a
 //!   row whose fields are all equal is not rewritten;
 //! - a new item is `SCHEDULED` and gets a Study Instance UID (`2.25.<uuid>`
-//!   unless the entry has one); a sync never changes either afterwards.
+//!   unless the entry has one); a sync never changes the UID afterwards;
+//! - a status the entry carries (`SCHEDULED`, `DISCONTINUED`) is written only
+//!   while the item is `SCHEDULED` or was discontinued by its source: a status
+//!   MPPS set is never changed by a sync; an entry discontinued at its first
+//!   sight is not stored;
+//! - a retracted item that a fetch returns again is restored (same UID);
+//! - with a [`Retraction`], the source's items in the window that the fetch
+//!   did not return and that are still `SCHEDULED` are retracted (see
+//!   [`super::retract`]).
 
+use super::retract::{self, Retraction};
 use pylantir_plugin_api::WORKLIST_FIELDS;
+use rusqlite::types::Null;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 use rusqlite::{Transaction, TransactionBehavior};
+use std::collections::HashSet;
 
 /// A normalised worklist entry, ready to be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +34,8 @@ pub struct Item {
     pub record_id: Option<String>,
     /// One value per [`WORKLIST_FIELDS`] entry, in that order; `None`: not sent.
     pub values: Vec<Option<String>>,
+    /// The status the source gave (`SCHEDULED` or `DISCONTINUED`); `None`: not sent.
+    pub status: Option<String>,
 }
 
 impl Default for Item {
@@ -37,6 +50,7 @@ impl Item {
         Item {
             record_id: None,
             values: vec![None; WORKLIST_FIELDS.len()],
+            status: None,
         }
     }
 
@@ -87,6 +101,12 @@ pub struct WriteCounts {
     pub unchanged: u64,
     /// Entries not written because another source owns the item.
     pub conflicts: u64,
+    /// Items retracted: not returned by a fetch complete for their window.
+    pub retracted: u64,
+    /// Retracted items returned again, so visible again.
+    pub restored: u64,
+    /// Why a retraction was held back (the guard), if it was.
+    pub note: Option<String>,
 }
 
 /// An entry refused because another source owns its item.
@@ -162,14 +182,34 @@ pub fn write_fetch(
     source_type: &str,
     items: &[Item],
 ) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
+    write_fetch_with(conn, name, source_type, items, None)
+}
+
+/// [`write_fetch`], and with `retraction`, also
+/// retracts what the fetch no longer returns, in the same transaction.
+pub fn write_fetch_with(
+    conn: &mut Connection,
+    name: &str,
+    source_type: &str,
+    items: &[Item],
+    retraction: Option<&Retraction>,
+) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let writer = Writer::new(&tx, name, source_type)?;
     let mut counts = WriteCounts::default();
     let mut conflicts = Vec::new();
+    let mut seen = HashSet::with_capacity(items.len());
     for item in items {
-        write_one(&tx, &writer, item, &mut counts, &mut conflicts)?;
+        if let Some(id) = write_one(&tx, &writer, item, &mut counts, &mut conflicts)? {
+            seen.insert(id);
+        }
     }
     drop(writer);
+    if let Some(retraction) = retraction {
+        let outcome = retract::retract_missing(&tx, name, retraction, &seen)?;
+        counts.retracted = outcome.retracted;
+        counts.note = outcome.held_back;
+    }
     tx.commit()?;
     Ok((counts, conflicts))
 }
@@ -179,8 +219,14 @@ struct Stored {
     id: i64,
     data_source: Option<String>,
     record_id: Option<String>,
+    status: Option<String>,
+    status_set_by: Option<String>,
+    retracted: bool,
     values: Vec<Option<String>>,
 }
+
+/// The offset of the first worklist field in [`select_columns`].
+const FIRST_FIELD: usize = 6;
 
 /// `SELECT <the columns of Stored> FROM worklist_items`, built once.
 fn select_columns() -> &'static str {
@@ -188,7 +234,8 @@ fn select_columns() -> &'static str {
     SQL.get_or_init(|| {
         let fields: Vec<&str> = WORKLIST_FIELDS.iter().map(|(name, _)| *name).collect();
         format!(
-            "SELECT id, data_source, source_record_id, {} FROM worklist_items",
+            "SELECT id, data_source, source_record_id, performed_procedure_step_status, \
+             status_set_by, retracted_at IS NOT NULL, {} FROM worklist_items",
             fields.join(", ")
         )
     })
@@ -197,12 +244,15 @@ fn select_columns() -> &'static str {
 fn read_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     let mut values = Vec::with_capacity(WORKLIST_FIELDS.len());
     for i in 0..WORKLIST_FIELDS.len() {
-        values.push(super::text_column(row, 3 + i)?);
+        values.push(super::text_column(row, FIRST_FIELD + i)?);
     }
     Ok(Stored {
         id: row.get(0)?,
         data_source: row.get(1)?,
         record_id: row.get(2)?,
+        status: super::text_column(row, 3)?,
+        status_set_by: row.get(4)?,
+        retracted: row.get(5)?,
         values,
     })
 }
@@ -261,18 +311,24 @@ fn existing(
     )
 }
 
+/// Writes one item; returns the id of this source's row it concerns (none
+/// for a conflict or an item discontinued at its first sight).
 fn write_one(
     tx: &Transaction<'_>,
     writer: &Writer,
     item: &Item,
     counts: &mut WriteCounts,
     conflicts: &mut Vec<Conflict>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Option<i64>> {
     let source = writer.name.as_str();
     let Some(stored) = existing(tx, writer, item)? else {
-        insert(tx, source, item)?;
+        if item.status.as_deref() == Some(DISCONTINUED) {
+            counts.unchanged += 1;
+            return Ok(None);
+        }
+        let id = insert(tx, source, item)?;
         counts.inserted += 1;
-        return Ok(());
+        return Ok(Some(id));
     };
     if let Some(owner) = stored
         .data_source
@@ -285,7 +341,7 @@ fn write_one(
             owner: owner.to_string(),
         });
         counts.conflicts += 1;
-        return Ok(());
+        return Ok(None);
     }
 
     let mut columns: Vec<&str> = Vec::new();
@@ -311,9 +367,22 @@ fn write_one(
             args.push(record_id);
         }
     }
+    if let Some(status) = item.status.as_ref().filter(|s| source_may_set(&stored, s)) {
+        columns.push("performed_procedure_step_status");
+        args.push(status);
+        columns.push("status_set_by");
+        args.push(&SET_BY_SOURCE);
+    }
+    if stored.retracted {
+        columns.push("retracted_at");
+        args.push(&Null);
+        columns.push("retracted_reason");
+        args.push(&Null);
+        counts.restored += 1;
+    }
     if columns.is_empty() {
         counts.unchanged += 1;
-        return Ok(());
+        return Ok(Some(stored.id));
     }
     let sets: Vec<String> = columns
         .iter()
@@ -328,10 +397,26 @@ fn write_one(
     args.push(&stored.id);
     tx.prepare_cached(&sql)?.execute(args.as_slice())?;
     counts.updated += 1;
-    Ok(())
+    Ok(Some(stored.id))
 }
 
-fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<()> {
+const DISCONTINUED: &str = "DISCONTINUED";
+const SET_BY_SOURCE: &str = "source";
+
+/// Whether a sync may change the stored item's status to `new`: only while
+/// it is `SCHEDULED` or was discontinued by its source, and only if it differs.
+fn source_may_set(stored: &Stored, new: &str) -> bool {
+    let current = stored
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("SCHEDULED");
+    let by_source = current == "SCHEDULED"
+        || (current == DISCONTINUED && stored.status_set_by.as_deref() == Some(SET_BY_SOURCE));
+    by_source && current != new
+}
+
+fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<i64> {
     let uid = item.value(STUDY_UID).is_none().then(new_study_uid);
     let mut columns: Vec<&str> = vec![
         "data_source",
@@ -357,7 +442,7 @@ fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<(
         marks.join(", ")
     );
     tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
-    Ok(())
+    Ok(tx.last_insert_rowid())
 }
 
 /// A new Study Instance UID under the UUID-derived root `2.25` (PS3.5 B.2).

@@ -80,6 +80,19 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     tx.execute_batch(schema::EMPTY_RECORD_IDS_TO_NULL)
         .map_err(sqlite)?;
     tx.execute_batch(schema::OUR_TABLES).map_err(sqlite)?;
+    for (table, column, ddl) in schema::OUR_ADDED_COLUMNS {
+        let present: bool = tx
+            .query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |row| row.get(0),
+            )
+            .map_err(sqlite)?;
+        if !present {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+                .map_err(sqlite)?;
+        }
+    }
     tx.pragma_update(None, "user_version", schema::SCHEMA_VERSION)
         .map_err(sqlite)?;
     tx.commit().map_err(sqlite)?;

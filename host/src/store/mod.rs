@@ -3,6 +3,7 @@
 //! - [`schema`]: table definitions and the schema version.
 //! - [`migrate`]: bringing an existing database up to the schema, additively.
 //! - [`items`]: writing one fetch of a source (the upsert rules).
+//! - [`retract`]: retraction of items a complete fetch no longer returns.
 //! - [`runs`]: the `sync_runs` journal.
 //! - [`query`]: listing worklist items (`query-db`).
 //! - [`find`]: the MWL C-FIND query, run in SQL on indexed columns.
@@ -13,6 +14,7 @@ pub mod items;
 pub mod migrate;
 pub mod mpps;
 pub mod query;
+pub mod retract;
 pub mod runs;
 pub mod schema;
 

@@ -168,7 +168,8 @@ pub fn create(
     )?;
     if let (Some(id), Some(new_status)) = (item, item_status(status)) {
         tx.execute(
-            "UPDATE worklist_items SET performed_procedure_step_status = ?1 WHERE id = ?2",
+            "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
+             retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
             params![new_status, id],
         )?;
     }
@@ -220,7 +221,8 @@ pub fn update(
     }
     if let (Some(id), Some(new_status)) = (item, item_status(status)) {
         tx.execute(
-            "UPDATE worklist_items SET performed_procedure_step_status = ?1 WHERE id = ?2",
+            "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
+             retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
             params![new_status, id],
         )?;
     }

@@ -48,6 +48,20 @@ pub const WORKLIST_ITEMS_ADDED_COLUMNS: &[(&str, &str)] = &[
         "sps_time",
         "TEXT GENERATED ALWAYS AS (substr(replace(scheduled_start_time, ':', '') || '000000', 1, 6)) VIRTUAL",
     ),
+    // Who set the status: `source` (a sync), `mpps`, or NULL (the default
+    // SCHEDULED of a new item, or a Python-era row).
+    ("status_set_by", "VARCHAR(16)"),
+    // A retracted item is hidden from C-FIND and kept: when and why.
+    ("retracted_at", "TEXT"),
+    ("retracted_reason", "TEXT"),
+];
+
+/// Columns added to our own tables after schema version 1 (table, column, type).
+pub const OUR_ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("sync_runs", "skipped", "INTEGER NOT NULL DEFAULT 0"),
+    ("sync_runs", "retracted", "INTEGER NOT NULL DEFAULT 0"),
+    ("sync_runs", "restored", "INTEGER NOT NULL DEFAULT 0"),
+    ("sync_runs", "note", "TEXT"),
 ];
 
 /// Our own tables and the indexes the worklist queries use.
@@ -78,6 +92,25 @@ CREATE TABLE IF NOT EXISTS sync_runs (
 );
 CREATE INDEX IF NOT EXISTS sync_runs_source ON sync_runs (source, started_at);
 
+CREATE TABLE IF NOT EXISTS sync_run_records (
+    run_id INTEGER NOT NULL REFERENCES sync_runs(id),
+    kind TEXT NOT NULL,
+    record_id TEXT,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sync_run_records_run ON sync_run_records (run_id);
+
+CREATE TABLE IF NOT EXISTS housekeeping_runs (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    finished_items INTEGER NOT NULL DEFAULT 0,
+    retracted_items INTEGER NOT NULL DEFAULT 0,
+    past_scheduled_items INTEGER NOT NULL DEFAULT 0,
+    mpps_instances INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+
 CREATE UNIQUE INDEX IF NOT EXISTS worklist_items_source_record
     ON worklist_items (data_source, source_record_id);
 CREATE INDEX IF NOT EXISTS worklist_items_sps_datetime ON worklist_items (sps_date, sps_time);
@@ -89,6 +122,7 @@ CREATE INDEX IF NOT EXISTS worklist_items_status ON worklist_items (performed_pr
 CREATE INDEX IF NOT EXISTS worklist_items_data_source ON worklist_items (data_source);
 CREATE INDEX IF NOT EXISTS worklist_items_study_uid ON worklist_items (study_instance_uid);
 CREATE INDEX IF NOT EXISTS worklist_items_accession ON worklist_items (accession_number);
+CREATE INDEX IF NOT EXISTS worklist_items_retracted ON worklist_items (retracted_at);
 ";
 
 /// Python-era rows may hold an empty `source_record_id`: it means "none", and
@@ -97,5 +131,6 @@ pub const EMPTY_RECORD_IDS_TO_NULL: &str =
     "UPDATE worklist_items SET source_record_id = NULL WHERE source_record_id = ''";
 
 /// The schema version this build writes (`PRAGMA user_version`).
-/// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes.
-pub const SCHEMA_VERSION: i64 = 1;
+/// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes;
+/// 2: the lifecycle (status_set_by, retraction, skipped records, housekeeping).
+pub const SCHEMA_VERSION: i64 = 2;

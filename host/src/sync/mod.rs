@@ -2,7 +2,8 @@
 //!
 //! - [`schedule`]: operation windows and how far back a fetch looks.
 //! - [`normalise`]: dates, times, sex and lengths of a fetched entry.
-//! - [`apply`]: one fetch into the store (normalise, then one transaction).
+//! - [`apply`]: one fetch into the store (normalise, then one transaction,
+//!   with the retraction of what a complete fetch no longer returns).
 //! - [`worker`]: the per-source loop (interval, deadline, rebuild, journal).
 //! - [`stop`]: the stop signal.
 //!
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use apply::apply_entries;
+pub use apply::{apply_entries, apply_fetch};
 pub use stop::Stop;
 
 /// Why the sync engine could not start.
@@ -70,6 +71,7 @@ impl Engine {
         store::open(db_path).map_err(EngineError::Store)?;
         log_summary(config, factory.as_ref());
         let stop = Arc::new(Stop::default());
+        let guard = crate::config::lifecycle::retraction_guard(&config.raw);
         let mut handle = EngineHandle {
             stop: Arc::clone(&stop),
             workers: Vec::new(),
@@ -80,7 +82,8 @@ impl Engine {
                 Arc::clone(&factory),
                 db_path.to_path_buf(),
                 Arc::clone(&stop),
-            );
+            )
+            .with_guard(guard);
             let thread = std::thread::Builder::new()
                 .name(format!("sync {}", source.name))
                 .spawn(move || worker.run())

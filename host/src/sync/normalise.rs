@@ -3,7 +3,7 @@
 //! longer value is truncated with a warning; the entry is kept).
 
 use crate::store::items::{field_index, Item, PATIENT_ID};
-use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
+use pylantir_plugin_api::entry::{SOURCE_RECORD_ID, SOURCE_STATUSES, STATUS};
 use pylantir_plugin_api::{Entry, WORKLIST_FIELDS};
 use serde_json::Value;
 
@@ -38,6 +38,8 @@ pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
         if key == SOURCE_RECORD_ID {
             check_length(key, &text, RECORD_ID_MAX)?;
             item.record_id = Some(text);
+        } else if key == STATUS {
+            item.status = Some(status(&text)?);
         } else if let Some(index) = WORKLIST_FIELDS.iter().position(|(f, _)| f == key) {
             let value = match index {
                 SCHEDULED_DATE => Some(date(&text).ok_or_else(|| {
@@ -78,6 +80,18 @@ pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
         notes,
         warnings,
     })
+}
+
+/// A status a source may set, in upper case, or why not.
+fn status(text: &str) -> Result<String, String> {
+    let upper = text.to_ascii_uppercase();
+    if SOURCE_STATUSES.contains(&upper.as_str()) {
+        return Ok(upper);
+    }
+    Err(format!(
+        "{STATUS} {text:?} is not a status a source may set (SCHEDULED or DISCONTINUED; \
+         IN_PROGRESS and COMPLETED come from MPPS only)"
+    ))
 }
 
 /// A name for the entry in messages: its record id, else its patient id.
@@ -331,5 +345,24 @@ mod tests {
     fn keys_that_are_not_worklist_fields_are_ignored() {
         let n = normalise(&entry(json!({"patient_id": "P", "study_id": "S1"}))).expect("accepted");
         assert_eq!(n.item.value(PATIENT_ID), Some("P"));
+    }
+
+    #[test]
+    fn a_source_status_is_scheduled_or_discontinued_and_anything_else_rejects_the_entry() {
+        let n = normalise(&entry(
+            json!({"patient_id": "P", "performed_procedure_step_status": "discontinued"}),
+        ))
+        .expect("accepted");
+        assert_eq!(n.item.status.as_deref(), Some("DISCONTINUED"));
+        let error = normalise(&entry(
+            json!({"patient_id": "P", "performed_procedure_step_status": "COMPLETED"}),
+        ))
+        .expect_err("rejected");
+        assert!(
+            error.starts_with(
+                "performed_procedure_step_status \"COMPLETED\" is not a status a source may set"
+            ),
+            "{error}"
+        );
     }
 }

@@ -2,14 +2,14 @@
 //! deadline, writes the fetch, journals the run, and rebuilds its source
 //! after a panic, crash or timeout.
 
-use super::apply::apply_entries;
+use super::apply::apply_fetch;
 use super::schedule;
 use super::stop::Stop;
 use crate::config::SourceConfig;
-use crate::source::{DataSource, SourceError, SourceErrorKind, SourceFactory};
+use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind, SourceFactory};
+use crate::store::retract::Guard;
 use crate::store::{self, runs};
 use chrono::NaiveDateTime;
-use pylantir_plugin_api::Entry;
 use rusqlite::Connection;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
@@ -36,10 +36,12 @@ pub struct Worker {
     /// (an in-process plugin cannot be killed): no new fetch starts until it
     /// ends, so a hung plugin costs one thread, not one per interval.
     abandoned: Option<FetchAnswer>,
+    /// When a retraction is too large to believe (`retraction_guard`).
+    guard: Guard,
 }
 
 /// Where a fetch thread hands back its source and its result.
-type FetchAnswer = mpsc::Receiver<(Box<dyn DataSource>, Result<Vec<Entry>, SourceError>)>;
+type FetchAnswer = mpsc::Receiver<(Box<dyn DataSource>, Result<Fetched, SourceError>)>;
 
 impl Worker {
     /// A worker for `source`, writing to the database at `db_path`.
@@ -59,7 +61,14 @@ impl Worker {
             last_success: None,
             disabled: false,
             abandoned: None,
+            guard: Guard::default(),
         }
+    }
+
+    /// The same worker with the configured `retraction_guard`.
+    pub fn with_guard(mut self, guard: Guard) -> Self {
+        self.guard = guard;
+        self
     }
 
     /// Runs until the stop flag is raised, then cleans the source up.
@@ -116,22 +125,35 @@ impl Worker {
             );
         }
         log::debug!("{} fetching (looking back {interval:.0} s)", self.prefix);
-        let result = self.fetch(interval).and_then(|entries| {
-            apply_entries(conn, &self.source.source_type, &self.source.name, &entries)
-                .map_err(|e| format!("writing to the worklist database failed: {e}"))
+        let guard = self.guard;
+        let result = self.fetch(interval).and_then(|fetched| {
+            apply_fetch(
+                conn,
+                &self.source.source_type,
+                &self.source.name,
+                &fetched,
+                guard,
+            )
+            .map_err(|e| format!("writing to the worklist database failed: {e}"))
         });
+        let mut records = Vec::new();
         let (counts, error) = match result {
-            Ok(counts) => {
+            Ok((counts, rejected_or_skipped)) => {
                 self.last_success = Some(now);
+                records = rejected_or_skipped;
                 log::info!(
-                    "{} fetched {}: {} new, {} updated, {} unchanged, {} conflicts, {} rejected",
+                    "{} fetched {}: {} new, {} updated, {} unchanged, {} conflicts, {} rejected, \
+                     {} skipped by the source, {} retracted, {} restored",
                     self.prefix,
                     counts.fetched,
                     counts.inserted,
                     counts.updated,
                     counts.unchanged,
                     counts.conflicts,
-                    counts.rejected
+                    counts.rejected,
+                    counts.skipped,
+                    counts.retracted,
+                    counts.restored
                 );
                 (counts, None)
             }
@@ -153,7 +175,8 @@ impl Worker {
         };
         if let Ok(id) = run {
             let recorded = runs::finish(conn, id, &counts, error.as_deref())
-                .and_then(|()| runs::prune(conn, &self.source.name));
+                .and_then(|()| runs::record(conn, id, &records))
+                .and_then(|_| runs::prune(conn, &self.source.name));
             if let Err(e) = recorded {
                 log::warn!("{} cannot record the run in sync_runs: {e}", self.prefix);
             }
@@ -174,7 +197,7 @@ impl Worker {
 
     /// Fetches on a thread of its own, so a stuck plugin costs only its
     /// deadline (`fetch_timeout`) and a shutdown never waits for it.
-    fn fetch(&mut self, interval: f64) -> Result<Vec<Entry>, String> {
+    fn fetch(&mut self, interval: f64) -> Result<Fetched, String> {
         if let Some(previous) = &self.abandoned {
             match previous.try_recv() {
                 Err(TryRecvError::Empty) => {
@@ -196,16 +219,16 @@ impl Worker {
         thread::Builder::new()
             .name(format!("fetch {}", self.source.name))
             .spawn(move || {
-                let result = source.fetch_entries(&mapping, interval);
+                let result = source.fetch(&mapping, interval);
                 let _ = tx.send((source, result));
             })
             .map_err(|e| format!("cannot start the fetch thread: {e}"))?;
         let deadline = Instant::now() + self.source.fetch_timeout;
         loop {
             match rx.recv_timeout(POLL) {
-                Ok((source, Ok(entries))) => {
+                Ok((source, Ok(fetched))) => {
                     self.built = Some(source);
-                    return Ok(entries);
+                    return Ok(fetched);
                 }
                 Ok((source, Err(error))) => {
                     let rebuild = matches!(

@@ -5,7 +5,7 @@ use crate::api::Api;
 use crate::config::{Config, WindowMode};
 use crate::mapping::{self, Mapping};
 use crate::time::{booking_times, window};
-use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
+use pylantir_plugin_api::entry::{SOURCE_RECORD_ID, STATUS};
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{log, Entry, FieldMapping, Source, SourceContext};
 
@@ -25,7 +25,8 @@ impl Calpendo {
     }
 }
 
-/// Booking statuses that never become worklist items.
+/// Booking statuses that mean the visit is off: the entry says DISCONTINUED
+/// (the host withdraws an item it already has, and stores none otherwise).
 const CANCELLED: &[&str] = &["Cancelled", "Canceled"];
 
 /// The entry of one booking, or why it has none.
@@ -41,10 +42,11 @@ pub fn entry(booking: &Value, mapping: &Mapping, config: &Config) -> Result<Entr
         .and_then(Value::as_str)
         .map(str::to_string)
         .or_else(|| text("properties.status"));
-    if let Some(status) = status.filter(|s| CANCELLED.contains(&s.as_str())) {
-        return Err(format!("booking {id} is {status}"));
-    }
+    let cancelled = status.is_some_and(|s| CANCELLED.contains(&s.as_str()));
     let mut entry = Entry::new();
+    if cancelled {
+        entry.insert(STATUS.into(), Value::String("DISCONTINUED".into()));
+    }
     for (target, value) in mapping::apply(mapping, booking, &id) {
         entry.insert(target, Value::String(value));
     }

@@ -179,17 +179,21 @@ fn the_resource_filter_keeps_only_the_listed_resources() {
 }
 
 #[test]
-fn the_status_filter_is_sent_and_cancelled_bookings_never_become_entries() {
+fn the_status_filter_is_sent_and_cancelled_bookings_come_as_discontinued() {
     let now = edmonton_now();
     let server = FakeCalpendo::new(USER, PASSWORD)
         .with_fixture_bookings(&day(&now), &day(&now))
         .serve();
     let everything = json!({"resources": null, "status_filter": null});
+    let all = fetch(&server, everything, 60.0);
+    assert_eq!(ids(&all), ["12345", "12346", "12347"]);
+    let status = |e: &Entry| e.get("performed_procedure_step_status").cloned();
     assert_eq!(
-        ids(&fetch(&server, everything, 60.0)),
-        ["12345", "12346"],
+        status(&all[2]),
+        Some(json!("DISCONTINUED")),
         "12347 is cancelled"
     );
+    assert_eq!(status(&all[0]), None);
     let listed: Vec<usize> = server.requests()[0..1]
         .iter()
         .map(|r| r.url.matches("/status/EQ/").count())

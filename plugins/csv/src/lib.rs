@@ -12,7 +12,7 @@ pub mod read;
 use config::CsvConfig;
 use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{
-    export_plugin, log, Entry, FieldMapping, Plugin, Source, SourceTypeInfo,
+    export_plugin, log, CompleteWindow, Entry, Fetch, FieldMapping, Plugin, Source, SourceTypeInfo,
 };
 use std::time::SystemTime;
 
@@ -28,7 +28,7 @@ struct Cache {
     len: u64,
     modified: Option<SystemTime>,
     mapping: FieldMapping,
-    json: String,
+    fetch: Fetch,
 }
 
 impl Source for CsvSource {
@@ -61,13 +61,19 @@ impl Source for CsvSource {
         serde_json::from_str(&json).map_err(|e| format!("entries could not be read back: {e}"))
     }
 
-    /// Streams the file straight into JSON text: the entries never exist as
-    /// maps in the plugin.
     fn fetch_entries_json(
         &mut self,
         mapping: &FieldMapping,
-        _interval: f64,
+        interval: f64,
     ) -> Result<String, String> {
+        self.fetch(mapping, interval)
+            .map(|fetch| fetch.entries_json)
+    }
+
+    /// Streams the file straight into JSON text (the entries never exist as
+    /// maps in the plugin). The file is the whole source: the fetch is
+    /// complete for every date, and its malformed rows are reported.
+    fn fetch(&mut self, mapping: &FieldMapping, _interval: f64) -> Result<Fetch, String> {
         let config = self
             .config
             .as_ref()
@@ -80,25 +86,32 @@ impl Source for CsvSource {
             if let Some(cache) = &self.cache {
                 if cache.len == len && cache.modified == modified && &cache.mapping == mapping {
                     log::debug!("{} unchanged; previous entries reused", path.display());
-                    return Ok(cache.json.clone());
+                    return Ok(cache.fetch.clone());
                 }
             }
         }
-        let json = read::read_entries_json(
+        let mut skipped = Vec::new();
+        let entries_json = read::read_entries_json(
             path,
             config.delimiter,
             mapping,
             config.record_id_column.as_deref(),
+            &mut skipped,
         )?;
+        let fetch = Fetch {
+            entries_json,
+            complete_window: Some(CompleteWindow::everything()),
+            skipped,
+        };
         if config.watch_for_changes {
             self.cache = Some(Cache {
                 len,
                 modified,
                 mapping: mapping.clone(),
-                json: json.clone(),
+                fetch: fetch.clone(),
             });
         }
-        Ok(json)
+        Ok(fetch)
     }
 }
 

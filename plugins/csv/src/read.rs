@@ -6,7 +6,7 @@
 
 use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
 use pylantir_plugin_api::serde_json::{self, Value};
-use pylantir_plugin_api::{log, Entry, FieldMapping};
+use pylantir_plugin_api::{log, Entry, FieldMapping, Skipped};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -34,43 +34,59 @@ pub fn read_entries(
     record_id_column: Option<&str>,
 ) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
-    for_each_row(path, delimiter, mapping, record_id_column, |row, id| {
-        let mut entry = Entry::with_capacity(row.len() + 1);
-        for (field, value) in row {
-            entry.insert(field.to_string(), Value::String(value.to_string()));
-        }
-        entry.insert(SOURCE_RECORD_ID.to_string(), Value::String(id.to_string()));
-        entries.push(entry);
-    })?;
+    let mut skipped = Vec::new();
+    for_each_row(
+        path,
+        delimiter,
+        mapping,
+        record_id_column,
+        &mut skipped,
+        |row, id| {
+            let mut entry = Entry::with_capacity(row.len() + 1);
+            for (field, value) in row {
+                entry.insert(field.to_string(), Value::String(value.to_string()));
+            }
+            entry.insert(SOURCE_RECORD_ID.to_string(), Value::String(id.to_string()));
+            entries.push(entry);
+        },
+    )?;
     Ok(entries)
 }
 
 /// Reads `path` straight into the JSON array of entries that crosses the
-/// plugin boundary, without building entry maps.
+/// plugin boundary, without building entry maps; malformed rows go to `skipped`.
 pub fn read_entries_json(
     path: &Path,
     delimiter: u8,
     mapping: &FieldMapping,
     record_id_column: Option<&str>,
+    skipped: &mut Vec<Skipped>,
 ) -> Result<String, String> {
     // Entries as JSON run about twice the size of their CSV rows.
     let estimate = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
     let mut out = Vec::with_capacity(estimate.saturating_mul(2).saturating_add(64));
     out.push(b'[');
-    for_each_row(path, delimiter, mapping, record_id_column, |row, id| {
-        if out.len() > 1 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"source_record_id\":");
-        write_json_string(&mut out, id);
-        for (field, value) in row {
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(field.as_bytes());
-            out.extend_from_slice(b"\":");
-            write_json_string(&mut out, value);
-        }
-        out.push(b'}');
-    })?;
+    for_each_row(
+        path,
+        delimiter,
+        mapping,
+        record_id_column,
+        skipped,
+        |row, id| {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"source_record_id\":");
+            write_json_string(&mut out, id);
+            for (field, value) in row {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(field.as_bytes());
+                out.extend_from_slice(b"\":");
+                write_json_string(&mut out, value);
+            }
+            out.push(b'}');
+        },
+    )?;
     out.push(b']');
     String::from_utf8(out).map_err(|e| format!("{}: entries are not UTF-8: {e}", path.display()))
 }
@@ -81,12 +97,14 @@ fn write_json_string(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
-/// Streams the rows of `path` to `sink` with their record id.
+/// Streams the rows of `path` to `sink` with their record id; the malformed
+/// ones go to `skipped_rows` with the reason.
 fn for_each_row(
     path: &Path,
     delimiter: u8,
     mapping: &FieldMapping,
     record_id_column: Option<&str>,
+    skipped_rows: &mut Vec<Skipped>,
     mut sink: impl FnMut(&Row<'_>, &str),
 ) -> Result<(), String> {
     let shown = path.display();
@@ -131,7 +149,7 @@ fn for_each_row(
                             skipped += 1;
                             let line = record.position().map_or(line, |p| p.line());
                             report(
-                                skipped,
+                                skipped_rows,
                                 &format!("{shown} line {line}: the record id column is empty; row skipped"),
                             );
                             continue;
@@ -150,7 +168,7 @@ fn for_each_row(
                     skipped += 1;
                     let line = pos.as_ref().map_or(line, |p| p.line());
                     report(
-                        skipped,
+                        skipped_rows,
                         &format!(
                             "{shown} line {line}: column {} is not valid UTF-8; row skipped",
                             err.field() + 1
@@ -165,7 +183,7 @@ fn for_each_row(
                     skipped += 1;
                     let line = pos.as_ref().map_or(line, |p| p.line());
                     report(
-                        skipped,
+                        skipped_rows,
                         &format!(
                             "{shown} line {line}: {len} fields, the header has {expected_len}; row skipped"
                         ),
@@ -181,10 +199,15 @@ fn for_each_row(
     Ok(())
 }
 
-fn report(count: usize, message: &str) {
-    if count <= REPORTED_ROWS {
+/// Logs a skipped row (the first few only) and keeps it for the host.
+fn report(skipped: &mut Vec<Skipped>, message: &str) {
+    if skipped.len() < REPORTED_ROWS {
         log::warn!("{message}");
     }
+    skipped.push(Skipped {
+        record_id: None,
+        reason: message.to_string(),
+    });
 }
 
 /// Finds the column of every mapped name in the header.

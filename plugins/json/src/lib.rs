@@ -11,9 +11,9 @@ pub mod config;
 pub mod read;
 
 use config::JsonConfig;
-use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{
-    export_plugin, log, Entry, FieldMapping, Plugin, Source, SourceTypeInfo,
+    export_plugin, log, CompleteWindow, Entry, Fetch, FieldMapping, Plugin, Source, SourceTypeInfo,
 };
 
 /// A configured `json` source.
@@ -52,6 +52,25 @@ impl Source for JsonSource {
             .as_ref()
             .ok_or("the source has no configuration (validate_config was not called)")?;
         read::read_entries(&config.file_path, mapping, config.record_id_path.as_deref())
+            .map(|(entries, _skipped)| entries)
+    }
+
+    /// The file is the whole source: the fetch is complete for every date,
+    /// and its malformed records are reported.
+    fn fetch(&mut self, mapping: &FieldMapping, _interval: f64) -> Result<Fetch, String> {
+        let config = self
+            .config
+            .as_ref()
+            .ok_or("the source has no configuration (validate_config was not called)")?;
+        let (entries, skipped) =
+            read::read_entries(&config.file_path, mapping, config.record_id_path.as_deref())?;
+        let entries_json = serde_json::to_string(&entries)
+            .map_err(|e| format!("entries could not be serialised: {e}"))?;
+        Ok(Fetch {
+            entries_json,
+            complete_window: Some(CompleteWindow::everything()),
+            skipped,
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 
 use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
 use pylantir_plugin_api::serde_json::{self, Map, Value};
-use pylantir_plugin_api::{log, Entry, FieldMapping};
+use pylantir_plugin_api::{log, Entry, FieldMapping, Skipped};
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use std::fmt;
 use std::fs::File;
@@ -18,12 +18,13 @@ const REPORTED_RECORDS: usize = 10;
 /// The mapping, checked: (dotted path, worklist field).
 type Paths = Vec<(String, String)>;
 
-/// Reads `path` into entries with `mapping` (`{dotted.path: worklist_field}`).
+/// Reads `path` into entries with `mapping` (`{dotted.path: worklist_field}`),
+/// and the malformed records it skipped, with why.
 pub fn read_entries(
     path: &Path,
     mapping: &FieldMapping,
     record_id_path: Option<&str>,
-) -> Result<Vec<Entry>, String> {
+) -> Result<(Vec<Entry>, Vec<Skipped>), String> {
     let shown = path.display().to_string();
     let paths = check_mapping(mapping)?;
     let file = File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
@@ -34,7 +35,7 @@ pub fn read_entries(
         paths: &paths,
         record_id_path,
         entries: Vec::new(),
-        skipped: 0,
+        skipped: Vec::new(),
     };
     if starts_with_bracket(&mut reader).map_err(|e| format!("cannot read {shown}: {e}"))? {
         let mut de = serde_json::Deserializer::from_reader(reader);
@@ -50,14 +51,14 @@ pub fn read_entries(
     } else {
         read_lines(reader, &mut records)?;
     }
-    if records.skipped > 0 {
+    if !records.skipped.is_empty() {
         log::warn!(
             "{shown}: {} malformed records skipped, {} entries read",
-            records.skipped,
+            records.skipped.len(),
             records.entries.len()
         );
     }
-    Ok(records.entries)
+    Ok((records.entries, records.skipped))
 }
 
 /// The mapping's paths to worklist fields; an entry with another target has
@@ -101,13 +102,13 @@ fn starts_with_bracket(reader: &mut BufReader<File>) -> std::io::Result<bool> {
         .is_some_and(|b| *b == b'['))
 }
 
-/// Collects entries and counts what was skipped.
+/// Collects entries and what was skipped.
 struct Records<'a> {
     file: &'a str,
     paths: &'a Paths,
     record_id_path: Option<&'a str>,
     entries: Vec<Entry>,
-    skipped: usize,
+    skipped: Vec<Skipped>,
 }
 
 impl Records<'_> {
@@ -116,12 +117,28 @@ impl Records<'_> {
             Ok(Some(entry)) => self.entries.push(entry),
             Ok(None) => {}
             Err(problem) => {
-                self.skipped += 1;
-                if self.skipped <= REPORTED_RECORDS {
-                    log::warn!("{} {place}: {problem}; skipped", self.file);
-                }
+                let record_id = self
+                    .record_id_path
+                    .and_then(|p| lookup(record, p))
+                    .and_then(|v| match v {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    });
+                self.skip(
+                    record_id,
+                    format!("{} {place}: {problem}; skipped", self.file),
+                );
             }
         }
+    }
+
+    /// Logs a skipped record (the first few only) and keeps it for the host.
+    fn skip(&mut self, record_id: Option<String>, reason: String) {
+        if self.skipped.len() < REPORTED_RECORDS {
+            log::warn!("{reason}");
+        }
+        self.skipped.push(Skipped { record_id, reason });
     }
 }
 
@@ -164,14 +181,12 @@ fn read_lines(mut reader: BufReader<File>, records: &mut Records<'_>) -> Result<
         match serde_json::from_slice::<Value>(&line) {
             Ok(record) => records.add(&format!("line {number}"), &record),
             Err(e) => {
-                records.skipped += 1;
-                if records.skipped <= REPORTED_RECORDS {
-                    log::warn!(
-                        "{} line {number}: malformed JSON at column {}: {e}; skipped",
-                        records.file,
-                        e.column()
-                    );
-                }
+                let reason = format!(
+                    "{} line {number}: malformed JSON at column {}: {e}; skipped",
+                    records.file,
+                    e.column()
+                );
+                records.skip(None, reason);
             }
         }
     }
