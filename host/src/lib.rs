@@ -10,10 +10,12 @@
 //! - [`sync`]: one scheduler per data source; normalising and upserting entries.
 //! - [`store`]: the SQLite worklist database: schema, migrations, queries.
 //! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
+//! - [`http`]: the HTTP API (Python pylantir's REST API and more), its users and tokens.
 
 pub mod cli;
 pub mod config;
 pub mod dicom;
+pub mod http;
 pub mod isolation;
 pub mod loader;
 pub mod source;

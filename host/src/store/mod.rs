@@ -7,7 +7,9 @@
 //! - [`query`]: listing worklist items (`query-db`).
 //! - [`find`]: the MWL C-FIND query, run in SQL on indexed columns.
 //! - [`mpps`]: MPPS instances and their link to worklist items.
+//! - [`api_items`]: worklist items as the HTTP API reads and writes them.
 
+pub mod api_items;
 pub mod find;
 pub mod items;
 pub mod migrate;

@@ -1,0 +1,59 @@
+//! `pylantir start-api`: serves the HTTP API alone (as Python pylantir's
+//! `start-api` does), until SIGINT or SIGTERM.
+
+use super::api_config::ApiConfigArgs;
+use crate::http;
+use clap::Args;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of `start-api` (Python's spellings).
+#[derive(Debug, Clone, Args)]
+pub struct StartApiArgs {
+    /// Address to listen on [config `api.host`, else 0.0.0.0].
+    #[arg(long = "api-host", value_name = "ADDRESS")]
+    pub host: Option<String>,
+    /// Port to listen on [config `api.port`, else 8000].
+    #[arg(long = "api-port", value_name = "PORT")]
+    pub port: Option<u16>,
+    #[command(flatten)]
+    pub config: ApiConfigArgs,
+}
+
+/// Serves the API until a stop signal; returns the exit code.
+pub fn run(args: &StartApiArgs) -> i32 {
+    let mut settings = match args.config.settings() {
+        Ok(settings) => settings,
+        Err(message) => {
+            log::error!("{message}");
+            return 1;
+        }
+    };
+    if let Some(host) = &args.host {
+        settings.host = host.clone();
+    }
+    if let Some(port) = args.port {
+        settings.port = port;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            log::error!("cannot install the handler for signal {signal}: {e}");
+            return 1;
+        }
+    }
+    let server = match http::start(settings, http::Extras::default()) {
+        Ok(server) => server,
+        Err(message) => {
+            log::error!("{message}");
+            return 1;
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    log::info!("stopping the HTTP API");
+    server.stop();
+    0
+}
