@@ -20,6 +20,13 @@ pub struct ApiConfigArgs {
 }
 
 impl ApiConfigArgs {
+    /// The DICOM server's options from the configuration (for `/explain`);
+    /// `None` when there is no file or its DICOM settings are invalid.
+    pub fn dicom_options(&self) -> Option<crate::dicom::ServerOptions> {
+        let raw = config::read_json(self.config.as_ref()?).ok()?;
+        super::start::server_options(&raw, None, None, None).ok()
+    }
+
     /// The API settings of the configuration, or (no file) the defaults:
     /// Python's `~/Desktop/worklist.db` and `users.db` beside it. Errors are
     /// printed whole.

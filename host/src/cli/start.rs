@@ -1,6 +1,6 @@
 //! `pylantir start`: loads the configuration and the plugins, validates every
-//! source, starts the sync engine and the DICOM server, and runs until
-//! SIGINT or SIGTERM.
+//! source, starts the sync engine, the DICOM server and (with `api.enabled`)
+//! the HTTP API, and runs until SIGINT or SIGTERM.
 
 use super::plugins::PluginDirArgs;
 use crate::config::{self, Config};
@@ -116,6 +116,7 @@ pub fn run(args: &StartArgs) -> i32 {
     for refusal in isolating.registry().refusals() {
         log::warn!("plugin refused: {refusal}");
     }
+    let plugins = super::plugins::list_json(isolating.registry(), &dirs);
     let workers = isolating.workers().clone();
     let factory: Arc<dyn SourceFactory> = Arc::new(isolating);
     let config = match config::check(&document, factory.as_ref()) {
@@ -129,7 +130,7 @@ pub fn run(args: &StartArgs) -> i32 {
             return 1;
         }
     };
-    let served = serve(args, &config, factory);
+    let served = serve(args, &config, factory, plugins);
     workers.stop_all();
     match served {
         Ok(()) => 0,
@@ -141,7 +142,12 @@ pub fn run(args: &StartArgs) -> i32 {
 }
 
 /// Starts the sync engine and the DICOM server and waits for a stop signal.
-fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> Result<(), String> {
+fn serve(
+    args: &StartArgs,
+    config: &Config,
+    factory: Arc<dyn SourceFactory>,
+    plugins: Value,
+) -> Result<(), String> {
     let options = server_options(
         &config.raw,
         args.ip.as_deref(),
@@ -166,6 +172,7 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
         log::warn!("no data sources configured: serving the worklist database as it is");
     }
     let engine = Engine::start(config, &config.db_path, factory).map_err(|e| e.to_string())?;
+    let api = super::start_api::with_start(config, &options, plugins)?;
     let server = Server::bind(options, &config.db_path).map_err(|e| e.to_string())?;
     let running = server
         .spawn()
@@ -178,6 +185,9 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
     log::info!("stopping: DICOM listener first, then the sync workers");
     if let Err(e) = running.stop() {
         log::warn!("DICOM server stopped with an error: {e}");
+    }
+    if let Some(api) = api {
+        api.stop();
     }
     engine.stop();
     log::info!("stopped");

@@ -2,7 +2,9 @@
 //! `start-api` does), until SIGINT or SIGTERM.
 
 use super::api_config::ApiConfigArgs;
-use crate::http;
+use crate::config::Config;
+use crate::dicom::ServerOptions;
+use crate::http::{self, settings::ApiSettings, ApiServer};
 use clap::Args;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,7 +45,11 @@ pub fn run(args: &StartApiArgs) -> i32 {
             return 1;
         }
     }
-    let server = match http::start(settings, http::Extras::default()) {
+    let extras = http::Extras {
+        dicom: args.config.dicom_options(),
+        ..http::Extras::default()
+    };
+    let server = match http::start(settings, extras) {
         Ok(server) => server,
         Err(message) => {
             log::error!("{message}");
@@ -56,4 +62,32 @@ pub fn run(args: &StartApiArgs) -> i32 {
     log::info!("stopping the HTTP API");
     server.stop();
     0
+}
+
+/// For `pylantir start`: serves the API too when the configuration's
+/// `api.enabled` is true (on `api.host`:`api.port`), with the sources, the
+/// plugins and the DICOM options of the running server.
+pub fn with_start(
+    config: &Config,
+    dicom: &ServerOptions,
+    plugins: serde_json::Value,
+) -> Result<Option<ApiServer>, String> {
+    let settings = ApiSettings::from_config(&config.raw, &config.path, &config.db_path).map_err(
+        |problems| {
+            format!(
+                "{}: invalid HTTP API settings:\n  {}",
+                config.path.display(),
+                problems.join("\n  ")
+            )
+        },
+    )?;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let extras = http::Extras {
+        dicom: Some(dicom.clone()),
+        sources: Some(config.sources.clone()),
+        plugins: Some(plugins),
+    };
+    http::start(settings, extras).map(Some)
 }

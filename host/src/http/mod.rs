@@ -46,9 +46,16 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// How long a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What only a full server (`pylantir start`) gives the API.
+/// What the API knows beyond its databases.
 #[derive(Default)]
-pub struct Extras {}
+pub struct Extras {
+    /// The DICOM server's options (for `/explain`), when the configuration has them.
+    pub dicom: Option<crate::dicom::ServerOptions>,
+    /// The configured sources (`pylantir start` only).
+    pub sources: Option<Vec<crate::config::SourceConfig>>,
+    /// The `plugins list --json` document (`pylantir start` only).
+    pub plugins: Option<serde_json::Value>,
+}
 
 /// The running API server; dropping it does not stop it, [`ApiServer::stop`] does.
 pub struct ApiServer {
