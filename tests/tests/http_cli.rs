@@ -118,7 +118,11 @@ fn start_serves_the_api_beside_dicom_when_api_enabled() {
     let port = free_port();
     let cfg = config(
         dir.path(),
-        json!({"api": {"enabled": true, "host": "127.0.0.1", "port": port}}),
+        json!({
+            "api": {"enabled": true, "host": "127.0.0.1", "port": port},
+            "data_sources": [{"name": "old_csv", "type": "csv", "enabled": false,
+                              "sync_interval": 120, "config": {}}],
+        }),
     );
     let (code, _, err) = run_cli(
         &[
@@ -141,4 +145,52 @@ fn start_serves_the_api_beside_dicom_when_api_enabled() {
     let token = client.login("admin", "admin-password-1");
     let (status, body) = client.get("/worklist", Some(&token));
     assert_eq!((status, body), (200, json!([])));
+    let (status, sources) = client.get("/sources", Some(&token));
+    assert_eq!(status, 200, "{sources}");
+    assert_eq!(sources[0]["name"], "old_csv");
+    assert_eq!(sources[0]["state"], "disabled");
+    assert_eq!(sources[0]["isolation"], "process");
+    assert_eq!(sources[0]["sync_interval_seconds"], 120.0);
+    let (status, plugins) = client.get("/plugins", Some(&token));
+    assert_eq!(status, 200, "{plugins}");
+    assert!(plugins["plugins"].is_array(), "{plugins}");
+}
+
+#[test]
+fn mpps_lists_recent_instances_with_their_item_and_sources_needs_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = config(dir.path(), json!({}));
+    let (code, _, err) = run_cli(
+        &[
+            "admin-password",
+            "--pylantir_config",
+            cfg.to_str().expect("path"),
+        ],
+        "admin-password-1\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let api = ApiProcess::start(&cfg, &[]);
+    let client = api.client();
+    let token = client.login("admin", "admin-password-1");
+    let (status, item) = client.send(
+        "POST",
+        "/worklist",
+        Some(&token),
+        &json!({"patient_name": "A^B", "patient_id": "P7"}),
+    );
+    assert_eq!(status, 200);
+    let db = rusqlite::Connection::open(dir.path().join("wl.db")).expect("db");
+    db.execute(
+        "INSERT INTO mpps_instances VALUES ('1.2.9', 'COMPLETED', ?1, 'SCANNER', x'', \
+         '2026-01-01T10:00:00Z', '2026-01-01T10:30:00Z')",
+        [item["id"].as_i64()],
+    )
+    .expect("mpps");
+    let (status, mpps) = client.get("/mpps", Some(&token));
+    assert_eq!(status, 200, "{mpps}");
+    assert_eq!(mpps[0]["sop_instance_uid"], "1.2.9");
+    assert_eq!(mpps[0]["worklist_item"]["patient_id"], "P7");
+    assert_eq!(mpps[0]["status_history"][1]["status"], "COMPLETED");
+    let (status, body) = client.get("/sources", Some(&token));
+    assert_eq!(status, 503, "{body}");
 }

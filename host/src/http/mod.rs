@@ -9,6 +9,7 @@
 //! - [`auth`]: `POST /auth/login` and the bearer-token check of every route.
 //! - [`worklist`]: `/worklist` routes.
 //! - [`user_routes`]: `/users` routes.
+//! - [`status_routes`]: `/sources`, `/plugins`, `/mpps` (beyond Python).
 //! - [`input`], [`error`]: request validation and error answers, as FastAPI's.
 //! - [`state`]: what the handlers share, and database connections.
 
@@ -18,6 +19,7 @@ pub mod input;
 pub mod limiter;
 pub mod settings;
 pub mod state;
+pub mod status_routes;
 pub mod tokens;
 pub mod user_routes;
 pub mod users;
@@ -177,6 +179,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/users/{user_id}",
             put(user_routes::update).delete(user_routes::delete),
         )
+        .route("/sources", get(status_routes::sources))
+        .route("/plugins", get(status_routes::plugins))
+        .route("/mpps", get(status_routes::mpps))
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
