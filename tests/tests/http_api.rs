@@ -644,3 +644,54 @@ fn bad_input_gets_a_4xx_with_a_detail_and_changes_nothing() {
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0], item);
 }
+
+#[test]
+fn openapi_json_and_the_docs_page_are_public_and_cover_every_route() {
+    let site = Site::new(json!({}));
+    let client = site.client();
+    let (status, doc) = client.get("/openapi.json", None);
+    assert_eq!(status, 200);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    let mut operation_ids = Vec::new();
+    for (method, path, _) in ALL_ROUTES {
+        let path = path.replace(
+            "999999",
+            if path.starts_with("/users") {
+                "{user_id}"
+            } else {
+                "{item_id}"
+            },
+        );
+        let operation = &doc["paths"][&path][method.to_lowercase()];
+        assert!(operation.is_object(), "{method} {path} missing");
+        operation_ids.push(
+            operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    for path in ["/auth/login", "/health", "/sources", "/plugins", "/mpps"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    let count = operation_ids.len();
+    operation_ids.sort();
+    operation_ids.dedup();
+    assert_eq!(operation_ids.len(), count, "operation ids are unique");
+    let item = &doc["components"]["schemas"]["WorklistItem"]["properties"];
+    assert_eq!(item.as_object().map(|o| o.len()), Some(21));
+    let (status, _, page) = client.raw("GET", "/docs", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(page, Value::Null, "HTML, not JSON");
+    let html = reqwest::blocking::get(format!("{}/docs", site.api.url))
+        .and_then(|r| r.text())
+        .expect("docs page");
+    assert!(html.contains("openapi.json"));
+    assert!(
+        !html.contains("https://") && !html.contains("http://"),
+        "no CDN"
+    );
+}

@@ -67,7 +67,7 @@ pub fn decoy_hash() -> &'static str {
 }
 
 /// `POST /auth/login`.
-#[utoipa::path(post, path = "/auth/login", request_body = LoginRequest, tag = "auth",
+#[utoipa::path(post, path = "/auth/login", operation_id = "post_auth_login", request_body = LoginRequest, tag = "auth",
     responses((status = 200, body = Token), (status = 401, description = "Invalid username or password"),
               (status = 422, description = "Validation error"), (status = 429, description = "Too many failed logins")))]
 pub async fn login(

@@ -10,6 +10,7 @@
 //! - [`worklist`]: `/worklist` routes.
 //! - [`user_routes`]: `/users` routes.
 //! - [`status_routes`]: `/sources`, `/plugins`, `/mpps` (beyond Python).
+//! - [`openapi`]: `/openapi.json`, generated from the handlers, and the `/docs` page.
 //! - [`input`], [`error`]: request validation and error answers, as FastAPI's.
 //! - [`state`]: what the handlers share, and database connections.
 
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod error;
 pub mod input;
 pub mod limiter;
+pub mod openapi;
 pub mod settings;
 pub mod state;
 pub mod status_routes;
@@ -183,6 +185,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/plugins", get(status_routes::plugins))
         .route("/mpps", get(status_routes::mpps))
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -196,6 +200,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// `GET /health`.
+#[utoipa::path(get, path = "/health", operation_id = "get_health", tag = "server",
+    responses((status = 200, body = openapi::Health)))]
 async fn health() -> Json<serde_json::Value> {
     let now = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.6f")

@@ -82,6 +82,9 @@ fn next_run(source: &SourceConfig, state: &str, latest: Option<&RunView>) -> Opt
 }
 
 /// `GET /sources`.
+#[utoipa::path(get, path = "/sources", operation_id = "get_sources", tag = "server", security(("bearer" = [])),
+    responses((status = 200, description = "Every configured source, its state and last runs", body = Vec<Object>), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"),
+              (status = 503, description = "Served by start-api, which has no sources")))]
 pub async fn sources(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -124,6 +127,9 @@ pub async fn sources(
 }
 
 /// `GET /plugins`.
+#[utoipa::path(get, path = "/plugins", operation_id = "get_plugins", tag = "server", security(("bearer" = [])),
+    responses((status = 200, description = "As `plugins list --json`", body = Object), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"),
+              (status = 503, description = "Served by start-api, which loads no plugins")))]
 pub async fn plugins(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -159,6 +165,9 @@ fn mpps_json(view: MppsView) -> Value {
 }
 
 /// `GET /mpps?limit=N` (default 100, at most 1000), newest first.
+#[utoipa::path(get, path = "/mpps", operation_id = "get_mpps", tag = "server", security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "Default 100")),
+    responses((status = 200, description = "Recent MPPS instances, newest first", body = Vec<Object>), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low")))]
 pub async fn mpps(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,

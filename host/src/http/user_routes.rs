@@ -10,7 +10,7 @@ use super::users::{self, NewUser, Role, User, UserChanges, UsersError};
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -94,6 +94,8 @@ fn role(fields: &mut Fields<'_>) -> Option<String> {
 }
 
 /// `GET /users`.
+#[utoipa::path(get, path = "/users", operation_id = "get_users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserResponse>), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low")))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -104,6 +106,9 @@ pub async fn list(
 }
 
 /// `POST /users`.
+#[utoipa::path(post, path = "/users", operation_id = "post_users", tag = "users", security(("bearer" = [])), request_body = UserCreate,
+    responses((status = 200, body = UserResponse), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Username or e-mail taken"),
+              (status = 422, description = "Invalid body")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -157,6 +162,10 @@ pub async fn create(
 }
 
 /// `PUT /users/{id}`.
+#[utoipa::path(put, path = "/users/{user_id}", operation_id = "put_users_by_user_id", tag = "users", security(("bearer" = [])),
+    params(("user_id" = i64, Path)), request_body = UserUpdate,
+    responses((status = 200, body = UserResponse), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Own account demoted or deactivated"),
+              (status = 404, description = "No such user"), (status = 422, description = "Invalid body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -207,11 +216,15 @@ pub async fn update(
 }
 
 /// `DELETE /users/{id}`.
+#[utoipa::path(delete, path = "/users/{user_id}", operation_id = "delete_users_by_user_id", tag = "users", security(("bearer" = [])),
+    params(("user_id" = i64, Path)),
+    responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Own account"),
+              (status = 404, description = "No such user")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<super::openapi::Message>, ApiError> {
     let admin = user.require("delete", "users")?.clone();
     let id = path_id("user_id", &id)?;
     if id == admin.id {
@@ -227,7 +240,7 @@ pub async fn delete(
         admin.username,
         deleted.username
     );
-    Ok(Json(
-        json!({"message": format!("User {} deleted successfully", deleted.username)}),
-    ))
+    Ok(Json(super::openapi::Message {
+        message: format!("User {} deleted successfully", deleted.username),
+    }))
 }

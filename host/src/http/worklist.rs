@@ -9,7 +9,7 @@ use super::state::AppState;
 use crate::store::api_items::{self, ApiItem, ListFilter, Refused, Updated, FIELDS, STATUS};
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// The statuses an item may be given.
@@ -51,6 +51,13 @@ fn refused(refusal: Refused) -> ApiError {
 }
 
 /// `GET /worklist`.
+#[utoipa::path(get, path = "/worklist", operation_id = "get_worklist", tag = "worklist", security(("bearer" = [])),
+    params(("status" = Option<Vec<String>>, Query, description = "Repeatable; default SCHEDULED and IN_PROGRESS"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "Default 100"),
+           ("offset" = Option<i64>, Query, minimum = 0),
+           ("patient_id" = Option<String>, Query, description = "Case-insensitive literal substring"),
+           ("modality" = Option<String>, Query, description = "Exact")),
+    responses((status = 200, body = ref("WorklistItemList")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 422, description = "Invalid parameter")))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -76,6 +83,10 @@ pub async fn list(
 }
 
 /// `POST /worklist`.
+#[utoipa::path(post, path = "/worklist", operation_id = "post_worklist", tag = "worklist", security(("bearer" = [])),
+    request_body = ref("WorklistItemCreate"),
+    responses((status = 200, body = ref("WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Duplicate source record"),
+              (status = 413, description = "Body too large"), (status = 422, description = "Invalid body")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -117,6 +128,10 @@ pub async fn create(
 }
 
 /// `PUT /worklist/{id}`.
+#[utoipa::path(put, path = "/worklist/{item_id}", operation_id = "put_worklist_by_item_id", tag = "worklist", security(("bearer" = [])),
+    params(("item_id" = i64, Path)), request_body = ref("WorklistItemUpdate"),
+    responses((status = 200, body = ref("WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item"),
+              (status = 409, description = "Status set by MPPS"), (status = 422, description = "Invalid body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -160,11 +175,14 @@ pub async fn update(
 }
 
 /// `DELETE /worklist/{id}`.
+#[utoipa::path(delete, path = "/worklist/{item_id}", operation_id = "delete_worklist_by_item_id", tag = "worklist", security(("bearer" = [])),
+    params(("item_id" = i64, Path)),
+    responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<super::openapi::Message>, ApiError> {
     let user = user.require("delete", "worklist")?.username.clone();
     let id = path_id("item_id", &id)?;
     let deleted = state
@@ -175,7 +193,7 @@ pub async fn delete(
         return Err(ApiError::not_found(format!("Worklist item {id} not found")));
     }
     log::info!("HTTP API: {user} deleted worklist item {id}");
-    Ok(Json(
-        json!({"message": format!("Worklist item {id} deleted successfully")}),
-    ))
+    Ok(Json(super::openapi::Message {
+        message: format!("Worklist item {id} deleted successfully"),
+    }))
 }
