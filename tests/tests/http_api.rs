@@ -88,12 +88,19 @@ const ALL_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/users", "admin"),
     ("PUT", "/users/999999", "admin"),
     ("DELETE", "/users/999999", "admin"),
+    ("GET", "/mpps", "read"),
+    ("POST", "/explain", "read"),
 ];
+
+/// Routes only `pylantir start` answers (503 from `start-api`), read role.
+const START_ROUTES: &[(&str, &str, &str)] =
+    &[("GET", "/sources", "read"), ("GET", "/plugins", "read")];
 
 fn route_body(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("POST", "/worklist") => Some(json!({"patient_name": "M^X", "patient_id": "MX"})),
         ("POST", "/users") => Some(json!({"username": "made", "password": "made-pw-12"})),
+        ("POST", "/explain") => Some(json!({"identifier": {"PatientID": "X*"}})),
         ("PUT", _) => Some(json!({})),
         _ => None,
     }
@@ -120,7 +127,7 @@ fn every_route_refuses_missing_forged_expired_and_exp_less_tokens_with_401() {
         ("no exp", Some(python_tokens::NO_EXP)),
         ("garbage", Some("not.a.token")),
     ];
-    for (method, path, _) in ALL_ROUTES {
+    for (method, path, _) in ALL_ROUTES.iter().chain(START_ROUTES) {
         for (what, token) in bad {
             let answer = match route_body(method, path) {
                 Some(body) => client.raw(method, path, token, Some(body.to_string().as_bytes())),

@@ -7,6 +7,7 @@ pub mod api_config;
 pub mod bench_find;
 pub mod check_config;
 pub mod echo;
+pub mod explain;
 pub mod migrate_config;
 pub mod plugin_probe;
 pub mod plugin_worker;
@@ -61,6 +62,8 @@ pub enum Commands {
     CreateUser(user_admin::CreateUserArgs),
     /// List the users of the API users database.
     ListUsers(user_admin::ListUsersArgs),
+    /// Explain which items a C-FIND would return, and why others are not.
+    Explain(explain::ExplainArgs),
     /// Load-test a worklist server with concurrent C-FINDs.
     BenchFind(bench_find::BenchFindArgs),
     /// Serve one plugin to the server over stdin/stdout (started by pylantir itself).
@@ -100,6 +103,7 @@ pub fn run() -> i32 {
             }
             start_api::run(&args)
         }
+        Commands::Explain(args) => explain::run(&args),
         Commands::AdminPassword(args) => user_admin::admin_password(&args),
         Commands::CreateUser(args) => user_admin::create_user(&args),
         Commands::ListUsers(args) => user_admin::list_users(&args),

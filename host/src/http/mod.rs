@@ -10,12 +10,14 @@
 //! - [`worklist`]: `/worklist` routes.
 //! - [`user_routes`]: `/users` routes.
 //! - [`status_routes`]: `/sources`, `/plugins`, `/mpps` (beyond Python).
+//! - [`explain`]: `POST /explain`, why an item is (not) in a C-FIND answer.
 //! - [`openapi`]: `/openapi.json`, generated from the handlers, and the `/docs` page.
 //! - [`input`], [`error`]: request validation and error answers, as FastAPI's.
 //! - [`state`]: what the handlers share, and database connections.
 
 pub mod auth;
 pub mod error;
+pub mod explain;
 pub mod input;
 pub mod limiter;
 pub mod openapi;
@@ -184,6 +186,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/sources", get(status_routes::sources))
         .route("/plugins", get(status_routes::plugins))
         .route("/mpps", get(status_routes::mpps))
+        .route("/explain", post(explain::route))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))

@@ -47,6 +47,7 @@ pub struct Health {
         super::status_routes::sources,
         super::status_routes::plugins,
         super::status_routes::mpps,
+        super::explain::route,
         super::health,
     ),
     components(schemas(
