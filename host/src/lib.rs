@@ -2,7 +2,8 @@
 //!
 //! Modules:
 //! - [`cli`]: the command line (start, check-config, migrate-config, plugins,
-//!   query-db, test-client, test-mpps, echo); thin, calls the modules below.
+//!   query-db, test-client, test-mpps, echo, start-api, the user commands,
+//!   explain); thin, calls the modules below.
 //! - [`config`]: the JSON configuration: parsing, legacy conversion, validation.
 //! - [`loader`]: finding, checking and loading plugin files; the source-type registry.
 //! - [`isolation`]: plugins in worker processes, so a crashing plugin never stops the server.

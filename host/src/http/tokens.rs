@@ -89,7 +89,14 @@ pub fn load_secret(users_db: &Path) -> Result<Vec<u8>, String> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    write_private(&path, secret.as_bytes())?;
+    if let Err(e) = write_private(&path, secret.as_bytes()) {
+        // Another pylantir process created it first: use theirs.
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return std::fs::read(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()));
+        }
+        return Err(format!("cannot write {}: {e}", path.display()));
+    }
     log::info!(
         "generated the token secret {} (set {SECRET_ENV} to share one with Python pylantir)",
         path.display()
@@ -105,17 +112,14 @@ pub fn secret_path(users_db: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(SECRET_FILE))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
