@@ -702,3 +702,39 @@ fn openapi_json_and_the_docs_page_are_public_and_cover_every_route() {
         "no CDN"
     );
 }
+
+#[test]
+fn concurrent_updates_of_one_item_lose_no_field() {
+    let site = Site::new(json!({}));
+    let token = site.admin();
+    let item = site.add_item(&token, json!({"patient_name": "C^C", "patient_id": "C1"}));
+    let id = item["id"].as_i64().expect("id");
+    let fields = [
+        "modality",
+        "study_description",
+        "station_name",
+        "protocol_name",
+        "performing_physician",
+        "procedure_description",
+        "referring_physician_name",
+        "patient_sex",
+    ];
+    std::thread::scope(|scope| {
+        for field in fields {
+            let (client, token) = (site.client(), token.clone());
+            scope.spawn(move || {
+                let (status, body) = client.send(
+                    "PUT",
+                    &format!("/worklist/{id}"),
+                    Some(&token),
+                    &json!({ field: format!("v-{field}") }),
+                );
+                assert_eq!(status, 200, "{field}: {body}");
+            });
+        }
+    });
+    let (_, list) = site.client().get("/worklist", Some(&token));
+    for field in fields {
+        assert_eq!(list[0][field], format!("v-{field}"), "{list}");
+    }
+}
