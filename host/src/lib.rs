@@ -2,7 +2,8 @@
 //!
 //! Modules:
 //! - [`cli`]: the command line (start, check-config, migrate-config, plugins,
-//!   query-db, test-client, test-mpps, echo); thin, calls the modules below.
+//!   query-db, test-client, test-mpps, echo, start-api, the user commands,
+//!   explain); thin, calls the modules below.
 //! - [`config`]: the JSON configuration: parsing, legacy conversion, validation.
 //! - [`loader`]: finding, checking and loading plugin files; the source-type registry.
 //! - [`isolation`]: plugins in worker processes, so a crashing plugin never stops the server.
@@ -11,11 +12,13 @@
 //! - [`store`]: the SQLite worklist database: schema, migrations, queries.
 //! - [`housekeeping`]: retention: deleting expired rows in bounded batches.
 //! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
+//! - [`http`]: the HTTP API (Python pylantir's REST API and more), its users and tokens.
 
 pub mod cli;
 pub mod config;
 pub mod dicom;
 pub mod housekeeping;
+pub mod http;
 pub mod isolation;
 pub mod loader;
 pub mod source;

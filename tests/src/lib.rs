@@ -10,12 +10,14 @@
 //! - [`logs`]: a logger that keeps every record, for asserting what was (not) reported.
 //! - [`server`]: the real `pylantir start` as a child process on a free loopback port.
 //! - [`http`]: a fake HTTP server on 127.0.0.1 for upstream APIs.
+//! - [`api`]: `pylantir start-api` as a child process, an HTTP client, a Python-schema users.db.
 //! - [`dicom`]: a worklist site with the DICOM server in-process, rows by
 //!   plain SQL, DCMTK runners and our SCU.
 //! - [`isolation`]: a site running the real `pylantir start` with plugins in
 //!   worker processes, and the fixture plugins that crash in every way.
 //! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
 
+pub mod api;
 pub mod calpendo;
 pub mod dicom;
 pub mod http;

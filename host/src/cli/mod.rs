@@ -3,9 +3,11 @@
 //! Each command lives in its own file; this one holds the argument types and
 //! the dispatch.
 
+pub mod api_config;
 pub mod bench_find;
 pub mod check_config;
 pub mod echo;
+pub mod explain;
 pub mod housekeeping;
 pub mod migrate_config;
 pub mod plugin_probe;
@@ -16,9 +18,11 @@ pub mod plugins_new;
 pub mod plugins_test;
 pub mod query_db;
 pub mod start;
+pub mod start_api;
 pub mod table;
 pub mod test_client;
 pub mod test_mpps;
+pub mod user_admin;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -53,6 +57,16 @@ pub enum Commands {
     TestMpps(test_mpps::TestMppsArgs),
     /// Send a C-ECHO to a DICOM server.
     Echo(echo::EchoArgs),
+    /// Serve the HTTP API alone (without DICOM or sync).
+    StartApi(start_api::StartApiArgs),
+    /// Set a user's password in the API users database; creates the admin if missing.
+    AdminPassword(user_admin::AdminPasswordArgs),
+    /// Add a user to the API users database.
+    CreateUser(user_admin::CreateUserArgs),
+    /// List the users of the API users database.
+    ListUsers(user_admin::ListUsersArgs),
+    /// Explain which items a C-FIND would return, and why others are not.
+    Explain(explain::ExplainArgs),
     /// Load-test a worklist server with concurrent C-FINDs.
     BenchFind(bench_find::BenchFindArgs),
     /// Serve one plugin to the server over stdin/stdout (started by pylantir itself).
@@ -87,6 +101,16 @@ pub fn run() -> i32 {
         Commands::TestMpps(args) => test_mpps::run(&args),
         Commands::Echo(args) => echo::run(&args),
         Commands::BenchFind(args) => bench_find::run(&args),
+        Commands::StartApi(mut args) => {
+            if let Some(config) = args.config.config.as_mut() {
+                *config = enter_config_dir(config, &mut []);
+            }
+            start_api::run(&args)
+        }
+        Commands::Explain(args) => explain::run(&args),
+        Commands::AdminPassword(args) => user_admin::admin_password(&args),
+        Commands::CreateUser(args) => user_admin::create_user(&args),
+        Commands::ListUsers(args) => user_admin::list_users(&args),
         Commands::PluginWorker(args) => plugin_worker::run(&args),
     }
 }

@@ -259,7 +259,7 @@ pub(crate) fn list_table(registry: &Registry, searched: &[PathBuf]) -> String {
 }
 
 /// The `plugins list --json` document.
-fn list_json(registry: &Registry, searched: &[PathBuf]) -> Value {
+pub fn list_json(registry: &Registry, searched: &[PathBuf]) -> Value {
     let plugins: Vec<Value> = registry
         .entries()
         .iter()

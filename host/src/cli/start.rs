@@ -1,6 +1,6 @@
 //! `pylantir start`: loads the configuration and the plugins, validates every
-//! source, starts the sync engine and the DICOM server, and runs until
-//! SIGINT or SIGTERM.
+//! source, starts the sync engine, the DICOM server and (with `api.enabled`)
+//! the HTTP API, and runs until SIGINT or SIGTERM.
 
 use super::plugins::PluginDirArgs;
 use crate::config::{self, Config};
@@ -9,6 +9,7 @@ use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
 use crate::sync::Engine;
 use clap::Args;
+use serde_json::Value;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::path::PathBuf;
@@ -69,6 +70,7 @@ pub fn run(args: &StartArgs) -> i32 {
     for refusal in isolating.registry().refusals() {
         log::warn!("plugin refused: {refusal}");
     }
+    let plugins = super::plugins::list_json(isolating.registry(), &dirs);
     let workers = isolating.workers().clone();
     let factory: Arc<dyn SourceFactory> = Arc::new(isolating);
     let config = match config::check(&document, factory.as_ref()) {
@@ -85,7 +87,7 @@ pub fn run(args: &StartArgs) -> i32 {
     for warning in &config.warnings {
         log::warn!("{}: {warning}", config_path.display());
     }
-    let served = serve(args, &config, factory);
+    let served = serve(args, &config, factory, plugins);
     workers.stop_all();
     match served {
         Ok(()) => 0,
@@ -97,7 +99,12 @@ pub fn run(args: &StartArgs) -> i32 {
 }
 
 /// Starts the sync engine and the DICOM server and waits for a stop signal.
-fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> Result<(), String> {
+fn serve(
+    args: &StartArgs,
+    config: &Config,
+    factory: Arc<dyn SourceFactory>,
+    plugins: Value,
+) -> Result<(), String> {
     let flags = config::server::Flags {
         ip: args.ip.clone(),
         port: args.port,
@@ -133,6 +140,7 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
             None
         }
     };
+    let api = super::start_api::with_start(config, &options, plugins)?;
     let server = Server::bind(options, &config.db_path).map_err(|e| e.to_string())?;
     let running = server
         .spawn()
@@ -144,6 +152,9 @@ fn serve(args: &StartArgs, config: &Config, factory: Arc<dyn SourceFactory>) -> 
     log::info!("stopping (signal {signal}): DICOM listener first, then the sync workers");
     if let Err(e) = running.stop() {
         log::warn!("DICOM server stopped with an error: {e}");
+    }
+    if let Some(api) = api {
+        api.stop();
     }
     engine.stop();
     housekeeping_stop.raise();

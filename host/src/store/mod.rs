@@ -8,7 +8,13 @@
 //! - [`query`]: listing worklist items (`query-db`).
 //! - [`find`]: the MWL C-FIND query, run in SQL on indexed columns.
 //! - [`mpps`]: MPPS instances and their link to worklist items.
+//! - [`api_items`]: worklist items as the HTTP API reads and writes them.
+//! - [`explain`]: which constraint of a C-FIND filter keeps an item out.
+//! - [`api_views`]: sync runs and MPPS instances as the HTTP API shows them.
 
+pub mod api_items;
+pub mod api_views;
+pub mod explain;
 pub mod find;
 pub mod items;
 pub mod migrate;

@@ -1,0 +1,150 @@
+//! The OpenAPI 3 document (`GET /openapi.json`), generated from the
+//! handlers' annotations and types; the worklist item schemas are built from
+//! the same field list the handlers validate against. `GET /docs` serves a
+//! self-contained page (no CDN) that lists the operations and can call them.
+
+use super::worklist::{IGNORED_ON_UPDATE, REQUIRED, STATUSES};
+use crate::store::api_items::{FIELDS, STATUS};
+use axum::response::Html;
+use axum::Json;
+use serde::Serialize;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// A `{"message": ...}` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+/// The `GET /health` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `healthy`.
+    pub status: String,
+    /// Naive UTC, ISO 8601.
+    pub timestamp: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pylantir HTTP API",
+        description = "Python pylantir 0.4.6's REST API, and more. See docs/http-api.md."
+    ),
+    paths(
+        super::auth::login,
+        super::worklist::list,
+        super::worklist::create,
+        super::worklist::update,
+        super::worklist::delete,
+        super::user_routes::list,
+        super::user_routes::create,
+        super::user_routes::update,
+        super::user_routes::delete,
+        super::status_routes::sources,
+        super::status_routes::plugins,
+        super::status_routes::mpps,
+        super::explain::route,
+        super::health,
+    ),
+    components(schemas(
+        super::auth::LoginRequest,
+        super::auth::Token,
+        super::user_routes::UserResponse,
+        super::user_routes::UserCreate,
+        super::user_routes::UserUpdate,
+        Message,
+        Health
+    )),
+    modifiers(&ItemSchemas)
+)]
+struct ApiDoc;
+
+/// Adds the worklist item schemas and the bearer security scheme.
+struct ItemSchemas;
+
+fn nullable_string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+        Type::String,
+        Type::Null,
+    ]))
+}
+
+fn item_object(with_id: bool, fields: &[&str], required: &[&str]) -> Schema {
+    let mut object = ObjectBuilder::new();
+    if with_id {
+        object = object
+            .property("id", ObjectBuilder::new().schema_type(Type::Integer))
+            .required("id");
+    }
+    for name in fields {
+        let property = if *name == STATUS {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(STATUSES.iter().copied()))
+        } else {
+            nullable_string()
+        };
+        object = object.property(*name, property);
+    }
+    for name in required {
+        object = object.required(*name);
+    }
+    Schema::Object(object.build())
+}
+
+impl Modify for ItemSchemas {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let writable: Vec<&str> = FIELDS
+            .iter()
+            .copied()
+            .filter(|f| !IGNORED_ON_UPDATE.contains(f))
+            .collect();
+        let schemas = [
+            ("WorklistItem", item_object(true, FIELDS, &[])),
+            ("WorklistItemCreate", item_object(false, FIELDS, REQUIRED)),
+            ("WorklistItemUpdate", item_object(false, &writable, &[])),
+            (
+                "WorklistItemList",
+                Schema::Array(
+                    ArrayBuilder::new()
+                        .items(RefOr::Ref(Ref::from_schema_name("WorklistItem")))
+                        .build(),
+                ),
+            ),
+        ];
+        for (name, schema) in schemas {
+            components
+                .schemas
+                .insert(name.to_string(), RefOr::T(schema));
+        }
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document.
+pub fn document() -> Document {
+    ApiDoc::openapi()
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi_json() -> Json<Document> {
+    Json(document())
+}
+
+/// `GET /docs`: the interactive page, served from the binary.
+pub async fn docs_page() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}

@@ -1,0 +1,199 @@
+//! `/worklist` routes, as Python pylantir answers them: list with filters,
+//! create (200 with the item), partial update, delete. Writes go through
+//! [`crate::store::api_items`], which keeps the store's rules.
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::input::{path_id, Fields, JsonBody, QueryPairs};
+use super::state::AppState;
+use crate::store::api_items::{self, ApiItem, ListFilter, Refused, Updated, FIELDS, STATUS};
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The statuses an item may be given.
+pub const STATUSES: &[&str] = &["SCHEDULED", "IN_PROGRESS", "COMPLETED", "DISCONTINUED"];
+
+/// The most items one `GET /worklist` returns.
+pub const MAX_LIMIT: i64 = 1000;
+
+/// Fields `POST /worklist` requires.
+pub const REQUIRED: &[&str] = &["patient_name", "patient_id"];
+
+/// Item keys a `PUT` accepts and ignores, as Python does (a client may send
+/// back an item it read).
+pub const IGNORED_ON_UPDATE: &[&str] = &["id", "study_instance_uid", "accession_number"];
+
+/// An item as JSON: `id`, then every field in Python's order.
+pub fn item_json(item: ApiItem) -> Value {
+    let mut object = Map::new();
+    object.insert("id".into(), item.id.into());
+    for (name, value) in FIELDS.iter().zip(item.values) {
+        object.insert(
+            (*name).to_string(),
+            value.map_or(Value::Null, Value::String),
+        );
+    }
+    Value::Object(object)
+}
+
+fn refused(refusal: Refused) -> ApiError {
+    match refusal {
+        Refused::Duplicate {
+            data_source,
+            source_record_id,
+        } => ApiError::bad_request(format!(
+            "A worklist item with data_source {data_source:?} and source_record_id \
+             {source_record_id:?} already exists"
+        )),
+    }
+}
+
+/// `GET /worklist`.
+#[utoipa::path(get, path = "/worklist", operation_id = "get_worklist", tag = "worklist", security(("bearer" = [])),
+    params(("status" = Option<Vec<String>>, Query, description = "Repeatable; default SCHEDULED and IN_PROGRESS"),
+           ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "Default 100"),
+           ("offset" = Option<i64>, Query, minimum = 0),
+           ("patient_id" = Option<String>, Query, description = "Case-insensitive literal substring"),
+           ("modality" = Option<String>, Query, description = "Exact")),
+    responses((status = 200, body = ref("WorklistItemList")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 422, description = "Invalid parameter")))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    user: CurrentUser,
+    query: QueryPairs,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    user.require("read", "worklist")?;
+    let mut statuses = query.all("status");
+    if statuses.is_empty() {
+        statuses = vec!["SCHEDULED".into(), "IN_PROGRESS".into()];
+    }
+    let filter = ListFilter {
+        statuses,
+        patient_id: query.last("patient_id").filter(|v| !v.is_empty()),
+        modality: query.last("modality").filter(|v| !v.is_empty()),
+        limit: query.int("limit", 100, 0, MAX_LIMIT)?,
+        offset: query.int("offset", 0, 0, i64::MAX)?,
+    };
+    let items = state
+        .store
+        .run(move |conn| Ok(api_items::list(conn, &filter)?))
+        .await?;
+    Ok(Json(items.into_iter().map(item_json).collect()))
+}
+
+/// `POST /worklist`.
+#[utoipa::path(post, path = "/worklist", operation_id = "post_worklist", tag = "worklist", security(("bearer" = [])),
+    request_body = ref("WorklistItemCreate"),
+    responses((status = 200, body = ref("WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Duplicate source record"),
+              (status = 413, description = "Body too large"), (status = 422, description = "Invalid body")))]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    user: CurrentUser,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let user = user.require("create", "worklist")?.username.clone();
+    let mut fields = Fields::of(&body)?;
+    let mut values: Vec<(&str, Option<String>)> = Vec::new();
+    for name in FIELDS {
+        let value = if REQUIRED.contains(name) {
+            Some(fields.string(name))
+        } else if *name == STATUS {
+            let status = fields.has(name).then(|| fields.string(name));
+            fields.one_of(name, status.as_deref(), STATUSES);
+            Some(status.unwrap_or_else(|| "SCHEDULED".into()))
+        } else {
+            match (fields.nullable_string(name), *name) {
+                (Some(value), _) => value,
+                (None, "patient_weight_lb") => Some("100".into()),
+                (None, _) => None,
+            }
+        };
+        values.push((name, value));
+    }
+    fields.no_other_keys(FIELDS, &["id"]);
+    fields.finish()?;
+    for (name, value) in values.iter_mut() {
+        if *name == "study_instance_uid" && value.as_deref().is_none_or(str::is_empty) {
+            *value = Some(crate::store::items::new_study_uid());
+        }
+    }
+    let item = state
+        .store
+        .run(move |conn| Ok(api_items::create(conn, &values)?))
+        .await?
+        .map_err(refused)?;
+    log::info!("HTTP API: {user} created worklist item {}", item.id);
+    Ok(Json(item_json(item)))
+}
+
+/// `PUT /worklist/{id}`.
+#[utoipa::path(put, path = "/worklist/{item_id}", operation_id = "put_worklist_by_item_id", tag = "worklist", security(("bearer" = [])),
+    params(("item_id" = i64, Path)), request_body = ref("WorklistItemUpdate"),
+    responses((status = 200, body = ref("WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item"),
+              (status = 409, description = "Status set by MPPS"), (status = 422, description = "Invalid body")))]
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let user = user.require("update", "worklist")?.username.clone();
+    let id = path_id("item_id", &id)?;
+    let mut fields = Fields::of(&body)?;
+    let mut changes: Vec<(&str, Option<String>)> = Vec::new();
+    for name in FIELDS.iter().filter(|f| !IGNORED_ON_UPDATE.contains(f)) {
+        if *name == STATUS && fields.has(name) {
+            let status = fields.string(name);
+            fields.one_of(name, Some(&status), STATUSES);
+            changes.push((name, Some(status)));
+        } else if let Some(value) = fields.nullable_string(name) {
+            changes.push((name, value));
+        }
+    }
+    fields.no_other_keys(FIELDS, IGNORED_ON_UPDATE);
+    fields.finish()?;
+    let outcome = state
+        .store
+        .run(move |conn| Ok(api_items::update(conn, id, &changes)?))
+        .await?;
+    match outcome {
+        Updated::Item(item) => {
+            log::info!("HTTP API: {user} updated worklist item {id}");
+            Ok(Json(item_json(item)))
+        }
+        Updated::NotFound => Err(ApiError::not_found(format!("Worklist item {id} not found"))),
+        Updated::StatusSetByMpps {
+            sop_instance_uid,
+            status,
+        } => Err(ApiError::conflict(format!(
+            "The status of worklist item {id} is set by MPPS instance {sop_instance_uid} \
+             ({status}); it cannot be changed over the API"
+        ))),
+        Updated::Refused(refusal) => Err(refused(refusal)),
+    }
+}
+
+/// `DELETE /worklist/{id}`.
+#[utoipa::path(delete, path = "/worklist/{item_id}", operation_id = "delete_worklist_by_item_id", tag = "worklist", security(("bearer" = [])),
+    params(("item_id" = i64, Path)),
+    responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item")))]
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<super::openapi::Message>, ApiError> {
+    let user = user.require("delete", "worklist")?.username.clone();
+    let id = path_id("item_id", &id)?;
+    let deleted = state
+        .store
+        .run(move |conn| Ok(api_items::delete(conn, id)?))
+        .await?;
+    if !deleted {
+        return Err(ApiError::not_found(format!("Worklist item {id} not found")));
+    }
+    log::info!("HTTP API: {user} deleted worklist item {id}");
+    Ok(Json(super::openapi::Message {
+        message: format!("Worklist item {id} deleted successfully"),
+    }))
+}

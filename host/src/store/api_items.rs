@@ -1,0 +1,339 @@
+//! Worklist items as the HTTP API reads and writes them (Python pylantir's
+//! `/worklist` routes): listing with its filters, creating, partial updates
+//! and deletion, each in one transaction.
+//!
+//! The store's rules hold for these writes too: the status of an item that an
+//! MPPS instance performs is MPPS's to set ([`Updated::StatusSetByMpps`]), and
+//! (`data_source`, `source_record_id`) stays unique ([`Refused::Duplicate`]).
+
+use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+
+/// The item fields of the API, in Python's JSON order (after `id`).
+pub const FIELDS: &[&str] = &[
+    "study_instance_uid",
+    "patient_name",
+    "patient_id",
+    "patient_birth_date",
+    "patient_sex",
+    "patient_weight_lb",
+    "accession_number",
+    "referring_physician_name",
+    "modality",
+    "study_description",
+    "scheduled_station_aetitle",
+    "scheduled_start_date",
+    "scheduled_start_time",
+    "performing_physician",
+    "procedure_description",
+    "protocol_name",
+    "station_name",
+    "performed_procedure_step_status",
+    "data_source",
+    "source_record_id",
+];
+
+/// The column of the procedure step status.
+pub const STATUS: &str = "performed_procedure_step_status";
+
+/// One item: its id and one value per [`FIELDS`] entry, in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiItem {
+    pub id: i64,
+    pub values: Vec<Option<String>>,
+}
+
+/// The filters of `GET /worklist`.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Statuses to include (any of them); empty: every status.
+    pub statuses: Vec<String>,
+    /// Case-insensitive literal substring of `patient_id`.
+    pub patient_id: Option<String>,
+    /// Exact `modality`.
+    pub modality: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Why a write was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Another item already has this (`data_source`, `source_record_id`).
+    Duplicate {
+        data_source: String,
+        source_record_id: String,
+    },
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// Written; the item as it now is.
+    Item(ApiItem),
+    /// No item with this id.
+    NotFound,
+    /// The status change was refused: an MPPS instance performs the item.
+    StatusSetByMpps {
+        sop_instance_uid: String,
+        status: String,
+    },
+    /// The write would break a store rule.
+    Refused(Refused),
+}
+
+fn select() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("SELECT id, {} FROM worklist_items", FIELDS.join(", ")))
+}
+
+fn read_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiItem> {
+    let mut values = Vec::with_capacity(FIELDS.len());
+    for i in 0..FIELDS.len() {
+        values.push(super::text_column(row, 1 + i)?);
+    }
+    Ok(ApiItem {
+        id: row.get(0)?,
+        values,
+    })
+}
+
+/// The items matching `filter`, in id order.
+pub fn list(conn: &Connection, filter: &ListFilter) -> rusqlite::Result<Vec<ApiItem>> {
+    let mut clauses = vec!["1".to_string()];
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let push = |args: &mut Vec<_>, value: &str| {
+        args.push(rusqlite::types::Value::Text(value.to_string()));
+        format!("?{}", args.len())
+    };
+    if !filter.statuses.is_empty() {
+        let marks: Vec<String> = filter.statuses.iter().map(|s| push(&mut args, s)).collect();
+        clauses.push(format!("{STATUS} IN ({})", marks.join(", ")));
+    }
+    if let Some(patient_id) = &filter.patient_id {
+        let mark = push(&mut args, patient_id);
+        clauses.push(format!("instr(lower(patient_id), lower({mark})) > 0"));
+    }
+    if let Some(modality) = &filter.modality {
+        let mark = push(&mut args, modality);
+        clauses.push(format!("modality = {mark}"));
+    }
+    args.push(filter.limit.into());
+    args.push(filter.offset.into());
+    let sql = format!(
+        "{} WHERE {} ORDER BY id LIMIT ?{} OFFSET ?{}",
+        select(),
+        clauses.join(" AND "),
+        args.len() - 1,
+        args.len()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), read_item)?;
+    rows.collect()
+}
+
+/// The item with this id.
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<ApiItem>> {
+    conn.prepare_cached(&format!("{} WHERE id = ?1", select()))?
+        .query_row([id], read_item)
+        .optional()
+}
+
+fn duplicate(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(e, _)
+        if e.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+fn refused_duplicate(fields: &[(&str, Option<String>)], current: Option<&ApiItem>) -> Refused {
+    let value = |name: &str| {
+        fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .and_then(|(_, v)| v.clone())
+            .or_else(|| {
+                let i = FIELDS.iter().position(|f| *f == name)?;
+                current.and_then(|item| item.values[i].clone())
+            })
+            .unwrap_or_default()
+    };
+    Refused::Duplicate {
+        data_source: value("data_source"),
+        source_record_id: value("source_record_id"),
+    }
+}
+
+/// Inserts an item with these fields (names from [`FIELDS`]); the others
+/// take the table's defaults.
+pub fn create(
+    conn: &mut Connection,
+    fields: &[(&str, Option<String>)],
+) -> rusqlite::Result<Result<ApiItem, Refused>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+    let marks: Vec<String> = (1..=fields.len()).map(|n| format!("?{n}")).collect();
+    let sql = format!(
+        "INSERT INTO worklist_items ({}) VALUES ({})",
+        names.join(", "),
+        marks.join(", ")
+    );
+    let inserted = tx
+        .prepare_cached(&sql)?
+        .execute(params_from_iter(fields.iter().map(|(_, v)| v)));
+    match inserted {
+        Err(e) if duplicate(&e) => return Ok(Err(refused_duplicate(fields, None))),
+        other => other?,
+    };
+    let id = tx.last_insert_rowid();
+    let item = get(&tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    tx.commit()?;
+    Ok(Ok(item))
+}
+
+/// The MPPS instance that performs item `id` (its UID and status), if any.
+fn performing_mpps(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, String)>> {
+    conn.prepare_cached(
+        "SELECT sop_instance_uid, status FROM mpps_instances WHERE worklist_item_id = ?1 \
+         ORDER BY updated_at DESC LIMIT 1",
+    )?
+    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+    .optional()
+}
+
+/// Sets these fields of item `id` (`None` clears one). A change of the status
+/// of an item an MPPS instance performs is refused, and nothing is written.
+pub fn update(
+    conn: &mut Connection,
+    id: i64,
+    fields: &[(&str, Option<String>)],
+) -> rusqlite::Result<Updated> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(current) = get(&tx, id)? else {
+        return Ok(Updated::NotFound);
+    };
+    let status_index = FIELDS.iter().position(|f| *f == STATUS);
+    let status_change = fields.iter().find(|(name, value)| {
+        *name == STATUS && status_index.is_some_and(|i| current.values[i] != *value)
+    });
+    if status_change.is_some() {
+        if let Some((sop_instance_uid, status)) = performing_mpps(&tx, id)? {
+            return Ok(Updated::StatusSetByMpps {
+                sop_instance_uid,
+                status,
+            });
+        }
+    }
+    if !fields.is_empty() {
+        let sets: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .map(|(n, (name, _))| format!("{name} = ?{}", n + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE worklist_items SET {} WHERE id = ?{}",
+            sets.join(", "),
+            fields.len() + 1
+        );
+        let mut args: Vec<rusqlite::types::Value> = fields
+            .iter()
+            .map(|(_, v)| v.clone().map_or(rusqlite::types::Value::Null, Into::into))
+            .collect();
+        args.push(id.into());
+        match tx.prepare_cached(&sql)?.execute(params_from_iter(args)) {
+            Err(e) if duplicate(&e) => {
+                return Ok(Updated::Refused(refused_duplicate(fields, Some(&current))))
+            }
+            other => other?,
+        };
+    }
+    let item = get(&tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    tx.commit()?;
+    Ok(Updated::Item(item))
+}
+
+/// Deletes item `id`; an MPPS instance that performed it is kept, unlinked.
+/// Returns whether the item existed.
+pub fn delete(conn: &mut Connection, id: i64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.prepare_cached(
+        "UPDATE mpps_instances SET worklist_item_id = NULL WHERE worklist_item_id = ?1",
+    )?
+    .execute([id])?;
+    let deleted = tx
+        .prepare_cached("DELETE FROM worklist_items WHERE id = ?1")?
+        .execute([id])?;
+    tx.commit()?;
+    Ok(deleted > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = crate::store::open(&dir.path().join("wl.db")).expect("open");
+        (dir, conn)
+    }
+
+    fn fields(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, Option<String>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (*k, Some(v.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn patient_id_filter_is_a_literal_case_insensitive_substring() {
+        let (_dir, mut conn) = store();
+        for id in ["AB_1", "ABX1", "ab%2"] {
+            create(
+                &mut conn,
+                &fields(&[("patient_id", id), (STATUS, "SCHEDULED")]),
+            )
+            .expect("sql")
+            .expect("created");
+        }
+        let ids = |needle: &str| -> Vec<String> {
+            let filter = ListFilter {
+                patient_id: Some(needle.into()),
+                limit: 100,
+                ..ListFilter::default()
+            };
+            list(&conn, &filter)
+                .expect("list")
+                .into_iter()
+                .map(|item| item.values[2].clone().unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(ids("b_"), vec!["AB_1"]);
+        assert_eq!(ids("B%"), vec!["ab%2"]);
+    }
+
+    #[test]
+    fn status_of_an_item_performed_by_mpps_is_not_changed_by_an_update() {
+        let (_dir, mut conn) = store();
+        let item = create(&mut conn, &fields(&[("patient_id", "P1")]))
+            .expect("sql")
+            .expect("created");
+        conn.execute(
+            "INSERT INTO mpps_instances VALUES ('1.2.3', 'COMPLETED', ?1, 'SCU', x'', 'a', 'b')",
+            [item.id],
+        )
+        .expect("mpps");
+        let outcome = update(&mut conn, item.id, &fields(&[(STATUS, "IN_PROGRESS")]));
+        assert!(matches!(
+            outcome,
+            Ok(Updated::StatusSetByMpps { ref status, .. }) if status == "COMPLETED"
+        ));
+        let unchanged = update(&mut conn, item.id, &fields(&[("patient_name", "A^B")]));
+        assert!(matches!(unchanged, Ok(Updated::Item(_))));
+    }
+
+    #[test]
+    fn a_second_item_with_the_same_source_record_is_refused() {
+        let (_dir, mut conn) = store();
+        let pairs = fields(&[("data_source", "csv"), ("source_record_id", "7")]);
+        create(&mut conn, &pairs).expect("sql").expect("created");
+        let again = create(&mut conn, &pairs).expect("sql");
+        assert!(matches!(again, Err(Refused::Duplicate { .. })));
+    }
+}
