@@ -147,3 +147,43 @@ fn explain_agrees_with_c_find_and_names_the_key_that_failed() {
     );
     assert_eq!(status, 422, "{body}");
 }
+
+#[test]
+fn explain_names_retraction_as_the_only_reason_a_vanished_item_is_not_shown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("wl.db");
+    let conn = pylantir::store::open(&db).expect("worklist created");
+    conn.execute(
+        "INSERT INTO worklist_items (patient_name, patient_id, modality, \
+         performed_procedure_step_status, scheduled_start_date, scheduled_start_time, \
+         retracted_at, retracted_reason) \
+         VALUES ('DOE^JANE', 'P1', 'MR', 'SCHEDULED', '2026-12-05', '09:00', \
+         '2026-12-05 08:00:00', 'not returned by a complete fetch')",
+        [],
+    )
+    .expect("retracted item inserted");
+    let id = conn.last_insert_rowid();
+    drop(conn);
+    let cfg = dir.path().join("cfg.json");
+    std::fs::write(
+        &cfg,
+        json!({"db_path": "wl.db", "data_sources": []}).to_string(),
+    )
+    .expect("config");
+    let (code, out, err) = run_cli(
+        &[
+            "explain",
+            "--pylantir_config",
+            cfg.to_str().expect("path"),
+            "--identifier",
+            r#"{"PatientID": "P1"}"#,
+            "--item",
+            &id.to_string(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let answer: Value = serde_json::from_str(&out).expect("explain prints JSON");
+    assert_eq!(ids(&answer["matches"]), Vec::<i64>::new());
+    assert_eq!(failed_checks(&answer, id), vec!["retracted"]);
+}

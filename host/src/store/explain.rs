@@ -45,8 +45,9 @@ pub fn matching_ids(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Res
     Ok(ids)
 }
 
-/// `filter`'s constraints, one filter each; every stored status is visible
-/// in each but the status check, so each fails for its own reason only.
+/// `filter`'s constraints, one filter each; every stored status and retracted
+/// items are visible in each but the status and retraction checks, so each
+/// fails for its own reason only.
 pub fn checks(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Result<Vec<Check>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT COALESCE(performed_procedure_step_status, 'SCHEDULED') FROM worklist_items",
@@ -58,6 +59,7 @@ pub fn checks(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Result<Ve
     let base = WorklistFilter {
         visible_statuses: all,
         default_station_aet: filter.default_station_aet.clone(),
+        include_retracted: true,
         ..WorklistFilter::default()
     };
     let mut checks = Vec::new();
@@ -70,6 +72,11 @@ pub fn checks(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Result<Ve
             filter: one,
         });
     };
+    add(
+        "retracted",
+        "an item its source still returns".to_string(),
+        &|f| f.include_retracted = false,
+    );
     add(
         "status not visible",
         format!("status one of {:?}", filter.visible_statuses),

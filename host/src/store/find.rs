@@ -91,6 +91,9 @@ pub struct WorklistFilter {
     pub windows: Vec<SourceWindow>,
     /// Station AE title of items that have none.
     pub default_station_aet: String,
+    /// Also match retracted items (vanished from their source); only
+    /// `explain` asks for them, to say why an item is not shown.
+    pub include_retracted: bool,
 }
 
 /// One worklist item as the store holds it (values as stored, unnormalised).
@@ -148,7 +151,9 @@ pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
         "COALESCE(performed_procedure_step_status, 'SCHEDULED') IN ({statuses})"
     ));
     // Retracted items (vanished from their source) are kept but never shown.
-    clauses.push("retracted_at IS NULL".to_string());
+    if !filter.include_retracted {
+        clauses.push("retracted_at IS NULL".to_string());
+    }
 
     let text = |params: &mut Vec<Value>, column: &str, value: &Text, nocase: bool| -> String {
         match value {
