@@ -26,8 +26,24 @@ pub fn free_port() -> u16 {
 impl ServerProcess {
     /// Starts `pylantir start --pylantir_config CONFIG --plugin-dir DIR` on
     /// 127.0.0.1 and a free port, with extra arguments, and waits (up to 20 s)
-    /// until it accepts TCP connections.
+    /// until it accepts TCP connections. The port is free when chosen but may
+    /// be taken before the server binds it: a server that exits because its
+    /// address is in use is started again on another port.
     pub fn start(config: &Path, plugin_dir: &Path, extra_args: &[&str]) -> ServerProcess {
+        const ATTEMPTS: usize = 5;
+        for _ in 1..ATTEMPTS {
+            match Self::try_start(config, plugin_dir, extra_args) {
+                Ok(server) => return server,
+                Err(log) if log.contains("cannot listen on") => continue,
+                Err(log) => panic!("pylantir start exited early:\n{log}"),
+            }
+        }
+        Self::try_start(config, plugin_dir, extra_args)
+            .unwrap_or_else(|log| panic!("pylantir start exited early:\n{log}"))
+    }
+
+    /// One start; `Err(log)` when the server exited before listening.
+    fn try_start(config: &Path, plugin_dir: &Path, extra_args: &[&str]) -> Result<Self, String> {
         let port = free_port();
         let log_path = config.with_extension("log");
         let log = File::create(&log_path).expect("server log file");
@@ -53,7 +69,7 @@ impl ServerProcess {
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("pylantir start exited early ({status}):\n{}", server.log());
+                return Err(format!("({status}) {}", server.log()));
             }
             assert!(
                 Instant::now() < deadline,
@@ -62,7 +78,7 @@ impl ServerProcess {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
+        Ok(server)
     }
 
     /// The process id.
