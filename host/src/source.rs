@@ -91,22 +91,22 @@ pub trait DataSource: Send {
     /// Checks and keeps the source's `config` object.
     fn validate_config(&mut self, config: &Value) -> Result<(), SourceError>;
 
-    /// Fetches entries; `field_mapping` is the source's `field_mapping` object.
-    fn fetch_entries(
-        &mut self,
-        field_mapping: &Value,
-        interval_seconds: f64,
-    ) -> Result<Vec<Entry>, SourceError>;
-
     /// Fetches entries with the complete window and skipped records the
-    /// source reports. Without an override: [`Self::fetch_entries`] alone.
+    /// source reports; `field_mapping` is the source's `field_mapping` object.
     fn fetch(
         &mut self,
         field_mapping: &Value,
         interval_seconds: f64,
-    ) -> Result<Fetched, SourceError> {
-        self.fetch_entries(field_mapping, interval_seconds)
-            .map(Fetched::entries)
+    ) -> Result<Fetched, SourceError>;
+
+    /// The entries of [`Self::fetch`] alone.
+    fn fetch_entries(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<Vec<Entry>, SourceError> {
+        self.fetch(field_mapping, interval_seconds)
+            .map(|fetched| fetched.entries)
     }
 
     /// Whether the source honours `interval_seconds`.

@@ -6,8 +6,8 @@
 //! extra mapping target `study_id`) and `calpendo`.
 
 use pylantir::config::{self, ConfigError, Problem, Severity};
-use pylantir::source::{DataSource, SourceError, SourceErrorKind, SourceFactory};
-use pylantir_plugin_api::{Entry, SourceTypeInfo};
+use pylantir::source::{DataSource, Fetched, SourceError, SourceErrorKind, SourceFactory};
+use pylantir_plugin_api::SourceTypeInfo;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,8 +26,8 @@ impl DataSource for Checker {
         }
         Ok(())
     }
-    fn fetch_entries(&mut self, _: &Value, _: f64) -> Result<Vec<Entry>, SourceError> {
-        Ok(Vec::new())
+    fn fetch(&mut self, _: &Value, _: f64) -> Result<Fetched, SourceError> {
+        Ok(Fetched::entries(Vec::new()))
     }
     fn supports_incremental_sync(&self) -> bool {
         false

@@ -10,7 +10,6 @@ use super::process::{WorkerCommand, WorkerProcess, Workers};
 use super::protocol::quote;
 use crate::loader::entries::parse_fetch;
 use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind};
-use pylantir_plugin_api::Entry;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -100,15 +99,6 @@ impl DataSource for WorkerSource {
     fn validate_config(&mut self, config: &Value) -> Result<(), SourceError> {
         let body = format!("\"op\":\"validate\",\"config\":{config}");
         self.request("validate", &body, REQUEST_TIMEOUT).map(drop)
-    }
-
-    fn fetch_entries(
-        &mut self,
-        field_mapping: &Value,
-        interval_seconds: f64,
-    ) -> Result<Vec<Entry>, SourceError> {
-        self.fetch(field_mapping, interval_seconds)
-            .map(|fetched| fetched.entries)
     }
 
     fn fetch(

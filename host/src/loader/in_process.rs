@@ -7,7 +7,7 @@ use super::load::{source_error, LoadedPlugin};
 use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind};
 use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr};
 use pylantir_plugin_api::logging::with_source;
-use pylantir_plugin_api::{DataSourceBox, Entry, PluginError};
+use pylantir_plugin_api::{DataSourceBox, PluginError};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -100,15 +100,6 @@ impl DataSource for InProcessSource {
             }
             RResult::RErr(e) => Err(self.failed(e)),
         }
-    }
-
-    fn fetch_entries(
-        &mut self,
-        field_mapping: &Value,
-        interval_seconds: f64,
-    ) -> Result<Vec<Entry>, SourceError> {
-        self.fetch(field_mapping, interval_seconds)
-            .map(|fetched| fetched.entries)
     }
 
     fn fetch(

@@ -2,7 +2,7 @@
 
 use super::Engine;
 use crate::config::{ClockTime, Config, Isolation, SourceConfig, Window};
-use crate::source::{DataSource, SourceError, SourceErrorKind, SourceFactory};
+use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind, SourceFactory};
 use crate::store::{self, query, runs};
 use pylantir_plugin_api::Entry;
 use serde_json::{json, Map, Value};
@@ -34,8 +34,8 @@ impl DataSource for Fake {
         Ok(())
     }
 
-    fn fetch_entries(&mut self, _: &Value, _: f64) -> Result<Vec<Entry>, SourceError> {
-        match self.kind.as_str() {
+    fn fetch(&mut self, _: &Value, _: f64) -> Result<Fetched, SourceError> {
+        let entries: Result<Vec<Entry>, SourceError> = match self.kind.as_str() {
             "failing" => Err(SourceError::new(
                 SourceErrorKind::Fetch,
                 "cannot open /missing.csv",
@@ -55,7 +55,8 @@ impl DataSource for Fake {
                     entry.as_object().cloned().unwrap_or_default()
                 })
                 .collect()),
-        }
+        };
+        entries.map(Fetched::entries)
     }
 
     fn supports_incremental_sync(&self) -> bool {
