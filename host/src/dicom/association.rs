@@ -402,7 +402,7 @@ impl Peer<'_> {
             Err(e) => return Err(End::Abort(e)),
         };
         let shared = self.shared;
-        let conn = match shared.pool.get() {
+        let conn = match shared.store.get() {
             Ok(conn) => conn,
             Err(e) => {
                 log::error!(
@@ -419,7 +419,7 @@ impl Peer<'_> {
         };
         let mut sent: u64 = 0;
         let mut outcome: Result<bool, End> = Ok(false);
-        let result = crate::store::find::for_each_item(&conn, &request.filter, |row| {
+        let result = crate::store::find::for_each_item(&*conn, &request.filter, |row| {
             if sent % 16 == 0 {
                 match self.cancel_requested(message_id) {
                     Ok(false) => {}
