@@ -2,11 +2,13 @@
 //! and the server running in-process on a free loopback port), row
 //! insertion by plain SQL, DCMTK runners and our SCU.
 
+use crate::stores::Backend;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::{Client, ScuOptions};
 use pylantir::dicom::{RunningServer, Server, ServerOptions};
-use rusqlite::Connection;
+use pylantir::store::pool::Pooled;
+use pylantir::store::Db;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -17,20 +19,22 @@ pub const AE: &str = "MWL_SERVER";
 /// A worklist database and a server on it.
 pub struct Site {
     pub dir: tempfile::TempDir,
-    pub db: PathBuf,
+    pub backend: Backend,
     pub config: serde_json::Value,
     pub server: Option<RunningServer>,
 }
 
 impl Site {
-    /// A fresh database and a server with this configuration.
+    /// A fresh SQLite database and a server with this configuration.
     pub fn new(config: serde_json::Value) -> Site {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("worklist.db");
-        drop(pylantir::store::open(&db).expect("create the database"));
+        Site::on(Backend::sqlite(), config)
+    }
+
+    /// A server with this configuration on `backend`'s fresh database.
+    pub fn on(backend: Backend, config: serde_json::Value) -> Site {
         let mut site = Site {
-            dir,
-            db,
+            dir: tempfile::tempdir().expect("temp dir"),
+            backend,
             config,
             server: None,
         };
@@ -42,10 +46,7 @@ impl Site {
     pub fn start(&mut self) {
         let options = ServerOptions::from_config(&self.config, AE, "127.0.0.1", 0)
             .expect("valid test configuration");
-        let store =
-            pylantir::store::Store::open(pylantir::store::Location::Sqlite(self.db.clone()))
-                .expect("the database opens");
-        let server = Server::bind(options, store).expect("server binds");
+        let server = Server::bind(options, self.backend.store.clone()).expect("server binds");
         self.server = Some(server.spawn().expect("server starts"));
     }
 
@@ -76,8 +77,8 @@ impl Site {
     }
 
     /// A connection to the database.
-    pub fn conn(&self) -> Connection {
-        Connection::open(&self.db).expect("open the database")
+    pub fn conn(&self) -> Pooled<'_> {
+        self.backend.conn()
     }
 
     /// Inserts a worklist row by plain SQL and returns its id.
@@ -85,17 +86,17 @@ impl Site {
         let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
         let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         let sql = format!(
-            "INSERT INTO worklist_items ({}) VALUES ({})",
+            "INSERT INTO worklist_items ({}) VALUES ({}) RETURNING id",
             names.join(", "),
             marks.join(", ")
         );
-        let conn = self.conn();
-        conn.execute(
-            &sql,
-            rusqlite::params_from_iter(columns.iter().map(|(_, v)| *v)),
-        )
-        .expect("insert a worklist row");
-        conn.last_insert_rowid()
+        let values: Vec<pylantir::store::db::Value> =
+            columns.iter().map(|(_, v)| (*v).into()).collect();
+        self.conn()
+            .query_row(&sql, &values)
+            .expect("insert a worklist row")
+            .and_then(|row| row.int(0))
+            .expect("the new id")
     }
 
     /// The stored status of a worklist item.
@@ -103,9 +104,10 @@ impl Site {
         self.conn()
             .query_row(
                 "SELECT performed_procedure_step_status FROM worklist_items WHERE id = ?1",
-                [id],
-                |r| r.get(0),
+                &[id.into()],
             )
+            .expect("query")
+            .and_then(|row| row.text(0))
             .expect("item exists")
     }
 

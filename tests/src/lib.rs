@@ -16,6 +16,8 @@
 //! - [`isolation`]: a site running the real `pylantir start` with plugins in
 //!   worker processes, and the fixture plugins that crash in every way.
 //! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
+//! - [`postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl) and fresh databases on it.
+//! - [`stores`]: one test on both stores (SQLite and PostgreSQL), `both_stores!`.
 
 pub mod api;
 pub mod calpendo;
@@ -24,8 +26,10 @@ pub mod http;
 pub mod isolation;
 pub mod logs;
 pub mod plugin_files;
+pub mod postgres;
 pub mod redcap;
 pub mod server;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,6 +8,7 @@ use dicom_object::InMemDicomObject;
 use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextProposed, UserVariableItem};
 use dicom_ul::Pdu;
 use pylantir::dicom::scu::Client;
+use pylantir::store::Db;
 use pylantir_tests::dicom::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,19 +23,18 @@ fn patient_query() -> InMemDicomObject {
 }
 
 fn fill(site: &Site, count: usize) {
-    let mut conn = site.conn();
-    let tx = conn.transaction().expect("transaction");
-    {
-        let mut insert = tx
-            .prepare("INSERT INTO worklist_items (patient_id, patient_name, scheduled_start_date) VALUES (?1, ?2, '2025-01-30')")
-            .expect("prepare");
+    let conn = site.conn();
+    pylantir::store::db::write(&conn, |tx| {
         for i in 0..count {
-            insert
-                .execute([format!("P{i}"), format!("Patient^{i}")])
-                .expect("insert");
+            tx.execute(
+                "INSERT INTO worklist_items (patient_id, patient_name, scheduled_start_date) \
+                 VALUES (?1, ?2, '2025-01-30')",
+                &[format!("P{i}").into(), format!("Patient^{i}").into()],
+            )?;
         }
-    }
-    tx.commit().expect("commit");
+        Ok::<_, pylantir::store::DbError>(())
+    })
+    .expect("rows inserted");
 }
 
 fn connect_error(site: &Site, calling: &str, called: &str) -> String {
@@ -262,10 +262,12 @@ fn an_oversized_message_aborts_the_association_and_stores_nothing() {
         ),
     ]);
     assert!(client.n_create(Some("2.25.5"), &data).is_err());
-    let stored: i64 = site
+    let stored = site
         .conn()
-        .query_row("SELECT count(*) FROM mpps_instances", [], |r| r.get(0))
-        .expect("count");
+        .query_row("SELECT count(*) FROM mpps_instances", &[])
+        .expect("count")
+        .and_then(|row| row.int(0))
+        .unwrap_or_default();
     assert_eq!(stored, 0);
     let mut again = site.client("SCANNER1");
     assert_eq!(again.echo().expect("server still serves"), 0);

@@ -6,6 +6,7 @@ use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use pylantir_tests::dicom::*;
+use pylantir_tests::stores::Backend;
 
 fn query(
     top: Vec<dicom_core::DataElement<InMemDicomObject>>,
@@ -34,20 +35,18 @@ fn find_ids(site: &Site, q: &InMemDicomObject) -> Vec<String> {
     ids(&answers)
 }
 
-/// Today plus `days`, as YYYY-MM-DD in local time (SQLite's clock).
-fn day(site: &Site, days: i64) -> String {
-    site.conn()
-        .query_row(
-            "SELECT date('now', 'localtime', ?1 || ' days')",
-            [days.to_string()],
-            |r| r.get(0),
-        )
-        .expect("date")
+/// Today plus `days`, as YYYY-MM-DD in local time.
+fn day(_site: &Site, days: i64) -> String {
+    jiff::ZonedDateTime::now()
+        .date()
+        .checked_add(jiff::Span::new().days(days))
+        .expect("a date")
+        .strftime("%Y-%m-%d")
+        .to_string()
 }
 
-#[test]
-fn an_sps_sequence_with_two_query_items_is_refused() {
-    let site = Site::new(serde_json::json!({}));
+fn an_sps_sequence_with_two_query_items_is_refused(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[("patient_id", "P1")]);
     let item = InMemDicomObject::from_element_iter([text(tags::MODALITY, VR::CS, "MR")]);
     let q = InMemDicomObject::from_element_iter([
@@ -61,9 +60,8 @@ fn an_sps_sequence_with_two_query_items_is_refused() {
     assert_eq!((status, answers.len()), (0xA900, 0));
 }
 
-#[test]
-fn an_optional_key_we_cannot_match_on_gives_pending_warning() {
-    let site = Site::new(serde_json::json!({}));
+fn an_optional_key_we_cannot_match_on_gives_pending_warning(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[("patient_id", "P1")]);
     let q = query(vec![text(tags::ADMISSION_ID, VR::LO, "ADM1")], None);
     let mut client = site.client("SCU");
@@ -77,9 +75,8 @@ fn an_optional_key_we_cannot_match_on_gives_pending_warning() {
     assert_eq!((statuses, last), (vec![0xFF01], 0));
 }
 
-#[test]
-fn study_instance_uids_match_as_a_list() {
-    let site = Site::new(serde_json::json!({}));
+fn study_instance_uids_match_as_a_list(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[("patient_id", "A"), ("study_instance_uid", "2.25.1")]);
     site.insert(&[("patient_id", "B"), ("study_instance_uid", "2.25.2")]);
     site.insert(&[("patient_id", "C"), ("study_instance_uid", "2.25.3")]);
@@ -95,9 +92,8 @@ fn study_instance_uids_match_as_a_list() {
     assert_eq!(find_ids(&site, &query(vec![uids], None)), ["A", "C"]);
 }
 
-#[test]
-fn exact_patient_names_match_case_insensitively_and_ids_exactly() {
-    let site = Site::new(serde_json::json!({}));
+fn exact_patient_names_match_case_insensitively_and_ids_exactly(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[("patient_id", "A"), ("patient_name", "Doe^John")]);
     site.insert(&[("patient_id", "a"), ("patient_name", "Roe^Jane")]);
     assert_eq!(
@@ -111,9 +107,8 @@ fn exact_patient_names_match_case_insensitively_and_ids_exactly() {
     assert_eq!(find_ids(&site, &by_id), ["a"]);
 }
 
-#[test]
-fn completed_items_are_hidden_and_in_progress_is_sent_as_started() {
-    let site = Site::new(serde_json::json!({}));
+fn completed_items_are_hidden_and_in_progress_is_sent_as_started(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[
         ("patient_id", "S"),
         ("performed_procedure_step_status", "SCHEDULED"),
@@ -162,9 +157,11 @@ fn completed_items_are_hidden_and_in_progress_is_sent_as_started() {
     assert_eq!(find_ids(&site, &by_status), ["I"]);
 }
 
-#[test]
-fn mwl_visible_statuses_chooses_what_scanners_see() {
-    let site = Site::new(serde_json::json!({"mwl_visible_statuses": ["SCHEDULED"]}));
+fn mwl_visible_statuses_chooses_what_scanners_see(backend: Backend) {
+    let site = Site::on(
+        backend,
+        serde_json::json!({"mwl_visible_statuses": ["SCHEDULED"]}),
+    );
     site.insert(&[
         ("patient_id", "S"),
         ("performed_procedure_step_status", "SCHEDULED"),
@@ -205,9 +202,8 @@ fn filter_by_calling_aet_fills_an_empty_station_key_with_the_caller() {
     assert_eq!(find_ids(&without, &q), ["MINE", "OTHER"]);
 }
 
-#[test]
-fn items_without_a_station_report_the_configured_default_station() {
-    let site = Site::new(serde_json::json!({"default_station_aet": "MRI_1"}));
+fn items_without_a_station_report_the_configured_default_station(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({"default_station_aet": "MRI_1"}));
     site.insert(&[("patient_id", "P")]);
     let q = query(
         vec![],
@@ -228,12 +224,14 @@ fn items_without_a_station_report_the_configured_default_station() {
     );
 }
 
-#[test]
-fn a_redcap_source_window_hides_only_that_sources_later_items() {
-    let site = Site::new(serde_json::json!({"data_sources": [
-        {"name": "main_redcap", "type": "redcap", "config": {"mwl_days_ahead": 1}},
-        {"name": "cal", "type": "calpendo", "window_mode": "rolling"}
-    ]}));
+fn a_redcap_source_window_hides_only_that_sources_later_items(backend: Backend) {
+    let site = Site::on(
+        backend,
+        serde_json::json!({"data_sources": [
+            {"name": "main_redcap", "type": "redcap", "config": {"mwl_days_ahead": 1}},
+            {"name": "cal", "type": "calpendo", "window_mode": "rolling"}
+        ]}),
+    );
     let (today, tomorrow, later) = (day(&site, 0), day(&site, 1), day(&site, 5));
     site.insert(&[
         ("patient_id", "TODAY"),
@@ -265,9 +263,11 @@ fn a_redcap_source_window_hides_only_that_sources_later_items() {
     );
 }
 
-#[test]
-fn the_legacy_configuration_windows_rows_without_a_source() {
-    let site = Site::new(serde_json::json!({"redcap2wl": {"study_id": "study_id"}}));
+fn the_legacy_configuration_windows_rows_without_a_source(backend: Backend) {
+    let site = Site::on(
+        backend,
+        serde_json::json!({"redcap2wl": {"study_id": "study_id"}}),
+    );
     let (today, later) = (day(&site, 0), day(&site, 3));
     site.insert(&[("patient_id", "TODAY"), ("scheduled_start_date", &today)]);
     site.insert(&[("patient_id", "LATER"), ("scheduled_start_date", &later)]);
@@ -279,11 +279,13 @@ fn the_legacy_configuration_windows_rows_without_a_source() {
     assert_eq!(find_ids(&site, &query(vec![], None)), ["TODAY"]);
 }
 
-#[test]
-fn a_calpendo_today_window_shows_only_todays_bookings() {
-    let site = Site::new(serde_json::json!({"data_sources": [
-        {"name": "cal", "type": "calpendo", "window_mode": "today"}
-    ]}));
+fn a_calpendo_today_window_shows_only_todays_bookings(backend: Backend) {
+    let site = Site::on(
+        backend,
+        serde_json::json!({"data_sources": [
+            {"name": "cal", "type": "calpendo", "window_mode": "today"}
+        ]}),
+    );
     let (yesterday, today, tomorrow) = (day(&site, -1), day(&site, 0), day(&site, 1));
     site.insert(&[
         ("patient_id", "Y"),
@@ -304,9 +306,8 @@ fn a_calpendo_today_window_shows_only_todays_bookings() {
     assert_eq!(find_ids(&site, &query(vec![], None)), ["T"]);
 }
 
-#[test]
-fn an_empty_sps_sequence_returns_the_whole_item_with_pylantir_defaults() {
-    let site = Site::new(serde_json::json!({}));
+fn an_empty_sps_sequence_returns_the_whole_item_with_pylantir_defaults(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[
         ("patient_id", "P"),
         ("protocol_name", "BRAIN"),
@@ -365,9 +366,8 @@ fn tag_set(obj: &InMemDicomObject) -> Vec<dicom_core::Tag> {
     tags
 }
 
-#[test]
-fn a_zero_length_or_empty_item_sps_sequence_returns_every_k61_sps_key() {
-    let site = Site::new(serde_json::json!({}));
+fn a_zero_length_or_empty_item_sps_sequence_returns_every_k61_sps_key(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[
         ("patient_id", "P"),
         ("protocol_name", "BRAIN"),
@@ -417,9 +417,8 @@ fn a_zero_length_or_empty_item_sps_sequence_returns_every_k61_sps_key() {
     }
 }
 
-#[test]
-fn every_k61_sequence_answers_alike_when_zero_length_or_one_empty_item() {
-    let site = Site::new(serde_json::json!({}));
+fn every_k61_sequence_answers_alike_when_zero_length_or_one_empty_item(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     site.insert(&[
         ("patient_id", "P"),
         ("protocol_name", "BRAIN"),
@@ -460,3 +459,19 @@ fn every_k61_sequence_answers_alike_when_zero_length_or_one_empty_item() {
         assert_eq!(element.items().map(<[_]>::len), Some(0), "{tag}: unknown");
     }
 }
+
+pylantir_tests::both_stores!(
+    an_sps_sequence_with_two_query_items_is_refused,
+    an_optional_key_we_cannot_match_on_gives_pending_warning,
+    study_instance_uids_match_as_a_list,
+    exact_patient_names_match_case_insensitively_and_ids_exactly,
+    completed_items_are_hidden_and_in_progress_is_sent_as_started,
+    mwl_visible_statuses_chooses_what_scanners_see,
+    items_without_a_station_report_the_configured_default_station,
+    a_redcap_source_window_hides_only_that_sources_later_items,
+    the_legacy_configuration_windows_rows_without_a_source,
+    a_calpendo_today_window_shows_only_todays_bookings,
+    an_empty_sps_sequence_returns_the_whole_item_with_pylantir_defaults,
+    a_zero_length_or_empty_item_sps_sequence_returns_every_k61_sps_key,
+    every_k61_sequence_answers_alike_when_zero_length_or_one_empty_item,
+);

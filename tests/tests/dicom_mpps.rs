@@ -6,7 +6,9 @@ use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::Client;
+use pylantir::store::Db;
 use pylantir_tests::dicom::*;
+use pylantir_tests::stores::Backend;
 
 const STUDY: &str = "2.25.1111";
 
@@ -61,10 +63,10 @@ fn stored_status(site: &Site, uid: &str) -> Option<String> {
     site.conn()
         .query_row(
             "SELECT status FROM mpps_instances WHERE sop_instance_uid = ?1",
-            [uid],
-            |r| r.get(0),
+            &[uid.into()],
         )
-        .ok()
+        .expect("query")
+        .and_then(|row| row.text(0))
 }
 
 fn sps_status_seen_by_find(site: &Site) -> Vec<String> {
@@ -92,9 +94,8 @@ fn sps_status_seen_by_find(site: &Site) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_create_then_completed_cycle_moves_the_linked_item_through_its_statuses() {
-    let site = Site::new(serde_json::json!({}));
+fn a_create_then_completed_cycle_moves_the_linked_item_through_its_statuses(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     let id = scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     let created = scu
@@ -125,9 +126,8 @@ fn a_create_then_completed_cycle_moves_the_linked_item_through_its_statuses() {
     );
 }
 
-#[test]
-fn a_discontinued_step_moves_the_item_to_discontinued() {
-    let site = Site::new(serde_json::json!({}));
+fn a_discontinued_step_moves_the_item_to_discontinued(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     let id = scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     assert_eq!(
@@ -149,9 +149,8 @@ fn a_discontinued_step_moves_the_item_to_discontinued() {
     assert_eq!(sps_status_seen_by_find(&site), ["DISCONTINUED"]);
 }
 
-#[test]
-fn n_create_with_a_status_other_than_in_progress_is_0106_and_stores_nothing() {
-    let site = Site::new(serde_json::json!({}));
+fn n_create_with_a_status_other_than_in_progress_is_0106_and_stores_nothing(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     let id = scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     let rsp = scu
@@ -165,9 +164,8 @@ fn n_create_with_a_status_other_than_in_progress_is_0106_and_stores_nothing() {
     assert_eq!(site.item_status(id), "SCHEDULED");
 }
 
-#[test]
-fn a_duplicate_n_create_is_0111() {
-    let site = Site::new(serde_json::json!({}));
+fn a_duplicate_n_create_is_0111(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     let data = create_data("IN PROGRESS", STUDY, "SPS7", "SUB01");
@@ -183,9 +181,8 @@ fn a_duplicate_n_create_is_0111() {
     );
 }
 
-#[test]
-fn n_set_of_an_unknown_instance_is_0112() {
-    let site = Site::new(serde_json::json!({}));
+fn n_set_of_an_unknown_instance_is_0112(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     let mut scu = site.client("SCANNER1");
     assert_eq!(
         scu.n_set("2.25.404", &set_data("COMPLETED"))
@@ -195,9 +192,8 @@ fn n_set_of_an_unknown_instance_is_0112() {
     );
 }
 
-#[test]
-fn n_set_after_the_final_state_is_0110_with_error_id_a710() {
-    let site = Site::new(serde_json::json!({}));
+fn n_set_after_the_final_state_is_0110_with_error_id_a710(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     scu.n_create(
@@ -223,9 +219,8 @@ fn n_set_after_the_final_state_is_0110_with_error_id_a710() {
     );
 }
 
-#[test]
-fn n_set_with_an_invalid_status_is_0106() {
-    let site = Site::new(serde_json::json!({}));
+fn n_set_with_an_invalid_status_is_0106(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     scu.n_create(
@@ -241,9 +236,8 @@ fn n_set_with_an_invalid_status_is_0106() {
     );
 }
 
-#[test]
-fn lenient_mode_answers_success_but_updates_the_store_as_strict_mode_does() {
-    let site = Site::new(serde_json::json!({"mpps_lenient": true}));
+fn lenient_mode_answers_success_but_updates_the_store_as_strict_mode_does(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({"mpps_lenient": true}));
     let id = scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     assert_eq!(
@@ -265,9 +259,8 @@ fn lenient_mode_answers_success_but_updates_the_store_as_strict_mode_does() {
     assert_eq!(site.item_status(id), "SCHEDULED");
 }
 
-#[test]
-fn mpps_state_survives_a_server_restart() {
-    let mut site = Site::new(serde_json::json!({}));
+fn mpps_state_survives_a_server_restart(backend: Backend) {
+    let mut site = Site::on(backend, serde_json::json!({}));
     let id = scheduled_item(&site);
     {
         let mut scu = site.client("SCANNER1");
@@ -300,9 +293,8 @@ fn mpps_state_survives_a_server_restart() {
     );
 }
 
-#[test]
-fn an_n_create_matching_no_item_is_stored_as_unscheduled() {
-    let site = Site::new(serde_json::json!({}));
+fn an_n_create_matching_no_item_is_stored_as_unscheduled(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     let id = scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     let rsp = scu
@@ -312,21 +304,21 @@ fn an_n_create_matching_no_item_is_stored_as_unscheduled() {
         )
         .expect("create");
     assert_eq!(rsp.status, 0);
-    let linked: Option<i64> = site
+    let linked = site
         .conn()
         .query_row(
             "SELECT worklist_item_id FROM mpps_instances WHERE sop_instance_uid = '2.25.909'",
-            [],
-            |r| r.get(0),
+            &[],
         )
-        .expect("stored");
+        .expect("query")
+        .expect("stored")
+        .int(0);
     assert_eq!(linked, None);
     assert_eq!(site.item_status(id), "SCHEDULED");
 }
 
-#[test]
-fn without_scheduled_step_keys_the_item_is_found_by_patient_id_and_name() {
-    let site = Site::new(serde_json::json!({}));
+fn without_scheduled_step_keys_the_item_is_found_by_patient_id_and_name(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     let id = scheduled_item(&site);
     let mut scu = site.client("SCANNER1");
     let rsp = scu
@@ -339,9 +331,8 @@ fn without_scheduled_step_keys_the_item_is_found_by_patient_id_and_name() {
     assert_eq!(site.item_status(id), "IN_PROGRESS");
 }
 
-#[test]
-fn a_patient_fallback_link_prefers_the_open_visit_over_an_older_completed_one() {
-    let site = Site::new(serde_json::json!({}));
+fn a_patient_fallback_link_prefers_the_open_visit_over_an_older_completed_one(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     let old = site.insert(&[
         ("patient_id", "SUB01"),
         ("patient_name", "Doe^John"),
@@ -361,9 +352,8 @@ fn a_patient_fallback_link_prefers_the_open_visit_over_an_older_completed_one() 
     assert_eq!(site.item_status(open), "IN_PROGRESS");
 }
 
-#[test]
-fn an_n_create_without_a_uid_gets_one_assigned_and_returned() {
-    let site = Site::new(serde_json::json!({}));
+fn an_n_create_without_a_uid_gets_one_assigned_and_returned(backend: Backend) {
+    let site = Site::on(backend, serde_json::json!({}));
     scheduled_item(&site);
     let mut scu: Client = site.client("SCANNER1");
     let rsp = scu
@@ -375,10 +365,9 @@ fn an_n_create_without_a_uid_gets_one_assigned_and_returned() {
     assert_eq!(stored_status(&site, &uid).as_deref(), Some("IN PROGRESS"));
 }
 
-#[test]
-fn a_re_sync_of_the_item_does_not_undo_the_mpps_status() {
+fn a_re_sync_of_the_item_does_not_undo_the_mpps_status(backend: Backend) {
     use pylantir::store::items::{write_fetch, Item, PATIENT_ID, PATIENT_NAME, STUDY_UID};
-    let site = Site::new(serde_json::json!({}));
+    let site = Site::on(backend, serde_json::json!({}));
     let mut item = Item::new();
     item.record_id = Some("R1".into());
     item.values[PATIENT_ID] = Some("SUB01".into());
@@ -386,12 +375,13 @@ fn a_re_sync_of_the_item_does_not_undo_the_mpps_status() {
     item.values[STUDY_UID] = Some(STUDY.into());
     let conn = site.conn();
     write_fetch(&conn, "csv", "csv", std::slice::from_ref(&item)).expect("first sync");
-    let id: i64 = conn
+    let id = conn
         .query_row(
             "SELECT id FROM worklist_items WHERE source_record_id = 'R1'",
-            [],
-            |r| r.get(0),
+            &[],
         )
+        .expect("query")
+        .and_then(|row| row.int(0))
         .expect("synced row");
     let mut scu = site.client("SCANNER1");
     let data = create_data("IN PROGRESS", STUDY, &id.to_string(), "SUB01");
@@ -413,3 +403,20 @@ fn a_re_sync_of_the_item_does_not_undo_the_mpps_status() {
     write_fetch(&conn, "csv", "csv", std::slice::from_ref(&item)).expect("re-sync");
     assert_eq!(site.item_status(id), "COMPLETED");
 }
+
+pylantir_tests::both_stores!(
+    a_create_then_completed_cycle_moves_the_linked_item_through_its_statuses,
+    a_discontinued_step_moves_the_item_to_discontinued,
+    n_create_with_a_status_other_than_in_progress_is_0106_and_stores_nothing,
+    a_duplicate_n_create_is_0111,
+    n_set_of_an_unknown_instance_is_0112,
+    n_set_after_the_final_state_is_0110_with_error_id_a710,
+    n_set_with_an_invalid_status_is_0106,
+    lenient_mode_answers_success_but_updates_the_store_as_strict_mode_does,
+    mpps_state_survives_a_server_restart,
+    an_n_create_matching_no_item_is_stored_as_unscheduled,
+    without_scheduled_step_keys_the_item_is_found_by_patient_id_and_name,
+    a_patient_fallback_link_prefers_the_open_visit_over_an_older_completed_one,
+    an_n_create_without_a_uid_gets_one_assigned_and_returned,
+    a_re_sync_of_the_item_does_not_undo_the_mpps_status,
+);

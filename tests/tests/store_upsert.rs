@@ -1,9 +1,9 @@
 //! Writing fetches into a real worklist database: the upsert rules.
 
-use pylantir::store::{self, query};
+use pylantir::store::{query, Db};
 use pylantir::sync::apply_entries;
 use pylantir_plugin_api::Entry;
-use rusqlite::Connection;
+use pylantir_tests::stores::Backend;
 use serde_json::{json, Map, Value};
 
 fn entries(list: Value) -> Vec<Entry> {
@@ -14,19 +14,12 @@ fn entries(list: Value) -> Vec<Entry> {
         .collect()
 }
 
-fn items(conn: &Connection) -> Vec<Map<String, Value>> {
+fn items(conn: &dyn Db) -> Vec<Map<String, Value>> {
     query::list_items(conn, &query::ItemFilter::default()).expect("items")
 }
 
-fn fresh() -> (tempfile::TempDir, Connection) {
-    let dir = pylantir_tests::temp_dir();
-    let conn = store::open(&dir.path().join("worklist.db")).expect("opened");
-    (dir, conn)
-}
-
-#[test]
-fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source() {
-    let (_dir, conn) = fresh();
+fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source(backend: Backend) {
+    let conn = backend.conn();
     let counts = apply_entries(
         &conn,
         "csv",
@@ -45,40 +38,37 @@ fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source() {
     assert!(uid.starts_with("2.25.") && uid.len() <= 64, "{uid}");
 }
 
-#[test]
-fn a_uid_given_by_the_source_is_kept() {
-    let (_dir, conn) = fresh();
+fn a_uid_given_by_the_source_is_kept(backend: Backend) {
+    let conn = backend.conn();
     let batch = entries(json!([{"patient_id": "P1", "study_instance_uid": "1.2.3.4"}]));
     apply_entries(&conn, "csv", "a", &batch).expect("written");
     assert_eq!(items(&conn)[0]["study_instance_uid"], "1.2.3.4");
 }
 
-#[test]
-fn an_unchanged_resync_rewrites_nothing() {
-    let (_dir, conn) = fresh();
+fn an_unchanged_resync_rewrites_nothing(backend: Backend) {
+    let conn = backend.conn();
     let batch = entries(json!([
         {"patient_id": "P1", "patient_name": "A", "modality": "MR"},
         {"source_record_id": "b-2", "patient_id": "P2", "patient_name": "B"},
     ]));
     apply_entries(&conn, "csv", "a", &batch).expect("first");
-    let before = conn.total_changes();
+    let before = backend.write_marker();
     let counts = apply_entries(&conn, "csv", "a", &batch).expect("second");
     assert_eq!(
         (counts.unchanged, counts.updated, counts.inserted),
         (2, 0, 0)
     );
-    assert_eq!(conn.total_changes(), before);
+    assert_eq!(backend.write_marker(), before);
 }
 
-#[test]
-fn a_resync_never_changes_an_mpps_status_or_the_uid() {
-    let (_dir, conn) = fresh();
+fn a_resync_never_changes_an_mpps_status_or_the_uid(backend: Backend) {
+    let conn = backend.conn();
     let first =
         entries(json!([{"patient_id": "P1", "patient_name": "A", "study_description": "old"}]));
     apply_entries(&conn, "csv", "a", &first).expect("first");
     conn.execute(
         "UPDATE worklist_items SET performed_procedure_step_status = 'IN_PROGRESS'",
-        [],
+        &[],
     )
     .expect("mpps");
     let uid = items(&conn)[0]["study_instance_uid"].clone();
@@ -95,9 +85,8 @@ fn a_resync_never_changes_an_mpps_status_or_the_uid() {
     assert_eq!(item["study_description"], "new");
 }
 
-#[test]
-fn a_field_the_source_no_longer_sends_is_not_erased() {
-    let (_dir, conn) = fresh();
+fn a_field_the_source_no_longer_sends_is_not_erased(backend: Backend) {
+    let conn = backend.conn();
     let first = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": "MR1"}]));
     apply_entries(&conn, "csv", "a", &first).expect("first");
     let second = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": ""}]));
@@ -106,9 +95,8 @@ fn a_field_the_source_no_longer_sends_is_not_erased() {
     assert_eq!(items(&conn)[0]["station_name"], "MR1");
 }
 
-#[test]
-fn the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite() {
-    let (_dir, conn) = fresh();
+fn the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite(backend: Backend) {
+    let conn = backend.conn();
     let patient = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "MR"}]));
     apply_entries(&conn, "csv", "first", &patient).expect("first");
     let other = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "CT"}]));
@@ -125,9 +113,8 @@ fn the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite() {
     );
 }
 
-#[test]
-fn the_record_id_is_the_identity_when_given() {
-    let (_dir, conn) = fresh();
+fn the_record_id_is_the_identity_when_given(backend: Backend) {
+    let conn = backend.conn();
     let first =
         entries(json!([{"source_record_id": "42", "patient_id": "P1", "patient_name": "A"}]));
     apply_entries(&conn, "calpendo", "cal", &first).expect("first");
@@ -140,10 +127,9 @@ fn the_record_id_is_the_identity_when_given() {
     assert_eq!(all[0]["patient_id"], "P9");
 }
 
-#[test]
-fn a_python_era_row_without_record_id_is_adopted_not_duplicated() {
-    let (_dir, conn) = fresh();
-    conn.execute_batch(
+fn a_python_era_row_without_record_id_is_adopted_not_duplicated(backend: Backend) {
+    let conn = backend.conn();
+    conn.batch(
         "INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source)
          VALUES ('P1', 'A', '1.2.840.10008.9', NULL)",
     )
@@ -159,9 +145,8 @@ fn a_python_era_row_without_record_id_is_adopted_not_duplicated() {
     assert_eq!(all[0]["study_instance_uid"], "1.2.840.10008.9");
 }
 
-#[test]
-fn one_bad_entry_is_rejected_and_the_rest_written() {
-    let (_dir, conn) = fresh();
+fn one_bad_entry_is_rejected_and_the_rest_written(backend: Backend) {
+    let conn = backend.conn();
     let batch = entries(json!([
         {"patient_id": "P1", "scheduled_start_date": "07/03/2025"},
         {"patient_id": "P2", "study_instance_uid": "1".repeat(65)},
@@ -172,16 +157,20 @@ fn one_bad_entry_is_rejected_and_the_rest_written() {
     assert_eq!(items(&conn)[0]["patient_id"], "P3");
 }
 
-#[test]
-fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
-    let (_dir, conn) = fresh();
+fn a_write_failing_mid_transaction_leaves_the_store_unchanged(backend: Backend) {
+    let conn = backend.conn();
     let first = entries(json!([{"patient_id": "P1", "study_description": "kept"}]));
     apply_entries(&conn, "csv", "a", &first).expect("first");
-    conn.execute_batch(
+    let trigger = if backend.is_postgres() {
+        "CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'constraint failed for BAD'; END $$;
+         CREATE TRIGGER refuse_bad BEFORE INSERT ON worklist_items
+         FOR EACH ROW WHEN (NEW.patient_id = 'BAD') EXECUTE FUNCTION refuse_bad();"
+    } else {
         "CREATE TRIGGER refuse_bad BEFORE INSERT ON worklist_items WHEN NEW.patient_id = 'BAD'
-         BEGIN SELECT RAISE(ABORT, 'constraint failed for BAD'); END;",
-    )
-    .expect("trigger");
+         BEGIN SELECT RAISE(ABORT, 'constraint failed for BAD'); END;"
+    };
+    conn.batch(trigger).expect("trigger");
     let batch = entries(json!([
         {"patient_id": "P1", "study_description": "changed"},
         {"patient_id": "P2"},
@@ -195,9 +184,8 @@ fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
     assert_eq!(all[0]["study_description"], "kept");
 }
 
-#[test]
-fn the_same_patient_with_record_ids_from_a_second_source_is_a_conflict() {
-    let (_dir, conn) = fresh();
+fn the_same_patient_with_record_ids_from_a_second_source_is_a_conflict(backend: Backend) {
+    let conn = backend.conn();
     let patient =
         entries(json!([{"source_record_id": "x1", "patient_id": "P1", "patient_name": "A"}]));
     apply_entries(&conn, "csv", "first", &patient).expect("first");
@@ -208,9 +196,8 @@ fn the_same_patient_with_record_ids_from_a_second_source_is_a_conflict() {
     assert_eq!(items(&conn).len(), 1);
 }
 
-#[test]
-fn two_records_of_one_source_for_the_same_patient_are_two_items() {
-    let (_dir, conn) = fresh();
+fn two_records_of_one_source_for_the_same_patient_are_two_items(backend: Backend) {
+    let conn = backend.conn();
     let bookings = entries(json!([
         {"source_record_id": "b1", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-07"},
         {"source_record_id": "b2", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-14"},
@@ -219,11 +206,10 @@ fn two_records_of_one_source_for_the_same_patient_are_two_items() {
     assert_eq!(counts.inserted, 2);
 }
 
-#[test]
-fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type() {
-    let (_dir, conn) = fresh();
+fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type(backend: Backend) {
+    let conn = backend.conn();
     // Python pylantir's plugins recorded their display name, not the configured one.
-    conn.execute_batch(
+    conn.batch(
         "INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source)
          VALUES ('sub_1_ses_1', 'cpip-id-1^fa-2', '1.2.840.10008.7', 'REDCap');
          INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source, source_record_id)
@@ -268,10 +254,9 @@ fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type
     );
 }
 
-#[test]
-fn a_row_of_another_types_python_plugin_is_a_conflict() {
-    let (_dir, conn) = fresh();
-    conn.execute_batch(
+fn a_row_of_another_types_python_plugin_is_a_conflict(backend: Backend) {
+    let conn = backend.conn();
+    conn.batch(
         "INSERT INTO worklist_items (patient_id, patient_name, data_source) VALUES ('P1', 'A', 'REDCap')",
     )
     .expect("python row");
@@ -281,9 +266,8 @@ fn a_row_of_another_types_python_plugin_is_a_conflict() {
     assert_eq!(items(&conn)[0]["data_source"], "REDCap");
 }
 
-#[test]
-fn a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type() {
-    let (_dir, conn) = fresh();
+fn a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type(backend: Backend) {
+    let conn = backend.conn();
     // The sync engine journals every run before writing it.
     pylantir::store::runs::start(&conn, "redcap").expect("run of source `redcap`");
     let first =
@@ -309,10 +293,9 @@ fn a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type
     assert!(owners.contains(&("redcap_b", "Q7")), "{owners:?}");
 }
 
-#[test]
-fn a_row_holding_a_number_where_text_is_expected_is_still_updated() {
-    let (_dir, conn) = fresh();
-    conn.execute_batch(
+fn a_row_holding_a_number_where_text_is_expected_is_still_updated(backend: Backend) {
+    let conn = backend.conn();
+    conn.batch(
         "INSERT INTO worklist_items (patient_id, patient_name, patient_weight_lb)
          VALUES ('P1', 'A', 150)",
     )
@@ -322,3 +305,22 @@ fn a_row_holding_a_number_where_text_is_expected_is_still_updated() {
     assert_eq!((counts.updated, counts.inserted), (1, 0));
     assert_eq!(items(&conn)[0]["patient_weight_lb"], "150");
 }
+
+pylantir_tests::both_stores!(
+    a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source,
+    a_uid_given_by_the_source_is_kept,
+    an_unchanged_resync_rewrites_nothing,
+    a_resync_never_changes_an_mpps_status_or_the_uid,
+    a_field_the_source_no_longer_sends_is_not_erased,
+    the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite,
+    the_record_id_is_the_identity_when_given,
+    a_python_era_row_without_record_id_is_adopted_not_duplicated,
+    one_bad_entry_is_rejected_and_the_rest_written,
+    a_write_failing_mid_transaction_leaves_the_store_unchanged,
+    the_same_patient_with_record_ids_from_a_second_source_is_a_conflict,
+    two_records_of_one_source_for_the_same_patient_are_two_items,
+    a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type,
+    a_row_of_another_types_python_plugin_is_a_conflict,
+    a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type,
+    a_row_holding_a_number_where_text_is_expected_is_still_updated,
+);

@@ -57,7 +57,8 @@ impl Conn {
         }
     }
 
-    fn db(&self) -> &dyn Db {
+    /// The connection as the store's queries take it.
+    pub fn db(&self) -> &dyn Db {
         match self {
             Conn::Sqlite(conn) => conn,
             Conn::Postgres(pg) => pg.as_ref(),
@@ -219,5 +220,34 @@ impl Drop for Pooled<'_> {
         if let Some(conn) = self.conn.take() {
             self.store.give_back(conn);
         }
+    }
+}
+
+impl Db for Pooled<'_> {
+    fn dialect(&self) -> Dialect {
+        self.db().dialect()
+    }
+    fn query_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> ControlFlow<()>,
+    ) -> DbResult<u64> {
+        self.db().query_each(sql, params, each)
+    }
+    fn execute(&self, sql: &str, params: &[Value]) -> DbResult<u64> {
+        self.db().execute(sql, params)
+    }
+    fn batch(&self, sql: &str) -> DbResult<()> {
+        self.db().batch(sql)
+    }
+    fn begin_write(&self) -> DbResult<()> {
+        self.db().begin_write()
+    }
+    fn try_lock(&self, name: &str) -> DbResult<bool> {
+        self.db().try_lock(name)
+    }
+    fn unlock(&self, name: &str) -> DbResult<()> {
+        self.db().unlock(name)
     }
 }
