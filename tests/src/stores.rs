@@ -29,9 +29,13 @@ impl Backend {
         }
     }
 
-    /// A new PostgreSQL database.
+    /// A new PostgreSQL database on the shared server.
     pub fn postgres() -> Backend {
-        let database = PgDatabase::new();
+        Backend::postgres_on(PgDatabase::new())
+    }
+
+    /// A store on `database` (one on a server of its own, say, to stop it).
+    pub fn postgres_on(database: PgDatabase) -> Backend {
         let target = Target::new(&database.url(), None).expect("URL");
         Backend {
             store: Store::open(Location::Postgres(Box::new(target))).expect("PostgreSQL store"),

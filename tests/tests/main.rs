@@ -33,6 +33,7 @@ mod redcap_plugin;
 mod start_network_sources;
 mod start_server;
 mod store_migration;
+mod store_postgres;
 mod store_runs;
 mod store_upsert;
 mod sync_plugins;

@@ -68,12 +68,23 @@ pub fn run(args: &CheckConfigArgs) -> i32 {
     for warning in &config.warnings {
         eprintln!("{}: {warning}", args.config.display());
     }
+    // A PostgreSQL database is reached and its schema version read (nothing
+    // is written); a SQLite file is created or migrated at start.
+    if let crate::store::Location::Postgres(target) = &config.database {
+        match target.check() {
+            Ok(state) => println!("worklist database {target}: {state}"),
+            Err(error) => {
+                eprintln!("{}: {error}", args.config.display());
+                return 1;
+            }
+        }
+    }
     println!(
         "{}: valid; {} source(s), {} enabled; worklist database {}",
         args.config.display(),
         config.sources.len(),
         config.enabled_sources().count(),
-        config.db_path.display()
+        config.database
     );
     println!("{}", retention_line(&config.raw));
     let rows: Vec<Vec<String>> = config

@@ -10,6 +10,7 @@ pub mod echo;
 pub mod explain;
 pub mod housekeeping;
 pub mod migrate_config;
+pub mod migrate_db;
 pub mod plugin_probe;
 pub mod plugin_worker;
 pub mod plugins;
@@ -47,6 +48,8 @@ pub enum Commands {
     CheckConfig(check_config::CheckConfigArgs),
     /// Rewrite a legacy (`redcap2wl`) configuration in the `data_sources` format.
     MigrateConfig(migrate_config::MigrateConfigArgs),
+    /// Copy a SQLite worklist (Python pylantir's or ours) into the configuration's PostgreSQL `db_url`.
+    MigrateDb(migrate_db::MigrateDbArgs),
     /// Print the worklist database.
     QueryDb(query_db::QueryDbArgs),
     /// Delete what the `retention` configuration no longer keeps (or list it with --dry-run).
@@ -95,6 +98,7 @@ pub fn run() -> i32 {
             check_config::run(&args)
         }
         Commands::MigrateConfig(args) => migrate_config::run(&args),
+        Commands::MigrateDb(args) => migrate_db::run(&args),
         Commands::QueryDb(args) => query_db::run(&args),
         Commands::Housekeeping(args) => housekeeping::run(&args),
         Commands::TestClient(args) => test_client::run(&args),

@@ -16,9 +16,11 @@
 //! - [`explain`]: which constraint of a C-FIND filter keeps an item out.
 //! - [`api_views`]: sync runs and MPPS instances as the HTTP API shows them.
 //! - [`housekeeping`]: retention, deleting old rows in bounded batches.
+//! - [`copy`]: copying a SQLite worklist into PostgreSQL (`migrate-db`).
 
 pub mod api_items;
 pub mod api_views;
+pub mod copy;
 pub mod db;
 pub mod explain;
 pub mod find;

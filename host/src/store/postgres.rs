@@ -63,6 +63,29 @@ impl Target {
         Ok(conn)
     }
 
+    /// Connects without writing anything and says what the schema is:
+    /// current, older (migrated at the next start) or absent (created at
+    /// the first start). A newer schema, or no connection, is an error.
+    pub fn check(&self) -> Result<String, StoreError> {
+        let conn = self.connect_only()?;
+        let found = schema_version(&conn).map_err(|e| StoreError::database(self, e))?;
+        let supported = schema::SCHEMA_VERSION;
+        match found {
+            0 => Ok(format!(
+                "reachable, no pylantir schema yet (created at the first start, version {supported})"
+            )),
+            v if v > supported => Err(StoreError::NewerSchema {
+                database: self.to_string(),
+                found: v,
+                supported,
+            }),
+            v if v < supported => Ok(format!(
+                "reachable, schema version {v} (migrated to {supported} at the next start)"
+            )),
+            v => Ok(format!("reachable, schema version {v} (current)")),
+        }
+    }
+
     /// Connects without touching the schema.
     pub fn connect_only(&self) -> Result<PgConn, StoreError> {
         let client = self

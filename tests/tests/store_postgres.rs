@@ -1,0 +1,186 @@
+//! What only the PostgreSQL store has: `migrate-db` from a SQLite worklist,
+//! `check-config` reaching the database, and a node that loses its
+//! database (C-FIND fails, C-ECHO succeeds, it reconnects by itself).
+
+use dicom_core::VR;
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use pylantir::store::{query, schema, Db, Location, Store};
+use pylantir_tests::dicom::{seq, text, Site};
+use pylantir_tests::postgres::PgDatabase;
+use pylantir_tests::stores::Backend;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn pylantir(args: &[&str]) -> std::process::Output {
+    Command::new(&pylantir_tests::artifacts().bin)
+        .args(args)
+        .output()
+        .expect("pylantir runs")
+}
+
+fn config_with_url(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
+    let path = dir.join("pylantir.json");
+    std::fs::write(
+        &path,
+        serde_json::json!({"db_url": url, "data_sources": []}).to_string(),
+    )
+    .expect("config written");
+    path
+}
+
+/// A worklist as Python pylantir 0.4 writes it: its table, its date and
+/// time formats, a number where text is expected, no schema version.
+fn python_worklist(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).expect("sqlite");
+    conn.execute_batch(schema::WORKLIST_ITEMS_PYTHON)
+        .expect("python table");
+    conn.execute_batch(
+        "INSERT INTO worklist_items (patient_name, patient_id, patient_weight_lb, modality,
+             scheduled_start_date, scheduled_start_time, study_instance_uid, data_source,
+             performed_procedure_step_status)
+         VALUES ('DOE^JANE', 'P1', 150, 'MR', '2025-03-07', '14:30', '1.2.3.1', 'REDCap', 'SCHEDULED'),
+                ('ROE^RICK', 'P2', '180', 'CT', '2025-03-08', '09:00', '1.2.3.2', 'REDCap', 'COMPLETED'),
+                ('POE^ANN', 'P3', NULL, 'MR', '2025-03-09', '10:15', '1.2.3.3', NULL, 'SCHEDULED');",
+    )
+    .expect("python rows");
+}
+
+#[test]
+fn migrate_db_copies_a_python_written_worklist_into_postgresql_with_the_same_items() {
+    let dir = pylantir_tests::temp_dir();
+    let sqlite = dir.path().join("worklist.db");
+    python_worklist(&sqlite);
+    let database = PgDatabase::new();
+    let config = config_with_url(dir.path(), &database.url());
+
+    let out = pylantir(&[
+        "migrate-db",
+        "--from",
+        sqlite.to_str().expect("path"),
+        "--pylantir_config",
+        config.to_str().expect("path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("3 worklist_items"), "{stdout}");
+    assert!(stdout.contains("row counts verified"), "{stdout}");
+
+    let from = Store::open(Location::Sqlite(sqlite)).expect("sqlite store");
+    let to = Backend::postgres_on(database);
+    let all = query::ItemFilter::default();
+    let expected = query::list_items(&from.get().expect("conn"), &all).expect("sqlite items");
+    let copied = query::list_items(&to.conn(), &all).expect("postgres items");
+    assert_eq!(copied, expected);
+    assert_eq!(copied[0]["patient_weight_lb"], "150");
+    // New rows continue after the copied ids.
+    let next = to
+        .conn()
+        .query_row(
+            "INSERT INTO worklist_items (patient_id) VALUES ('P4') RETURNING id",
+            &[],
+        )
+        .expect("insert")
+        .and_then(|row| row.int(0));
+    assert_eq!(next, Some(4));
+
+    let again = pylantir(&[
+        "migrate-db",
+        "--from",
+        dir.path().join("worklist.db").to_str().expect("path"),
+        "--pylantir_config",
+        config.to_str().expect("path"),
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds 4 worklist items"));
+}
+
+#[test]
+fn check_config_reaches_the_postgresql_database_and_reports_its_schema_version() {
+    let dir = pylantir_tests::temp_dir();
+    let database = PgDatabase::new();
+    let config = config_with_url(dir.path(), &database.url());
+    let path = config.to_str().expect("path");
+
+    let out = pylantir(&["check-config", "--pylantir_config", path]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no pylantir schema yet"));
+
+    drop(Backend::postgres_on(database));
+    let database = PgDatabase::new();
+    config_with_url(dir.path(), &database.url());
+    drop(Store::open(Location::Postgres(Box::new(
+        pylantir::store::postgres::Target::new(&database.url(), None).expect("url"),
+    ))));
+    let out = pylantir(&["check-config", "--pylantir_config", path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "schema version {} (current)",
+            schema::SCHEMA_VERSION
+        )),
+        "{stdout}"
+    );
+
+    let unreachable = config_with_url(dir.path(), "postgres://postgres@127.0.0.1:1/none");
+    let out = pylantir(&[
+        "check-config",
+        "--pylantir_config",
+        unreachable.to_str().expect("path"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://postgres@127.0.0.1:1/none"));
+}
+
+fn scanner_query() -> InMemDicomObject {
+    InMemDicomObject::from_element_iter([
+        text(tags::PATIENT_ID, VR::LO, ""),
+        seq(
+            tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([text(
+                tags::MODALITY,
+                VR::CS,
+                "MR",
+            )])],
+        ),
+    ])
+}
+
+#[test]
+fn a_node_that_loses_its_database_fails_c_find_answers_c_echo_and_reconnects() {
+    let site = Site::on(
+        Backend::postgres_on(PgDatabase::alone()),
+        serde_json::json!({}),
+    );
+    site.insert(&[("patient_id", "P1"), ("modality", "MR")]);
+    let (status, answers) = site.find(&scanner_query());
+    assert_eq!((status, answers.len()), (0, 1));
+
+    let server = site.backend.postgres.as_ref().expect("postgres").server();
+    server.stop();
+    let (status, answers) = site.find(&scanner_query());
+    assert!(answers.is_empty());
+    assert!(
+        status >= 0xA700,
+        "a failure status, not an empty success: {status:04X}"
+    );
+    let mut client = site.client("TESTSCU");
+    assert_eq!(client.echo().expect("C-ECHO"), 0);
+    drop(client);
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, answers) = site.find(&scanner_query());
+        if status == 0 {
+            assert_eq!(answers.len(), 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no answer after the restart");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
