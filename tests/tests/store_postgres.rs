@@ -165,7 +165,7 @@ fn a_node_that_loses_its_database_fails_c_find_answers_c_echo_and_reconnects() {
     let (status, answers) = site.find(&scanner_query());
     assert!(answers.is_empty());
     assert!(
-        status >= 0xA700,
+        status == 0xC000,
         "a failure status, not an empty success: {status:04X}"
     );
     let mut client = site.client("TESTSCU");
@@ -181,6 +181,47 @@ fn a_node_that_loses_its_database_fails_c_find_answers_c_echo_and_reconnects() {
             break;
         }
         assert!(Instant::now() < deadline, "no answer after the restart");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn health_says_whether_the_worklist_database_answers() {
+    let dir = pylantir_tests::temp_dir();
+    let database = PgDatabase::alone();
+    let config = dir.path().join("pylantir.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "db_url": database.url(),
+            "users_db_path": dir.path().join("users.db"),
+        })
+        .to_string(),
+    )
+    .expect("config written");
+    let api = pylantir_tests::api::ApiProcess::start(&config, &[]);
+    let client = api.client();
+    let (status, body) = client.get("/health", None);
+    assert_eq!((status, body["database"].as_str()), (200, Some("ok")));
+
+    database.server().stop();
+    let (status, body) = client.get("/health", None);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unhealthy");
+    assert!(
+        body["database"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("unavailable: ")),
+        "{body}"
+    );
+
+    database.server().restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.get("/health", None).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "still unhealthy after the restart"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -30,7 +30,7 @@ pub mod users;
 pub mod worklist;
 
 use crate::store::Store;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -199,14 +199,38 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(log_request))
 }
 
-/// `GET /health`.
+/// `GET /health`: healthy while the worklist database answers; 503 and
+/// `unhealthy` (with the reason in `database`) while it does not.
 #[utoipa::path(get, path = "/health", operation_id = "get_health", tag = "server",
-    responses((status = 200, body = openapi::Health)))]
-async fn health() -> Json<serde_json::Value> {
+    responses((status = 200, body = openapi::Health),
+              (status = 503, body = openapi::Health)))]
+async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
     let now = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.6f")
         .to_string();
-    Json(json!({"status": "healthy", "timestamp": now}))
+    match state
+        .store
+        .run(|conn| Ok(conn.query_row("SELECT 1", &[])?))
+        .await
+    {
+        Ok(_) => (
+            StatusCode::OK,
+            Json(json!({"status": "healthy", "timestamp": now, "database": "ok"})),
+        ),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unhealthy", "timestamp": now,
+                        "database": format!("unavailable: {}", unavailable(error))})),
+        ),
+    }
+}
+
+/// Why the database did not answer, for `/health`.
+fn unavailable(error: ApiError) -> String {
+    match error {
+        ApiError::Internal(message) | ApiError::Status(_, message) => message,
+        other => format!("{other:?}"),
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -22,10 +22,12 @@ pub struct Message {
 /// The `GET /health` answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// Always `healthy`.
+    /// `healthy`, or `unhealthy` while the worklist database does not answer.
     pub status: String,
     /// Naive UTC, ISO 8601.
     pub timestamp: String,
+    /// `ok`, or `unavailable: <why>`.
+    pub database: String,
 }
 
 #[derive(OpenApi)]
