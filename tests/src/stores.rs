@@ -44,6 +44,18 @@ impl Backend {
         }
     }
 
+    /// Another node's store on this PostgreSQL database (this one keeps
+    /// the database).
+    pub fn another_node(&self) -> Backend {
+        let database = self.postgres.as_ref().expect("a PostgreSQL backend");
+        let target = Target::new(&database.url(), None).expect("URL");
+        Backend {
+            store: Store::open(Location::Postgres(Box::new(target))).expect("PostgreSQL store"),
+            dir: crate::temp_dir(),
+            postgres: None,
+        }
+    }
+
     /// A connection.
     pub fn conn(&self) -> Pooled<'_> {
         self.store.get().expect("a connection")

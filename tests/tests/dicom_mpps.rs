@@ -404,6 +404,34 @@ fn a_re_sync_of_the_item_does_not_undo_the_mpps_status(backend: Backend) {
     assert_eq!(site.item_status(id), "COMPLETED");
 }
 
+#[test]
+fn an_n_create_on_one_node_and_its_n_set_on_another_complete_the_item() {
+    let node_a = Site::on(Backend::postgres(), serde_json::json!({}));
+    let node_b = Site::on(node_a.backend.another_node(), serde_json::json!({}));
+    let id = node_a.insert(&[
+        ("patient_id", "SUB01"),
+        ("patient_name", "Doe^John"),
+        ("study_instance_uid", STUDY),
+    ]);
+    let data = create_data("IN PROGRESS", STUDY, &id.to_string(), "SUB01");
+    let created = node_a
+        .client("SCANNER1")
+        .n_create(Some("2.25.912"), &data)
+        .expect("create");
+    assert_eq!(created.status, 0);
+    assert_eq!(node_b.item_status(id), "IN_PROGRESS");
+    let set = node_b
+        .client("SCANNER1")
+        .n_set("2.25.912", &set_data("COMPLETED"))
+        .expect("set");
+    assert_eq!(set.status, 0);
+    assert_eq!(node_a.item_status(id), "COMPLETED");
+    assert_eq!(
+        stored_status(&node_a, "2.25.912").as_deref(),
+        Some("COMPLETED")
+    );
+}
+
 pylantir_tests::both_stores!(
     a_create_then_completed_cycle_moves_the_linked_item_through_its_statuses,
     a_discontinued_step_moves_the_item_to_discontinued,

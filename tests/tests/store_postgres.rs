@@ -225,3 +225,25 @@ fn health_says_whether_the_worklist_database_answers() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn a_source_is_synced_by_one_node_at_a_time_and_taken_over_when_that_node_goes_away() {
+    let node_a = Backend::postgres();
+    let node_b = node_a.another_node();
+    let lock = pylantir::sync::worker::sync_lock("clinic");
+    let syncing = node_a.store.connect().expect("node A's connection");
+    assert!(syncing.try_lock(&lock).expect("lock"));
+    let other = node_b.conn();
+    assert!(!other.try_lock(&lock).expect("lock"), "node B must skip");
+    let unrelated = pylantir::sync::worker::sync_lock("bookings");
+    assert!(other.try_lock(&unrelated).expect("another source's lock"));
+    other.unlock(&unrelated).expect("unlock");
+
+    // Node A dies: its session, and the lock with it, goes away.
+    drop(syncing);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !other.try_lock(&lock).expect("lock") {
+        assert!(Instant::now() < deadline, "node B never took over");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 /// How often a waiting fetch checks the stop flag.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The name of the lock a node holds while it syncs the source `name`.
+pub fn sync_lock(name: &str) -> String {
+    format!("pylantir sync {name}")
+}
+
 /// The worker of one enabled source.
 pub struct Worker {
     source: SourceConfig,
@@ -133,7 +138,7 @@ impl Worker {
         let Some(conn) = self.connection() else {
             return;
         };
-        let lock = format!("pylantir sync {}", self.source.name);
+        let lock = sync_lock(&self.source.name);
         match conn.try_lock(&lock) {
             Ok(true) => {
                 self.sync(&conn, interval, now);
