@@ -247,3 +247,82 @@ fn a_source_is_synced_by_one_node_at_a_time_and_taken_over_when_that_node_goes_a
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_node_killed_during_a_sync_is_taken_over_by_the_other_and_the_worklist_stays_exact() {
+    let dir = pylantir_tests::temp_dir();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugin dir");
+    std::fs::copy(
+        pylantir_tests::library("fixture_failing"),
+        plugins.join("libpylantir_failing.so"),
+    )
+    .expect("fixture copied");
+    let database = PgDatabase::new();
+    let started = dir.path().join("first-fetch-started");
+    // The first fetch (on whichever node) marks its start and hangs; every
+    // later one returns the five entries.
+    let config = serde_json::json!({
+        "db_url": database.url(),
+        "data_sources": [{
+            "name": "feed",
+            "type": "failing",
+            "isolation": "in-process",
+            "sync_interval": 1,
+            "fetch_timeout": 600,
+            "config": {"mode": "sleep", "marker": started, "count": 5},
+            "field_mapping": {"x": "patient_id"}
+        }]
+    })
+    .to_string();
+    let (config_a, config_b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    std::fs::write(&config_a, &config).expect("config a");
+    std::fs::write(&config_b, &config).expect("config b");
+    let store = Backend::postgres_on(database);
+    let items = || query::list_items(&store.conn(), &query::ItemFilter::default()).expect("items");
+
+    let node_a = pylantir_tests::server::ServerProcess::start(&config_a, &plugins, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no fetch on node A:\n{}",
+            node_a.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let node_b = pylantir_tests::server::ServerProcess::start(&config_b, &plugins, &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        items().is_empty(),
+        "node B synced while node A held the source"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-KILL", &node_a.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while items().len() < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "node B never took over:\n{}",
+            node_b.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let mut records: Vec<String> = items()
+        .iter()
+        .map(|item| {
+            item["source_record_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    records.sort();
+    assert_eq!(records, ["rec-0", "rec-1", "rec-2", "rec-3", "rec-4"]);
+    drop(node_a);
+}
