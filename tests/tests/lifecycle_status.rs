@@ -4,12 +4,12 @@
 //! runs the built plugin against a fake Calpendo server on 127.0.0.1.
 
 use pylantir::source::SourceFactory;
-use pylantir::store::{self, mpps};
+use pylantir::store::{mpps, Db};
 use pylantir::sync::{apply_entries, apply_fetch};
 use pylantir_plugin_api::Entry;
 use pylantir_tests::calpendo::FakeCalpendo;
 use pylantir_tests::plugin_files::load_in_process;
-use rusqlite::Connection;
+use pylantir_tests::stores::Backend;
 use serde_json::{json, Value};
 
 fn entries(list: Value) -> Vec<Entry> {
@@ -20,20 +20,14 @@ fn entries(list: Value) -> Vec<Entry> {
         .collect()
 }
 
-fn fresh() -> (tempfile::TempDir, Connection) {
-    let dir = pylantir_tests::temp_dir();
-    let conn = store::open(&dir.path().join("worklist.db")).expect("opened");
-    (dir, conn)
-}
-
-fn status_of(conn: &Connection, record_id: &str) -> Option<(String, Option<String>)> {
+fn status_of(conn: &dyn Db, record_id: &str) -> Option<(String, Option<String>)> {
     conn.query_row(
         "SELECT performed_procedure_step_status, status_set_by FROM worklist_items \
          WHERE source_record_id = ?1",
-        [record_id],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+        &[record_id.into()],
     )
-    .ok()
+    .expect("query")
+    .map(|row| (row.text(0).unwrap_or_default(), row.text(1)))
 }
 
 fn booking(status: Option<&str>) -> Vec<Entry> {
@@ -45,9 +39,10 @@ fn booking(status: Option<&str>) -> Vec<Entry> {
     entries(json!([entry]))
 }
 
-#[test]
-fn a_booking_the_source_discontinues_becomes_discontinued_and_can_be_scheduled_again() {
-    let (_dir, conn) = fresh();
+fn a_booking_the_source_discontinues_becomes_discontinued_and_can_be_scheduled_again(
+    backend: Backend,
+) {
+    let conn = backend.conn();
     apply_entries(&conn, "csv", "clinic", &booking(None)).expect("first sync");
     assert_eq!(status_of(&conn, "B1"), Some(("SCHEDULED".into(), None)));
 
@@ -66,9 +61,8 @@ fn a_booking_the_source_discontinues_becomes_discontinued_and_can_be_scheduled_a
     );
 }
 
-#[test]
-fn a_status_set_by_mpps_is_never_changed_by_a_source_status() {
-    let (_dir, conn) = fresh();
+fn a_status_set_by_mpps_is_never_changed_by_a_source_status(backend: Backend) {
+    let conn = backend.conn();
     apply_entries(&conn, "csv", "clinic", &booking(None)).expect("first sync");
     let links = [mpps::LinkKeys {
         patient_id: Some("P1".into()),
@@ -89,18 +83,16 @@ fn a_status_set_by_mpps_is_never_changed_by_a_source_status() {
     }
 }
 
-#[test]
-fn a_booking_discontinued_at_its_first_sight_is_not_stored() {
-    let (_dir, conn) = fresh();
+fn a_booking_discontinued_at_its_first_sight_is_not_stored(backend: Backend) {
+    let conn = backend.conn();
     let counts =
         apply_entries(&conn, "csv", "clinic", &booking(Some("DISCONTINUED"))).expect("sync");
     assert_eq!((counts.inserted, counts.rejected), (0, 0));
     assert_eq!(status_of(&conn, "B1"), None);
 }
 
-#[test]
-fn a_status_other_than_scheduled_or_discontinued_rejects_that_entry_alone() {
-    let (_dir, conn) = fresh();
+fn a_status_other_than_scheduled_or_discontinued_rejects_that_entry_alone(backend: Backend) {
+    let conn = backend.conn();
     let batch = entries(json!([
         {"source_record_id": "B1", "patient_id": "P1", "performed_procedure_step_status": "COMPLETED"},
         {"source_record_id": "B2", "patient_id": "P2"}
@@ -110,8 +102,7 @@ fn a_status_other_than_scheduled_or_discontinued_rejects_that_entry_alone() {
     assert_eq!(status_of(&conn, "B1"), None);
 }
 
-#[test]
-fn a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued() {
+fn a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued(backend: Backend) {
     const USER: &str = "mri-sync";
     const PASSWORD: &str = "Calpendo-Lifecycle-Pa55";
     let registry = load_in_process(&["pylantir_calpendo"]);
@@ -141,7 +132,7 @@ fn a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued() {
         .unwrap(),
     )
     .unwrap();
-    let (_dir, conn) = fresh();
+    let conn = backend.conn();
     for server in [&booked, &cancelled] {
         let mut config = example["data_sources"][0]["config"].clone();
         config["base_url"] = json!(server.url());
@@ -164,3 +155,11 @@ fn a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued() {
         Some("SCHEDULED")
     );
 }
+
+pylantir_tests::both_stores!(
+    a_booking_the_source_discontinues_becomes_discontinued_and_can_be_scheduled_again,
+    a_status_set_by_mpps_is_never_changed_by_a_source_status,
+    a_booking_discontinued_at_its_first_sight_is_not_stored,
+    a_status_other_than_scheduled_or_discontinued_rejects_that_entry_alone,
+    a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued,
+);

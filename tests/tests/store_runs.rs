@@ -1,12 +1,11 @@
 //! The `sync_runs` journal.
 
-use pylantir::store::{self, runs};
+use pylantir::store::{runs, Db};
+use pylantir_tests::stores::Backend;
 
-#[test]
-fn runs_older_than_the_retention_are_pruned_per_source() {
-    let dir = pylantir_tests::temp_dir();
-    let conn = store::open(&dir.path().join("worklist.db")).expect("opened");
-    conn.execute_batch(
+fn runs_older_than_the_retention_are_pruned_per_source(backend: Backend) {
+    let conn = backend.conn();
+    conn.batch(
         "INSERT INTO sync_runs (source, started_at) VALUES
             ('a', '2000-01-01T00:00:00.000Z'), ('b', '2000-01-01T00:00:00.000Z');",
     )
@@ -22,3 +21,5 @@ fn runs_older_than_the_retention_are_pruned_per_source() {
     assert!(left.contains(&("a".to_string(), recent)));
     assert!(left.iter().any(|(s, _)| s == "b"));
 }
+
+pylantir_tests::both_stores!(runs_older_than_the_retention_are_pruned_per_source);
