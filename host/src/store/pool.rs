@@ -179,14 +179,6 @@ impl Store {
         })
     }
 
-    /// Whether the database answers now (for `/health`).
-    pub fn check(&self) -> Result<(), StoreError> {
-        let conn = self.get()?;
-        conn.query_row("SELECT 1", &[])
-            .map(drop)
-            .map_err(|e| StoreError::database(self.location(), e))
-    }
-
     fn give_back(&self, conn: Conn) {
         let Ok(mut idle) = self.inner.idle.lock() else {
             return;
