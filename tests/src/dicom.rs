@@ -5,6 +5,7 @@
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::{Client, ScuOptions};
+use pylantir::dicom::transport::TlsListener;
 use pylantir::dicom::{RunningServer, Server, ServerOptions};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -19,12 +20,24 @@ pub struct Site {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
     pub config: serde_json::Value,
+    /// The TLS listener, and whether the plain one runs beside it.
+    pub tls: Option<(TlsListener, bool)>,
     pub server: Option<RunningServer>,
 }
 
 impl Site {
     /// A fresh database and a server with this configuration.
     pub fn new(config: serde_json::Value) -> Site {
+        Site::serving(config, None)
+    }
+
+    /// A fresh database and a server with this configuration, listening
+    /// over TLS too (`plain`: the plain listener as well).
+    pub fn with_tls(config: serde_json::Value, tls: TlsListener, plain: bool) -> Site {
+        Site::serving(config, Some((tls, plain)))
+    }
+
+    fn serving(config: serde_json::Value, tls: Option<(TlsListener, bool)>) -> Site {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("worklist.db");
         drop(pylantir::store::open(&db).expect("create the database"));
@@ -32,6 +45,7 @@ impl Site {
             dir,
             db,
             config,
+            tls,
             server: None,
         };
         site.start();
@@ -40,8 +54,12 @@ impl Site {
 
     /// Starts (or restarts) the server on a new free port.
     pub fn start(&mut self) {
-        let options = ServerOptions::from_config(&self.config, AE, "127.0.0.1", 0)
+        let mut options = ServerOptions::from_config(&self.config, AE, "127.0.0.1", 0)
             .expect("valid test configuration");
+        if let Some((tls, plain)) = &self.tls {
+            options.tls = Some(tls.clone());
+            options.plain = *plain;
+        }
         let server = Server::bind(options, &self.db).expect("server binds");
         self.server = Some(server.spawn().expect("server starts"));
     }
@@ -68,6 +86,16 @@ impl Site {
             .as_ref()
             .expect("server running")
             .local_addr()
+            .port()
+            .to_string()
+    }
+
+    /// The TLS listener's port, as text for DCMTK.
+    pub fn tls_port(&self) -> String {
+        self.server
+            .as_ref()
+            .and_then(RunningServer::tls_addr)
+            .expect("TLS listener running")
             .port()
             .to_string()
     }

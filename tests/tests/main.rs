@@ -36,3 +36,4 @@ mod store_migration;
 mod store_runs;
 mod store_upsert;
 mod sync_plugins;
+mod tls;
