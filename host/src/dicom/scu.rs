@@ -74,7 +74,7 @@ pub struct Client {
 /// The association under a [`Client`].
 enum Link {
     Plain(ClientAssociation<TcpStream>),
-    Tls(ClientAssociation<TlsStream>),
+    Tls(Box<ClientAssociation<TlsStream>>),
 }
 
 /// Runs `$body` with `$a` bound to the association, whichever stream it has.
@@ -132,7 +132,7 @@ impl Client {
             .server_name(crate::tls::server_name(&options.addr))
             .establish_with_tls(&options.addr)
             .map_err(|e| association_error(options, &e))?;
-        Ok(Client::new(Link::Tls(assoc)))
+        Ok(Client::new(Link::Tls(Box::new(assoc))))
     }
 
     fn new(mut assoc: Link) -> Client {
