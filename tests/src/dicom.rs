@@ -60,7 +60,10 @@ impl Site {
             options.tls = Some(tls.clone());
             options.plain = *plain;
         }
-        let server = Server::bind(options, &self.db).expect("server binds");
+        let store =
+            pylantir::store::Store::open(pylantir::store::Location::Sqlite(self.db.clone()))
+                .expect("the database opens");
+        let server = Server::bind(options, store).expect("server binds");
         self.server = Some(server.spawn().expect("server starts"));
     }
 

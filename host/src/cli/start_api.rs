@@ -49,7 +49,18 @@ pub fn run(args: &StartApiArgs) -> i32 {
         dicom: args.config.dicom_options(),
         ..http::Extras::default()
     };
-    let server = match http::start(settings, extras) {
+    let store = match args
+        .config
+        .database()
+        .and_then(|location| crate::store::Store::open(location).map_err(|e| e.to_string()))
+    {
+        Ok(store) => store,
+        Err(message) => {
+            log::error!("{message}");
+            return 1;
+        }
+    };
+    let server = match http::start(settings, extras, store) {
         Ok(server) => server,
         Err(message) => {
             log::error!("{message}");
@@ -71,6 +82,7 @@ pub fn with_start(
     config: &Config,
     dicom: &ServerOptions,
     plugins: serde_json::Value,
+    store: &crate::store::Store,
 ) -> Result<Option<ApiServer>, String> {
     let settings = ApiSettings::from_config(&config.raw, &config.path, &config.db_path).map_err(
         |problems| {
@@ -89,5 +101,5 @@ pub fn with_start(
         sources: Some(config.sources.clone()),
         plugins: Some(plugins),
     };
-    http::start(settings, extras).map(Some)
+    http::start(settings, extras, store.clone()).map(Some)
 }

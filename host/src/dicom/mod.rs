@@ -1,7 +1,7 @@
 //! The DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
 //!
 //! - [`options`]: server options from the JSON configuration; visibility windows.
-//! - [`server`]: listeners (plain, TLS), association limits and negotiation, store connection pool.
+//! - [`server`]: listeners (plain, TLS), association limits and negotiation.
 //! - [`transport`]: plain TCP or TLS under an association; the TLS listener's settings.
 //! - [`admission`]: per-address connection caps, the negotiation deadline, closing at stop.
 //! - [`association`]: one association, transport and dispatch: receive, reassemble, respond, abort.

@@ -1,13 +1,13 @@
 //! The listeners (plain TCP and/or TLS): bind, accept connections (within
 //! the limits of [`admission`](super::admission)), enforce
 //! `max_associations`, negotiate each association (TLS handshake, AE titles,
-//! SOP classes, transfer syntaxes) and hand it to its own thread. Also the
-//! pool of store connections.
+//! SOP classes, transfer syntaxes) and hand it to its own thread.
 
 use super::admission::{Admission, Watch};
 use super::association;
 use super::options::ServerOptions;
 use super::transport::{TlsStream, Transport};
+use crate::store::Store;
 use dicom_dictionary_std::uids;
 use dicom_transfer_syntax_registry::entries;
 use dicom_ul::association::server::{AccessControl, ServerAssociationOptions};
@@ -18,13 +18,10 @@ use dicom_ul::pdu::{
 };
 use dicom_ul::Pdu;
 use dicom_ul::ServerAssociation;
-use rusqlite::Connection;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,75 +39,12 @@ pub const TRANSFER_SYNTAXES: [&str; 3] = [
     entries::EXPLICIT_VR_BIG_ENDIAN.uid(), // retired, still accepted
 ];
 
-/// Store connections shared by the association threads.
-pub struct Pool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-/// A store connection borrowed from the pool; returned when dropped.
-pub struct Pooled<'a> {
-    pool: &'a Pool,
-    conn: Option<Connection>,
-}
-
-impl Pool {
-    fn new(path: &Path) -> Pool {
-        Pool {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Takes an idle connection or opens a new one.
-    pub fn get(&self) -> Result<Pooled<'_>, crate::store::StoreError> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let conn = crate::store::open(&self.path)?;
-                conn.set_prepared_statement_cache_capacity(64);
-                conn
-            }
-        };
-        Ok(Pooled {
-            pool: self,
-            conn: Some(conn),
-        })
-    }
-}
-
-impl Deref for Pooled<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
-impl DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.pool.idle.lock()) {
-            idle.push(conn);
-        }
-    }
-}
-
 /// What every association thread shares.
 pub struct Shared {
     /// The options the server was started with.
     pub options: ServerOptions,
-    /// The store.
-    pub pool: Pool,
+    /// The worklist database.
+    pub store: Store,
     /// The connections: per-address caps, negotiation deadline, stop.
     pub admission: Arc<Admission>,
     /// Associations established and not yet ended.
@@ -226,16 +160,9 @@ impl Drop for RunningServer {
 }
 
 impl Server {
-    /// Binds the listening sockets (plain on `port` unless turned off, TLS
-    /// on `tls.port` when configured) and checks that the store opens.
-    pub fn bind(options: ServerOptions, db_path: &Path) -> io::Result<Server> {
-        let pool = Pool::new(db_path);
-        pool.get().map_err(|e| {
-            io::Error::other(format!(
-                "cannot open the worklist database {}: {e}",
-                db_path.display()
-            ))
-        })?;
+    /// Binds the listening sockets of a server answering from `store`
+    /// (plain on `port` unless turned off, TLS on `tls.port` when configured).
+    pub fn bind(options: ServerOptions, store: Store) -> io::Result<Server> {
         let mut listeners = Vec::new();
         if options.plain {
             listeners.push(Listener::bind(&options.ip, options.port, None)?);
@@ -257,7 +184,7 @@ impl Server {
             listeners,
             shared: Arc::new(Shared {
                 options,
-                pool,
+                store,
                 admission,
                 established: AtomicUsize::new(0),
             }),

@@ -95,7 +95,7 @@ pub fn handle<S: Transport>(
         Err(e) => return Err(End::Abort(e)),
     };
     let shared = peer.shared;
-    let conn = match shared.pool.get() {
+    let conn = match shared.store.get() {
         Ok(conn) => conn,
         Err(e) => {
             log::error!(
@@ -112,7 +112,7 @@ pub fn handle<S: Transport>(
     };
     let mut sent: u64 = 0;
     let mut outcome: Result<bool, End> = Ok(false);
-    let result = crate::store::find::for_each_item(&conn, &request.filter, |row| {
+    let result = crate::store::find::for_each_item(&*conn, &request.filter, |row| {
         if sent % 16 == 0 {
             match peer.cancel_requested(message_id) {
                 Ok(false) => {}
