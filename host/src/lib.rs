@@ -12,6 +12,7 @@
 //! - [`store`]: the SQLite worklist database: schema, migrations, queries.
 //! - [`housekeeping`]: retention: deleting expired rows in bounded batches.
 //! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
+//! - [`tls`]: TLS on rustls (the BCP 195 profile), certificate and key files.
 //! - [`http`]: the HTTP API (Python pylantir's REST API and more), its users and tokens.
 
 pub mod cli;
@@ -24,3 +25,4 @@ pub mod loader;
 pub mod source;
 pub mod store;
 pub mod sync;
+pub mod tls;

@@ -6,6 +6,7 @@ use crate::stores::Backend;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::{Client, ScuOptions};
+use pylantir::dicom::transport::TlsListener;
 use pylantir::dicom::{RunningServer, Server, ServerOptions};
 use pylantir::store::pool::Pooled;
 use pylantir::store::Db;
@@ -21,6 +22,8 @@ pub struct Site {
     pub dir: tempfile::TempDir,
     pub backend: Backend,
     pub config: serde_json::Value,
+    /// The TLS listener, and whether the plain one runs beside it.
+    pub tls: Option<(TlsListener, bool)>,
     pub server: Option<RunningServer>,
 }
 
@@ -32,10 +35,25 @@ impl Site {
 
     /// A server with this configuration on `backend`'s fresh database.
     pub fn on(backend: Backend, config: serde_json::Value) -> Site {
+        Site::serving(backend, config, None)
+    }
+
+    /// A fresh SQLite database and a server with this configuration,
+    /// listening over TLS too (`plain`: the plain listener as well).
+    pub fn with_tls(config: serde_json::Value, tls: TlsListener, plain: bool) -> Site {
+        Site::serving(Backend::sqlite(), config, Some((tls, plain)))
+    }
+
+    fn serving(
+        backend: Backend,
+        config: serde_json::Value,
+        tls: Option<(TlsListener, bool)>,
+    ) -> Site {
         let mut site = Site {
             dir: tempfile::tempdir().expect("temp dir"),
             backend,
             config,
+            tls,
             server: None,
         };
         site.start();
@@ -44,8 +62,12 @@ impl Site {
 
     /// Starts (or restarts) the server on a new free port.
     pub fn start(&mut self) {
-        let options = ServerOptions::from_config(&self.config, AE, "127.0.0.1", 0)
+        let mut options = ServerOptions::from_config(&self.config, AE, "127.0.0.1", 0)
             .expect("valid test configuration");
+        if let Some((tls, plain)) = &self.tls {
+            options.tls = Some(tls.clone());
+            options.plain = *plain;
+        }
         let server = Server::bind(options, self.backend.store.clone()).expect("server binds");
         self.server = Some(server.spawn().expect("server starts"));
     }
@@ -72,6 +94,16 @@ impl Site {
             .as_ref()
             .expect("server running")
             .local_addr()
+            .port()
+            .to_string()
+    }
+
+    /// The TLS listener's port, as text for DCMTK.
+    pub fn tls_port(&self) -> String {
+        self.server
+            .as_ref()
+            .and_then(RunningServer::tls_addr)
+            .expect("TLS listener running")
             .port()
             .to_string()
     }

@@ -37,3 +37,4 @@ mod store_postgres;
 mod store_runs;
 mod store_upsert;
 mod sync_plugins;
+mod tls;

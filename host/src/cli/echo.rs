@@ -1,9 +1,10 @@
 //! `pylantir echo`: C-ECHO a DICOM server. Also the connection options the
 //! other SCU commands share (pylantir 0.4 spellings kept).
 
-use crate::dicom::scu::{Client, ScuOptions};
+use crate::dicom::scu::{Client, ScuError, ScuOptions};
 use clap::Args;
 use dicom_dictionary_std::uids;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where the SCU commands connect, and as whom.
@@ -28,6 +29,19 @@ pub struct ConnectionArgs {
     /// Seconds to wait for the server at each step.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Connect over TLS (the server's certificate checked against --tls-ca
+    /// and the host given by --ip).
+    #[arg(long, requires = "tls_ca")]
+    pub tls: bool,
+    /// PEM bundle of the CA certificates trusted for the server's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Our client certificate chain (PEM), for servers that require one.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ConnectionArgs {
@@ -38,6 +52,20 @@ impl ConnectionArgs {
             called_ae: self.ae_title.clone(),
             calling_ae: self.calling_ae_title.clone(),
             timeout: Duration::from_secs(self.timeout),
+        }
+    }
+
+    /// Connects, over TLS with `--tls`, proposing these SOP classes.
+    pub fn connect(&self, sop_classes: &[&str]) -> Result<Client, ScuError> {
+        let options = self.scu();
+        match (&self.tls, &self.tls_ca) {
+            (true, Some(ca)) => {
+                let identity = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
+                let config =
+                    crate::tls::client_config(ca, identity).map_err(|e| ScuError(e.message))?;
+                Client::connect_tls(&options, config, sop_classes)
+            }
+            _ => Client::connect(&options, sop_classes),
         }
     }
 }
@@ -52,11 +80,14 @@ pub struct EchoArgs {
 /// Runs `echo`; exit code 0 on Success.
 pub fn run(args: &EchoArgs) -> i32 {
     let options = args.connection.scu();
-    let outcome = Client::connect(&options, &[uids::VERIFICATION]).and_then(|mut client| {
-        let status = client.echo()?;
-        client.release()?;
-        Ok(status)
-    });
+    let outcome = args
+        .connection
+        .connect(&[uids::VERIFICATION])
+        .and_then(|mut client| {
+            let status = client.echo()?;
+            client.release()?;
+            Ok(status)
+        });
     match outcome {
         Ok(0) => {
             println!("C-ECHO {} at {}: Success", options.called_ae, options.addr);

@@ -2,7 +2,6 @@
 //! scanner would see, as a table or as JSON.
 
 use super::echo::ConnectionArgs;
-use crate::dicom::scu::Client;
 use clap::Args;
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
@@ -116,7 +115,9 @@ pub fn run(args: &TestClientArgs) -> i32 {
     let options = args.connection.scu();
     let query = identifier(args);
     let mut rows = Vec::new();
-    let outcome = Client::connect(&options, &[uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND])
+    let outcome = args
+        .connection
+        .connect(&[uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND])
         .and_then(|mut client| {
             let status = client.find(&query, |_, answer| {
                 rows.push(row(&answer));

@@ -2,7 +2,6 @@
 //! DISCONTINUED), with pylantir 0.4's option spellings.
 
 use super::echo::ConnectionArgs;
-use crate::dicom::scu::Client;
 use clap::{Args, ValueEnum};
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
@@ -156,8 +155,10 @@ pub fn run(args: &TestMppsArgs) -> i32 {
         eprintln!("test-mpps --mpps_action set needs --sop_uid (the UID the create printed)");
         return 2;
     }
-    let outcome = Client::connect(&options, &[uids::MODALITY_PERFORMED_PROCEDURE_STEP]).and_then(
-        |mut client| {
+    let outcome = args
+        .connection
+        .connect(&[uids::MODALITY_PERFORMED_PROCEDURE_STEP])
+        .and_then(|mut client| {
             let response = match args.action {
                 Action::Create => client.n_create(args.sop_uid.as_deref(), &create_data(args))?,
                 Action::Set => client.n_set(
@@ -167,8 +168,7 @@ pub fn run(args: &TestMppsArgs) -> i32 {
             };
             client.release()?;
             Ok(response)
-        },
-    );
+        });
     match outcome {
         Ok(response) => {
             let uid = response

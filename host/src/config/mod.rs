@@ -126,12 +126,14 @@ impl Config {
     }
 
     /// The DICOM server's options: `flags` (the command line) over the
-    /// configuration's keys over the defaults.
+    /// configuration's keys over the defaults; the `tls` block's files read.
     pub fn server_options(
         &self,
         flags: &server::Flags,
     ) -> Result<crate::dicom::ServerOptions, Vec<Problem>> {
-        server::options(&self.raw, flags)
+        let mut options = server::options(&self.raw, flags)?;
+        (options.tls, options.plain) = server::tls(&self.raw, &self.path)?;
+        Ok(options)
     }
 }
 

@@ -110,6 +110,9 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
     if let Err(dicom) = super::server::options(raw, &super::server::Flags::default()) {
         problems.extend(dicom);
     }
+    if let Err(tls) = super::server::tls(raw, &document.path) {
+        problems.extend(tls);
+    }
 
     let mut sources = Vec::new();
     match raw.get("data_sources") {
@@ -191,6 +194,7 @@ pub const KNOWN_TOP_LEVEL: &[&str] = &[
     "mwl_days_ahead",
     "mwl_visible_statuses",
     "max_connections_per_address",
+    "tls",
 ];
 
 /// Keys of a source object the host reads; everything under `config`

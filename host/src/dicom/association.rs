@@ -5,6 +5,7 @@
 
 use super::dimse::{self, field, status, Assembler, Message, ResponseFields};
 use super::server::{quickack, Shared};
+use super::transport::Transport;
 use super::{echo, find, mpps};
 use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
@@ -16,7 +17,7 @@ use dicom_ul::pdu::PresentationContextResultReason;
 use dicom_ul::{Pdu, ServerAssociation};
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 /// Why an association ends.
 pub enum End {
@@ -29,13 +30,15 @@ pub enum End {
 }
 
 /// A running association and its reassembly state.
-pub struct Peer<'s> {
+pub struct Peer<'s, S: Transport> {
     /// The association.
-    pub assoc: ServerAssociation<TcpStream>,
+    pub assoc: ServerAssociation<S>,
     /// The peer's address, for the log.
     pub addr: SocketAddr,
     /// The calling AE title.
     pub aet: String,
+    /// The subject of the peer's TLS certificate (TLS with client certificates only).
+    pub tls_subject: Option<String>,
     /// Server-wide state.
     pub shared: &'s Shared,
     assembler: Assembler,
@@ -47,16 +50,19 @@ pub struct Peer<'s> {
 const OUT_BATCH: usize = 64 * 1024;
 
 /// Serves an established association until it is released or aborted.
-pub fn serve(mut assoc: ServerAssociation<TcpStream>, addr: SocketAddr, shared: &Shared) {
+pub fn serve<S: Transport>(mut assoc: ServerAssociation<S>, addr: SocketAddr, shared: &Shared) {
     let aet = assoc.peer_ae_title().to_string();
     let _ = assoc
         .inner_stream()
+        .tcp()
         .set_read_timeout(Some(shared.options.dimse_timeout));
+    let tls_subject = assoc.inner_stream().peer_subject();
     log::debug!("association from {addr} (calling AE '{aet}') established");
     let mut peer = Peer {
         assoc,
         addr,
         aet,
+        tls_subject,
         shared,
         assembler: Assembler::new(shared.options.max_message_bytes),
         backlog: VecDeque::new(),
@@ -106,9 +112,9 @@ fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-impl Peer<'_> {
+impl<S: Transport> Peer<'_, S> {
     fn receive(&mut self) -> Result<Pdu, End> {
-        quickack(self.assoc.inner_stream());
+        quickack(self.assoc.inner_stream().tcp());
         self.assoc.receive().map_err(|e| {
             if self.shared.admission.is_stopped() {
                 End::Abort("the server is stopping".into())
@@ -168,11 +174,12 @@ impl Peer<'_> {
     /// Whether a C-CANCEL for `message_id` has arrived (without blocking).
     pub(super) fn cancel_requested(&mut self, message_id: u16) -> Result<bool, End> {
         let (stream, buffer) = self.assoc.get_mut();
-        if buffer.is_empty() {
+        if buffer.is_empty() && !stream.has_buffered_plaintext() {
             let mut probe = [0u8; 1];
-            let _ = stream.set_nonblocking(true);
-            let peeked = stream.peek(&mut probe);
-            let _ = stream.set_nonblocking(false);
+            let socket = stream.tcp();
+            let _ = socket.set_nonblocking(true);
+            let peeked = socket.peek(&mut probe);
+            let _ = socket.set_nonblocking(false);
             match peeked {
                 Ok(0) => return Err(End::PeerGone("connection closed during a find".into())),
                 Ok(_) => {}
@@ -244,7 +251,8 @@ impl Peer<'_> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let result = self.assoc.inner_stream().write_all(&self.out);
+        let stream = self.assoc.inner_stream();
+        let result = stream.write_all(&self.out).and_then(|()| stream.flush());
         self.out.clear();
         result.map_err(|e| End::PeerGone(format!("sending failed: {e}")))
     }

@@ -1,7 +1,8 @@
 //! The DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
 //!
 //! - [`options`]: server options from the JSON configuration; visibility windows.
-//! - [`server`]: listener, association limits and negotiation.
+//! - [`server`]: listeners (plain, TLS), association limits and negotiation.
+//! - [`transport`]: plain TCP or TLS under an association; the TLS listener's settings.
 //! - [`admission`]: per-address connection caps, the negotiation deadline, closing at stop.
 //! - [`association`]: one association, transport and dispatch: receive, reassemble, respond, abort.
 //! - [`dimse`]: command fields, status codes, command sets, PDV reassembly, encoding.
@@ -21,6 +22,7 @@ pub mod mpps;
 pub mod options;
 pub mod scu;
 pub mod server;
+pub mod transport;
 pub mod wire_checks;
 
 pub use options::ServerOptions;

@@ -5,6 +5,7 @@
 
 use super::association::{End, Peer};
 use super::dimse::{self, status, Message, ResponseFields};
+use super::transport::Transport;
 use crate::store::mpps::{self as store, Created, LinkKeys};
 use dicom_core::header::Header;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
@@ -47,7 +48,12 @@ impl Outcome {
     }
 }
 
-fn respond(peer: &mut Peer<'_>, request: &Message, uid: &str, outcome: Outcome) -> Result<(), End> {
+fn respond<S: Transport>(
+    peer: &mut Peer<'_, S>,
+    request: &Message,
+    uid: &str,
+    outcome: Outcome,
+) -> Result<(), End> {
     let verb = if request.field() == dimse::field::N_CREATE_RQ {
         "N-CREATE"
     } else {
@@ -148,8 +154,8 @@ fn link_keys(object: &InMemDicomObject) -> Vec<LinkKeys> {
 }
 
 /// Handles N-CREATE-RQ.
-pub fn handle_create(
-    peer: &mut Peer<'_>,
+pub fn handle_create<S: Transport>(
+    peer: &mut Peer<'_, S>,
     request: &Message,
     ts: &TransferSyntax,
 ) -> Result<(), End> {
@@ -159,8 +165,8 @@ pub fn handle_create(
     respond(peer, request, &uid, outcome)
 }
 
-fn create(
-    peer: &mut Peer<'_>,
+fn create<S: Transport>(
+    peer: &mut Peer<'_, S>,
     uid: &str,
     request: &Message,
     ts: &TransferSyntax,
@@ -209,7 +215,11 @@ fn create(
 }
 
 /// Handles N-SET-RQ.
-pub fn handle_set(peer: &mut Peer<'_>, request: &Message, ts: &TransferSyntax) -> Result<(), End> {
+pub fn handle_set<S: Transport>(
+    peer: &mut Peer<'_, S>,
+    request: &Message,
+    ts: &TransferSyntax,
+) -> Result<(), End> {
     let uid = dimse::str_of(&request.command, tags::REQUESTED_SOP_INSTANCE_UID).unwrap_or_default();
     let outcome = set(peer, &uid, request, ts).unwrap_or_else(|failure| failure);
     respond(peer, request, &uid, outcome)
@@ -225,8 +235,8 @@ fn no_longer_updatable() -> Outcome {
     }
 }
 
-fn set(
-    peer: &mut Peer<'_>,
+fn set<S: Transport>(
+    peer: &mut Peer<'_, S>,
     uid: &str,
     request: &Message,
     ts: &TransferSyntax,

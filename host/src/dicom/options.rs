@@ -2,6 +2,7 @@
 //! pylantir 0.4 plus ours), with defaults, and the per-source visibility
 //! windows resolved against the clock at query time.
 
+use super::transport::TlsListener;
 use crate::store::find::SourceWindow;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
@@ -46,6 +47,10 @@ pub struct ServerOptions {
     pub max_message_bytes: usize,
     /// Per-source visibility windows.
     pub windows: Vec<WindowRule>,
+    /// The TLS listener (`tls`), beside or instead of the plain one.
+    pub tls: Option<TlsListener>,
+    /// Whether the plain listener on `port` runs (`tls.plain`, default true).
+    pub plain: bool,
 }
 
 /// One data source's visibility rule.
@@ -94,6 +99,8 @@ impl ServerOptions {
             max_pdu_length: 65_536,
             max_message_bytes: 16 * 1024 * 1024,
             windows: Vec::new(),
+            tls: None,
+            plain: true,
         }
     }
 

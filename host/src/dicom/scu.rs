@@ -4,6 +4,7 @@
 
 use super::dimse::{self, field, status, Assembler, Message};
 use super::server::{quickack, tune_socket};
+use super::transport::Transport;
 use dicom_core::{dicom_value, DataElement, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
@@ -18,6 +19,7 @@ use std::fmt;
 use std::io::Write;
 use std::net::TcpStream;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where and as whom to connect.
@@ -58,46 +60,102 @@ pub struct Response {
     pub command: InMemDicomObject,
 }
 
-/// An established association as SCU.
+/// A TLS stream as dicom-ul's `establish_with_tls` returns it.
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// An established association as SCU, over plain TCP or TLS.
 pub struct Client {
-    assoc: ClientAssociation<TcpStream>,
+    assoc: Link,
     assembler: Assembler,
     backlog: VecDeque<Message>,
     next_id: u16,
 }
 
-impl Client {
-    /// Connects and negotiates one presentation context per SOP class
-    /// (explicit and implicit VR little endian).
-    pub fn connect(options: &ScuOptions, sop_classes: &[&str]) -> Result<Client, ScuError> {
-        let mut negotiation = ClientAssociationOptions::new()
-            .calling_ae_title(options.calling_ae.clone())
-            .called_ae_title(options.called_ae.clone())
-            .read_timeout(options.timeout)
-            .write_timeout(options.timeout)
-            .connection_timeout(options.timeout);
-        for class in sop_classes {
-            negotiation = negotiation.with_abstract_syntax(class.to_string());
+/// The association under a [`Client`].
+enum Link {
+    Plain(ClientAssociation<TcpStream>),
+    Tls(Box<ClientAssociation<TlsStream>>),
+}
+
+/// Runs `$body` with `$a` bound to the association, whichever stream it has.
+macro_rules! on_link {
+    ($link:expr, $a:ident => $body:expr) => {
+        match &mut $link {
+            Link::Plain($a) => $body,
+            Link::Tls($a) => $body,
         }
-        let mut assoc = negotiation.establish_with(&options.addr).map_err(|e| {
-            err(
-                &format!("association with {} at {}", options.called_ae, options.addr),
-                &e,
-            )
-        })?;
-        tune_socket(assoc.inner_stream());
-        Ok(Client {
+    };
+}
+
+/// The association request: our AE titles, timeouts, one presentation
+/// context per SOP class (explicit and implicit VR little endian).
+fn negotiation(options: &ScuOptions, sop_classes: &[&str]) -> ClientAssociationOptions<'static> {
+    let mut negotiation = ClientAssociationOptions::new()
+        .calling_ae_title(options.calling_ae.clone())
+        .called_ae_title(options.called_ae.clone())
+        .read_timeout(options.timeout)
+        .write_timeout(options.timeout)
+        .connection_timeout(options.timeout);
+    for class in sop_classes {
+        negotiation = negotiation.with_abstract_syntax(class.to_string());
+    }
+    negotiation
+}
+
+fn association_error(options: &ScuOptions, e: &dyn std::error::Error) -> ScuError {
+    err(
+        &format!("association with {} at {}", options.called_ae, options.addr),
+        e,
+    )
+}
+
+impl Client {
+    /// Connects over plain TCP and negotiates one presentation context per
+    /// SOP class (explicit and implicit VR little endian).
+    pub fn connect(options: &ScuOptions, sop_classes: &[&str]) -> Result<Client, ScuError> {
+        let assoc = negotiation(options, sop_classes)
+            .establish_with(&options.addr)
+            .map_err(|e| association_error(options, &e))?;
+        Ok(Client::new(Link::Plain(assoc)))
+    }
+
+    /// Connects over TLS with `tls` (the server's certificate checked
+    /// against the host part of the address) and negotiates as
+    /// [`Client::connect`] does.
+    pub fn connect_tls(
+        options: &ScuOptions,
+        tls: Arc<rustls::ClientConfig>,
+        sop_classes: &[&str],
+    ) -> Result<Client, ScuError> {
+        let assoc = negotiation(options, sop_classes)
+            .tls_config(tls)
+            .server_name(crate::tls::server_name(&options.addr))
+            .establish_with_tls(&options.addr)
+            .map_err(|e| association_error(options, &e))?;
+        Ok(Client::new(Link::Tls(Box::new(assoc))))
+    }
+
+    fn new(mut assoc: Link) -> Client {
+        tune_socket(on_link!(assoc, a => a.inner_stream().tcp()));
+        Client {
             assoc,
             assembler: Assembler::new(64 * 1024 * 1024),
             backlog: VecDeque::new(),
             next_id: 1,
-        })
+        }
+    }
+
+    /// The subject of the server's certificate (TLS only).
+    pub fn server_subject(&mut self) -> Option<String> {
+        on_link!(self.assoc, a => a.inner_stream().peer_subject())
     }
 
     fn context(&self, sop_class: &str) -> Result<(u8, &'static TransferSyntax), ScuError> {
-        let pc = self
-            .assoc
-            .presentation_contexts()
+        let contexts = match &self.assoc {
+            Link::Plain(a) => a.presentation_contexts(),
+            Link::Tls(a) => a.presentation_contexts(),
+        };
+        let pc = contexts
             .iter()
             .find(|pc| {
                 pc.abstract_syntax == sop_class
@@ -127,13 +185,19 @@ impl Client {
             Some((d, ts)) => Some(dimse::encode_data(d, ts).map_err(ScuError)?),
             None => None,
         };
-        let (pdu, rest) =
-            dimse::message_pdus(pc_id, command, data, self.assoc.peer_max_pdu_length());
-        self.assoc.send(&pdu).map_err(|e| err("sending", &e))?;
+        let (pdu, rest) = dimse::message_pdus(
+            pc_id,
+            command,
+            data,
+            on_link!(self.assoc, a => a.peer_max_pdu_length()),
+        );
+        on_link!(self.assoc, a => a.send(&pdu)).map_err(|e| err("sending", &e))?;
         if let Some(rest) = rest {
-            let mut writer = self.assoc.send_pdata(pc_id);
-            writer.write_all(&rest).map_err(|e| err("sending", &e))?;
-            writer.finish().map_err(|e| err("sending", &e))?;
+            on_link!(self.assoc, a => {
+                let mut writer = a.send_pdata(pc_id);
+                writer.write_all(&rest).map_err(|e| err("sending", &e))?;
+                writer.finish().map_err(|e| err("sending", &e))?;
+            });
         }
         Ok(())
     }
@@ -143,8 +207,8 @@ impl Client {
             if let Some(m) = self.backlog.pop_front() {
                 return Ok(m);
             }
-            quickack(self.assoc.inner_stream());
-            match self.assoc.receive().map_err(|e| err("receiving", &e))? {
+            quickack(on_link!(self.assoc, a => a.inner_stream().tcp()));
+            match on_link!(self.assoc, a => a.receive()).map_err(|e| err("receiving", &e))? {
                 Pdu::PData { data } => {
                     for pdv in data {
                         if let Some(m) = self.assembler.feed(pdv).map_err(|e| ScuError(e.0))? {
@@ -346,6 +410,10 @@ impl Client {
 
     /// Releases the association.
     pub fn release(self) -> Result<(), ScuError> {
-        self.assoc.release().map_err(|e| err("release", &e))
+        match self.assoc {
+            Link::Plain(a) => a.release(),
+            Link::Tls(a) => a.release(),
+        }
+        .map_err(|e| err("release", &e))
     }
 }

@@ -1,11 +1,12 @@
-//! The listener: binds, accepts connections (within the limits of
-//! [`admission`](super::admission)), enforces `max_associations`, negotiates
-//! each association (AE titles, SOP classes, transfer syntaxes) and hands it
-//! to its own thread.
+//! The listeners (plain TCP and/or TLS): bind, accept connections (within
+//! the limits of [`admission`](super::admission)), enforce
+//! `max_associations`, negotiate each association (TLS handshake, AE titles,
+//! SOP classes, transfer syntaxes) and hand it to its own thread.
 
 use super::admission::{Admission, Watch};
 use super::association;
 use super::options::ServerOptions;
+use super::transport::{TlsStream, Transport};
 use crate::store::Store;
 use dicom_dictionary_std::uids;
 use dicom_transfer_syntax_registry::entries;
@@ -16,7 +17,8 @@ use dicom_ul::pdu::{
     UserIdentity,
 };
 use dicom_ul::Pdu;
-use std::io::{self, Write};
+use dicom_ul::ServerAssociation;
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -81,35 +83,68 @@ impl AccessControl for Access {
     }
 }
 
+/// A listening socket: plain, or TLS with this configuration.
+struct Listener {
+    socket: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Listener {
+    fn bind(ip: &str, port: u16, tls: Option<Arc<rustls::ServerConfig>>) -> io::Result<Listener> {
+        let socket = TcpListener::bind((ip, port))
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {ip}:{port}: {e}")))?;
+        Ok(Listener { socket, tls })
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.tls.is_some() {
+            "TLS"
+        } else {
+            "plain"
+        }
+    }
+}
+
 /// A bound DICOM server, ready to run.
 pub struct Server {
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     shared: Arc<Shared>,
 }
 
 /// A server running on its own thread.
 pub struct RunningServer {
-    addr: SocketAddr,
-    /// The listening socket, shut down to wake the accept loop at once.
-    listener: TcpListener,
+    plain_addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
+    /// The listening sockets, shut down to wake the accept loops at once.
+    sockets: Vec<TcpListener>,
     shutdown: Arc<AtomicBool>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl RunningServer {
-    /// The address it listens on.
+    /// The plain listener's address, or the TLS listener's when there is
+    /// no plain one.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.plain_addr
+            .or(self.tls_addr)
+            .unwrap_or_else(|| unreachable!("a server has at least one listener"))
+    }
+
+    /// The TLS listener's address, if it has one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Stops accepting, closes connections still negotiating, aborts
     /// established associations once their current answer is sent, waits
-    /// for them (a few seconds at most) and returns the accept loop's result.
+    /// for them (a few seconds at most) and returns the accept loops' result.
     pub fn stop(mut self) -> io::Result<()> {
         self.shutdown.store(true, Ordering::SeqCst);
         // Wakes a blocked accept() at once on Linux; elsewhere the accept
         // loop's read timeout does.
-        let _ = socket2::SockRef::from(&self.listener).shutdown(Shutdown::Both);
+        for socket in &self.sockets {
+            let _ = socket2::SockRef::from(socket).shutdown(Shutdown::Both);
+        }
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(io::Error::other("the DICOM accept loop panicked")),
@@ -125,17 +160,28 @@ impl Drop for RunningServer {
 }
 
 impl Server {
-    /// Binds the listening socket of a server answering from `store`.
+    /// Binds the listening sockets of a server answering from `store`
+    /// (plain on `port` unless turned off, TLS on `tls.port` when configured).
     pub fn bind(options: ServerOptions, store: Store) -> io::Result<Server> {
-        let listener = TcpListener::bind((options.ip.as_str(), options.port)).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot listen on {}:{}: {e}", options.ip, options.port),
-            )
-        })?;
+        let mut listeners = Vec::new();
+        if options.plain {
+            listeners.push(Listener::bind(&options.ip, options.port, None)?);
+        }
+        if let Some(tls) = &options.tls {
+            listeners.push(Listener::bind(
+                &options.ip,
+                tls.port,
+                Some(tls.config.clone()),
+            )?);
+        }
+        if listeners.is_empty() {
+            return Err(io::Error::other(
+                "no listener: the plain listener is off (tls.plain is false) and no tls block is configured",
+            ));
+        }
         let admission = Admission::new(options.max_connections_per_address, options.acse_timeout);
         Ok(Server {
-            listener,
+            listeners,
             shared: Arc::new(Shared {
                 options,
                 store,
@@ -145,63 +191,77 @@ impl Server {
         })
     }
 
-    /// The address the server listens on.
+    /// The address of the plain listener, or of the TLS one without it.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.listeners[0].socket.local_addr()
     }
 
-    /// Runs the accept loop on a new thread.
+    /// Runs the accept loops on a new thread.
     pub fn spawn(self) -> io::Result<RunningServer> {
-        let addr = self.local_addr()?;
-        let listener = self.listener.try_clone()?;
+        let mut plain_addr = None;
+        let mut tls_addr = None;
+        let mut sockets = Vec::new();
+        for listener in &self.listeners {
+            let addr = listener.socket.local_addr()?;
+            match listener.tls {
+                Some(_) => tls_addr = Some(addr),
+                None => plain_addr = Some(addr),
+            }
+            sockets.push(listener.socket.try_clone()?);
+        }
         let shutdown = Arc::new(AtomicBool::new(false));
         let flag = shutdown.clone();
         let thread = std::thread::Builder::new()
             .name("dicom-listener".into())
             .spawn(move || self.run(flag))?;
         Ok(RunningServer {
-            addr,
-            listener,
+            plain_addr,
+            tls_addr,
+            sockets,
             shutdown,
             thread: Some(thread),
         })
     }
 
-    /// Accepts connections until `shutdown` is set, then closes the
-    /// connections and waits up to five seconds for associations to end.
+    /// Accepts connections on every listener until `shutdown` is set, then
+    /// closes the connections and waits up to five seconds for
+    /// associations to end.
     pub fn run(self, shutdown: Arc<AtomicBool>) -> io::Result<()> {
         let options = &self.shared.options;
-        log::info!(
-            "DICOM server {} listening on {} (max {} associations, {} connections per address)",
-            options.ae_title,
-            self.listener.local_addr()?,
-            options.max_associations,
-            options.max_connections_per_address
-        );
-        // accept() also wakes up every 200 ms to look at the shutdown flag.
-        socket2::SockRef::from(&self.listener)
-            .set_read_timeout(Some(Duration::from_millis(200)))?;
+        for listener in &self.listeners {
+            log::info!(
+                "DICOM server {} listening on {} ({}{}, max {} associations, {} connections per address)",
+                options.ae_title,
+                listener.socket.local_addr()?,
+                listener.kind(),
+                match &options.tls {
+                    Some(tls) if listener.tls.is_some() && tls.client_certificates_required() =>
+                        ", client certificates required",
+                    _ => "",
+                },
+                options.max_associations,
+                options.max_connections_per_address
+            );
+            // accept() also wakes up every 200 ms to look at the shutdown flag.
+            socket2::SockRef::from(&listener.socket)
+                .set_read_timeout(Some(Duration::from_millis(200)))?;
+        }
         let admission = &self.shared.admission;
         std::thread::scope(|scope| {
             std::thread::Builder::new()
                 .name("dicom-watchdog".into())
                 .spawn_scoped(scope, || admission.run_watchdog())?;
-            while !shutdown.load(Ordering::SeqCst) {
-                match self.listener.accept() {
-                    Ok((stream, peer)) => self.accept(stream, peer),
-                    Err(_) if shutdown.load(Ordering::SeqCst) => {}
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock
-                                | io::ErrorKind::TimedOut
-                                | io::ErrorKind::Interrupted
-                        ) => {}
-                    Err(e) => {
-                        log::warn!("accepting a connection failed: {e}");
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
+            let loops = self
+                .listeners
+                .iter()
+                .map(|listener| {
+                    std::thread::Builder::new()
+                        .name("dicom-accept".into())
+                        .spawn_scoped(scope, || self.accept_loop(listener, &shutdown))
+                })
+                .collect::<io::Result<Vec<_>>>()?;
+            for accept_loop in loops {
+                let _ = accept_loop.join();
             }
             admission.stop();
             io::Result::Ok(())
@@ -214,7 +274,27 @@ impl Server {
         Ok(())
     }
 
-    fn accept(&self, stream: TcpStream, peer: SocketAddr) {
+    fn accept_loop(&self, listener: &Listener, shutdown: &AtomicBool) {
+        while !shutdown.load(Ordering::SeqCst) {
+            match listener.socket.accept() {
+                Ok((stream, peer)) => self.accept(stream, peer, listener.tls.clone()),
+                Err(_) if shutdown.load(Ordering::SeqCst) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    log::warn!("accepting a connection failed: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    fn accept(&self, stream: TcpStream, peer: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>) {
         // Over its address's cap, the connection is closed at once.
         let Some(admitted) = self.shared.admission.admit(peer.ip()) else {
             return;
@@ -231,10 +311,16 @@ impl Server {
                 if !request_arrives(&stream, peer, &shared.options) {
                     return;
                 }
-                if shared.established.load(Ordering::SeqCst) >= shared.options.max_associations {
-                    refuse_busy(stream, peer, &shared.options);
-                } else {
-                    serve_connection(stream, peer, &shared, &watch);
+                let busy =
+                    shared.established.load(Ordering::SeqCst) >= shared.options.max_associations;
+                match (busy, tls) {
+                    (true, None) => refuse_busy(stream, peer, &shared.options),
+                    (true, Some(tls)) => {
+                        if let Some(stream) = tls_handshake(stream, peer, tls) {
+                            refuse_busy(stream, peer, &shared.options);
+                        }
+                    }
+                    (false, tls) => serve_connection(stream, peer, tls, &shared, &watch),
                 }
             });
         if let Err(e) = spawned {
@@ -297,7 +383,13 @@ pub fn quickack(stream: &TcpStream) {
     let _ = stream;
 }
 
-fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, watch: &Watch<'_>) {
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shared: &Shared,
+    watch: &Watch<'_>,
+) {
     let options = &shared.options;
     tune_socket(&stream);
     let mut scp = ServerAssociationOptions::new()
@@ -316,16 +408,55 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, watch:
     for uid in TRANSFER_SYNTAXES {
         scp = scp.with_transfer_syntax(uid);
     }
-    let assoc = match scp.establish(stream) {
-        Ok(assoc) => assoc,
-        Err(e) => {
-            log::info!(
+    let established = match tls {
+        None => scp
+            .establish(stream)
+            .map(|assoc| start(assoc, peer, shared, watch)),
+        Some(config) => scp
+            .tls_config(config)
+            .establish_tls(stream)
+            .map(|assoc| start(assoc, peer, shared, watch)),
+    };
+    if let Err(e) = established {
+        match tls_error(&e) {
+            Some(tls) => log::warn!("TLS connection from {peer} refused: {tls}"),
+            None => log::info!(
                 "association from {peer} not established: {}",
                 super::dimse::error_chain(&e)
-            );
-            return;
+            ),
         }
-    };
+    }
+}
+
+/// The TLS error behind a failed negotiation, if that is what failed
+/// (a peer certificate that is missing, expired or from an unknown CA, no
+/// common protocol version or cipher suite, plain DICOM on the TLS port).
+fn tls_error(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(inner) = e
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(inner.to_string());
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// Serves an association once negotiated: aborts it when no presentation
+/// context was accepted, else counts it as established for its lifetime.
+fn start<S: Transport>(
+    assoc: ServerAssociation<S>,
+    peer: SocketAddr,
+    shared: &Shared,
+    watch: &Watch<'_>,
+) {
     let accepted = assoc
         .presentation_contexts()
         .iter()
@@ -343,10 +474,36 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, watch:
     association::serve(assoc, peer, shared);
 }
 
+/// Completes a TLS handshake ourselves (to refuse a busy association over
+/// TLS); `None`, logged, when it fails.
+fn tls_handshake(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+) -> Option<TlsStream> {
+    let mut conn = match rustls::ServerConnection::new(config) {
+        Ok(conn) => conn,
+        Err(e) => {
+            log::warn!("TLS connection from {peer} refused: {e}");
+            return None;
+        }
+    };
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut stream) {
+            match tls_error(&e) {
+                Some(tls) => log::warn!("TLS connection from {peer} refused: {tls}"),
+                None => log::debug!("TLS handshake with {peer} failed: {e}"),
+            }
+            return None;
+        }
+    }
+    Some(rustls::StreamOwned::new(conn, stream))
+}
+
 /// Answers an association request with A-ASSOCIATE-RJ (transient, local
 /// limit exceeded) when `max_associations` are already established.
-fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, options: &ServerOptions) {
-    let _ = stream.set_read_timeout(Some(options.acse_timeout));
+fn refuse_busy<S: Transport>(mut stream: S, peer: SocketAddr, options: &ServerOptions) {
+    let _ = stream.tcp().set_read_timeout(Some(options.acse_timeout));
     let mut buffer = bytes_buffer();
     let request = dicom_ul::association::read_pdu_from_wire(
         &mut stream,
@@ -368,7 +525,7 @@ fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, options: &ServerOptions)
         });
         let mut bytes = Vec::new();
         if dicom_ul::write_pdu(&mut bytes, &rj).is_ok() {
-            let _ = stream.write_all(&bytes);
+            let _ = stream.write_all(&bytes).and_then(|()| stream.flush());
         }
     }
 }

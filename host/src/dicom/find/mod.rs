@@ -13,12 +13,17 @@ pub use response::response_identifier;
 
 use super::association::{End, Peer};
 use super::dimse::{self, field, status, Message, ResponseFields};
+use super::transport::Transport;
 use dicom_dictionary_std::uids;
 use dicom_encoding::TransferSyntax;
 use std::ops::ControlFlow;
 
 /// Answers a C-FIND-RQ.
-pub fn handle(peer: &mut Peer<'_>, message: &Message, ts: &TransferSyntax) -> Result<(), End> {
+pub fn handle<S: Transport>(
+    peer: &mut Peer<'_, S>,
+    message: &Message,
+    ts: &TransferSyntax,
+) -> Result<(), End> {
     let class = uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND;
     fn fail(comment: &str, offending: Option<dicom_core::Tag>) -> ResponseFields<'_> {
         ResponseFields {
