@@ -1,6 +1,8 @@
 //! pylantir: a DICOM Modality Worklist / MPPS server fed by data-source plugins.
 //!
 //! Modules:
+//! - [`audit`]: the audit trail (who saw or changed which patient): records,
+//!   the audit file, syslog, reading it back.
 //! - [`cli`]: the command line (start, check-config, migrate-config, plugins,
 //!   query-db, test-client, test-mpps, echo, start-api, the user commands,
 //!   explain); thin, calls the modules below.
@@ -14,6 +16,7 @@
 //! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
 //! - [`http`]: the HTTP API (Python pylantir's REST API and more), its users and tokens.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod dicom;

@@ -45,14 +45,23 @@ pub fn run(args: &StartApiArgs) -> i32 {
             return 1;
         }
     }
+    let audit = match args.config.audit() {
+        Ok(audit) => audit,
+        Err(message) => {
+            log::error!("{message}");
+            return 1;
+        }
+    };
     let extras = http::Extras {
         dicom: args.config.dicom_options(),
+        audit: audit.clone(),
         ..http::Extras::default()
     };
     let server = match http::start(settings, extras) {
         Ok(server) => server,
         Err(message) => {
             log::error!("{message}");
+            audit.close();
             return 1;
         }
     };
@@ -61,6 +70,7 @@ pub fn run(args: &StartApiArgs) -> i32 {
     }
     log::info!("stopping the HTTP API");
     server.stop();
+    audit.close();
     0
 }
 
@@ -71,6 +81,7 @@ pub fn with_start(
     config: &Config,
     dicom: &ServerOptions,
     plugins: serde_json::Value,
+    audit: &crate::audit::Audit,
 ) -> Result<Option<ApiServer>, String> {
     let settings = ApiSettings::from_config(&config.raw, &config.path, &config.db_path).map_err(
         |problems| {
@@ -88,6 +99,7 @@ pub fn with_start(
         dicom: Some(dicom.clone()),
         sources: Some(config.sources.clone()),
         plugins: Some(plugins),
+        audit: audit.clone(),
     };
     http::start(settings, extras).map(Some)
 }

@@ -1,5 +1,6 @@
 //! The JSON configuration: parsing, legacy conversion, validation.
 //!
+//! - [`audit`]: `audit_log`, the audit file and syslog.
 //! - [`legacy`]: the pre-plugin `redcap2wl` format, converted to one source.
 //! - [`lifecycle`]: `retention` and `retraction_guard`.
 //! - [`validate`]: every check, collecting all problems with their JSON path;
@@ -12,6 +13,7 @@
 //! [`Config`] (with its warnings); [`load`] does both. `check-config` and
 //! `start` both go through [`check`].
 
+pub mod audit;
 pub mod legacy;
 pub mod lifecycle;
 pub mod paths;
