@@ -1,0 +1,290 @@
+//! The audit trail through the real binary: each event kind written with
+//! its fields, `pylantir audit` reading it back (rotated files included),
+//! an unwritable audit file refused at start, a failing one survived, and
+//! rotation under load losing no record.
+
+use pylantir_tests::api::{run_cli, Client};
+use pylantir_tests::server::{free_port, ServerProcess};
+use pylantir_tests::{library, temp_dir};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Every record of the audit files in `dir` whose names start with
+/// `audit` (the current file and the rotated ones), in name order.
+fn records(dir: &Path) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("audit directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("audit"))
+        })
+        .collect();
+    files.sort_by_key(|p| {
+        // The current file (audit.jsonl) holds the newest records: last.
+        (p.file_name().is_some_and(|n| n == "audit.jsonl"), p.clone())
+    });
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("audit file")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("a JSON record"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The records of `kind`.
+fn of_kind(records: &[Value], kind: &str) -> Vec<Value> {
+    records
+        .iter()
+        .filter(|r| r["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+/// Waits (10 s at most) until the audit files in `dir` satisfy `done`.
+fn wait_for_records(dir: &Path, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    wait_until_records(dir, Duration::from_secs(10), done)
+}
+
+/// Waits (`patience` at most) until the audit files in `dir` satisfy `done`.
+fn wait_until_records(
+    dir: &Path,
+    patience: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let found = records(dir);
+        if done(&found) || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A record's time is an RFC 3339 UTC time of today.
+fn assert_recent(record: &Value) {
+    let time: jiff::Timestamp = record["time"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {record}"));
+    let age = jiff::Timestamp::now().duration_since(time);
+    assert!(age.as_secs() < 600 && age.as_secs() >= 0, "{record}");
+}
+
+fn write_config(dir: &Path, config: Value) -> PathBuf {
+    let path = dir.join("cfg.json");
+    std::fs::write(&path, config.to_string()).expect("config");
+    path
+}
+
+/// A site with the HTTP API enabled beside DICOM and `audit_log` set; its
+/// admin (`admin` / `admin-password-1`) was made with `admin-password`.
+struct ApiSite {
+    dir: tempfile::TempDir,
+    server: ServerProcess,
+    client: Client,
+}
+
+impl ApiSite {
+    fn start(audit_log: Value) -> ApiSite {
+        let dir = temp_dir();
+        let port = free_port();
+        let config = write_config(
+            dir.path(),
+            json!({
+                "db_path": "wl.db",
+                "data_sources": [],
+                "audit_log": audit_log,
+                "api": {"enabled": true, "host": "127.0.0.1", "port": port},
+            }),
+        );
+        let cfg = config.to_str().expect("path");
+        let (code, _, err) = run_cli(
+            &["admin-password", "--pylantir_config", cfg],
+            "admin-password-1\n",
+        );
+        assert_eq!(code, 0, "{err}");
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir(&plugins).expect("plugin dir");
+        let server = ServerProcess::start(&config, &plugins, &[]);
+        assert!(
+            server.wait_for_log(Duration::from_secs(20), |log| log
+                .contains("HTTP API listening")),
+            "{}",
+            server.log()
+        );
+        let client = Client::new(&format!("http://127.0.0.1:{port}"));
+        ApiSite {
+            dir,
+            server,
+            client,
+        }
+    }
+}
+
+#[test]
+fn http_logins_are_audited_with_user_address_and_outcome() {
+    let site = ApiSite::start(json!("audit.jsonl"));
+    let (status, _) = site.client.send(
+        "POST",
+        "/auth/login",
+        None,
+        &json!({"username": "admin", "password": "wrong-password"}),
+    );
+    assert_eq!(status, 401);
+    site.client.login("admin", "admin-password-1");
+    let found = wait_for_records(site.dir.path(), |r| of_kind(r, "login").len() == 2);
+    let logins = of_kind(&found, "login");
+    assert_eq!(logins.len(), 2, "{found:?}");
+    for login in &logins {
+        assert_recent(login);
+    }
+    let fields = |r: &Value| json!({"outcome": r["outcome"], "reason": r["reason"], "user": r["user"], "address": r["address"]});
+    assert_eq!(
+        fields(&logins[0]),
+        json!({"outcome": "failure", "reason": "invalid username or password", "user": "admin", "address": "127.0.0.1"})
+    );
+    assert_eq!(
+        fields(&logins[1]),
+        json!({"outcome": "success", "reason": null, "user": "admin", "address": "127.0.0.1"})
+    );
+}
+
+#[test]
+fn api_and_cli_writes_are_audited_with_who_what_and_status_before_and_after() {
+    let site = ApiSite::start(json!("audit.jsonl"));
+    let token = site.client.login("admin", "admin-password-1");
+    let (status, item) = site.client.send(
+        "POST",
+        "/worklist",
+        Some(&token),
+        &json!({"patient_id": "P7", "patient_name": "DOE^JANE", "modality": "MR"}),
+    );
+    assert_eq!(status, 200, "{item}");
+    let id = item["id"].as_i64().expect("id");
+    let path = format!("/worklist/{id}");
+    let (status, _) = site.client.send(
+        "PUT",
+        &path,
+        Some(&token),
+        &json!({"performed_procedure_step_status": "COMPLETED"}),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = site.client.send("DELETE", &path, Some(&token), &json!({}));
+    assert_eq!(status, 200);
+    let (status, _) = site.client.send(
+        "POST",
+        "/users",
+        Some(&token),
+        &json!({"username": "tech", "password": "tech-password", "role": "write"}),
+    );
+    assert_eq!(status, 200);
+
+    let found = wait_for_records(site.dir.path(), |r| of_kind(r, "write").len() == 5);
+    let writes = of_kind(&found, "write");
+    assert_eq!(writes.len(), 5, "{found:?}");
+    let who = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "uid 0".into());
+    let patient = json!([{"id": "P7", "name": "DOE^JANE"}]);
+    let expected = [
+        // `admin-password` (the command line) created the admin.
+        json!({"via": "cli", "user": who, "address": null, "target": "user", "action": "create",
+               "id": "admin", "fields": ["username", "password", "role"],
+               "status_before": null, "status_after": "admin", "patients": []}),
+        json!({"via": "http", "user": "admin", "address": "127.0.0.1", "target": "worklist_item",
+               "action": "create", "id": id.to_string(), "fields": ["patient_id", "patient_name", "modality"],
+               "status_before": null, "status_after": "SCHEDULED", "patients": patient}),
+        json!({"via": "http", "user": "admin", "address": "127.0.0.1", "target": "worklist_item",
+               "action": "update", "id": id.to_string(), "fields": ["performed_procedure_step_status"],
+               "status_before": "SCHEDULED", "status_after": "COMPLETED", "patients": patient}),
+        json!({"via": "http", "user": "admin", "address": "127.0.0.1", "target": "worklist_item",
+               "action": "delete", "id": id.to_string(), "fields": [],
+               "status_before": "COMPLETED", "status_after": null, "patients": patient}),
+        json!({"via": "http", "user": "admin", "address": "127.0.0.1", "target": "user",
+               "action": "create", "id": "tech", "fields": ["username", "password", "role"],
+               "status_before": null, "status_after": "write", "patients": []}),
+    ];
+    for (write, expected) in writes.iter().zip(expected) {
+        assert_recent(write);
+        assert_eq!(write["outcome"], "success", "{write}");
+        let mut fields = write.as_object().expect("object").clone();
+        for common in ["time", "kind", "outcome", "reason"] {
+            fields.remove(common);
+        }
+        assert_eq!(Value::Object(fields), expected);
+    }
+}
+
+#[test]
+fn an_audit_log_in_a_missing_directory_stops_check_config_and_start() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        json!({"db_path": "wl.db", "data_sources": [], "audit_log": "logs/audit.jsonl"}),
+    );
+    let cfg = config.to_str().expect("path");
+    let expected = format!(
+        "audit_log: the audit file's directory {} does not exist; create it",
+        dir.path().join("logs").display()
+    );
+    let (code, _, err) = run_cli(&["check-config", "--pylantir_config", cfg], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&expected), "{err}");
+    let (code, _, err) = run_cli(&["start", "--pylantir_config", cfg, "--port", "0"], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&expected), "{err}");
+}
+
+#[test]
+fn a_refused_plugin_is_audited_with_its_file_and_reason() {
+    let dir = temp_dir();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugin dir");
+    let junk = plugins.join("libpylantir_junk.so");
+    std::fs::write(&junk, b"not a shared library").expect("junk plugin");
+    let config = write_config(
+        dir.path(),
+        json!({"db_path": "wl.db", "data_sources": [], "audit_log": "audit.jsonl"}),
+    );
+    let _server = ServerProcess::start(&config, &plugins, &[]);
+    let found = wait_for_records(dir.path(), |r| !of_kind(r, "plugin_refused").is_empty());
+    let refused = of_kind(&found, "plugin_refused");
+    assert_eq!(refused.len(), 1, "{found:?}");
+    assert_recent(&refused[0]);
+    assert_eq!(refused[0]["outcome"], "failure");
+    assert_eq!(refused[0]["file"], junk.display().to_string());
+    let reason = refused[0]["reason"].as_str().expect("reason");
+    assert!(!reason.is_empty(), "{reason}");
+}
+
+#[test]
+fn a_source_disabled_after_crashes_is_audited_with_its_name_and_reason() {
+    let site = pylantir_tests::isolation::Site::new(
+        &library("fixture_failing"),
+        json!({"mode": "segfault"}),
+        json!({"max_crashes": 2, "crash_window_minutes": 10}),
+        json!({"audit_log": "audit.jsonl"}),
+    );
+    let server = site.start();
+    let found = wait_until_records(site.dir.path(), Duration::from_secs(60), |r| {
+        !of_kind(r, "source_disabled").is_empty()
+    });
+    let disabled = of_kind(&found, "source_disabled");
+    assert_eq!(disabled.len(), 1, "{found:?}\n{}", server.log());
+    assert_recent(&disabled[0]);
+    assert_eq!(disabled[0]["outcome"], "failure");
+    assert_eq!(disabled[0]["source"], "bad");
+    assert_eq!(
+        disabled[0]["reason"],
+        "source 'bad' disabled after 2 worker failures within 10 minutes (last: worker killed by \
+         SIGSEGV during fetch); fix the plugin, then restart pylantir"
+    );
+}
