@@ -95,6 +95,7 @@ struct ApiSite {
 impl ApiSite {
     fn start(audit_log: Value) -> ApiSite {
         let dir = temp_dir();
+        std::fs::create_dir(dir.path().join("logs")).expect("logs directory");
         let port = free_port();
         let config = write_config(
             dir.path(),
@@ -286,5 +287,117 @@ fn a_source_disabled_after_crashes_is_audited_with_its_name_and_reason() {
         disabled[0]["reason"],
         "source 'bad' disabled after 2 worker failures within 10 minutes (last: worker killed by \
          SIGSEGV during fetch); fix the plugin, then restart pylantir"
+    );
+}
+
+#[test]
+fn an_audit_directory_removed_at_run_time_costs_no_record_once_it_is_back() {
+    let site = ApiSite::start(json!("logs/audit.jsonl"));
+    let logs = site.dir.path().join("logs");
+    site.client.login("admin", "admin-password-1");
+    wait_for_records(&logs, |r| of_kind(r, "login").len() == 1);
+    std::fs::remove_dir_all(&logs).expect("logs removed");
+
+    // The API still answers at once; the record waits for the directory.
+    let started = Instant::now();
+    let (status, _) = site.client.send(
+        "POST",
+        "/auth/login",
+        None,
+        &json!({"username": "admin", "password": "wrong-password"}),
+    );
+    assert_eq!(status, 401);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let expected = format!(
+        "audit: audit log {}: No such file or directory",
+        logs.join("audit.jsonl").display()
+    );
+    assert!(
+        site.server
+            .wait_for_log(Duration::from_secs(10), |log| log.contains(&expected)),
+        "{}",
+        site.server.log()
+    );
+    std::fs::create_dir(&logs).expect("logs back");
+    let found = wait_for_records(&logs, |r| !of_kind(r, "login").is_empty());
+    let logins = of_kind(&found, "login");
+    assert_eq!(logins.len(), 1, "{found:?}");
+    assert_eq!(logins[0]["outcome"], "failure");
+    assert!(
+        site.server.wait_for_log(Duration::from_secs(10), |log| log
+            .contains("audit: the audit log is written again")),
+        "{}",
+        site.server.log()
+    );
+}
+
+#[test]
+fn pylantir_audit_lists_who_saw_or_changed_a_patient_across_rotated_files() {
+    let dir = temp_dir();
+    let query = |time: &str, id: &str| {
+        json!({"time": time, "outcome": "success", "reason": null, "kind": "query",
+               "calling_ae": "CT1", "called_ae": "MWL", "address": "10.0.0.7:4000",
+               "tls_subject": null, "sop_class": "1.2.840.10008.5.1.4.31",
+               "keys": {"PatientID": id}, "matches": 1,
+               "patients": [{"id": id, "name": "DOE^JANE"}]})
+    };
+    let write = json!({"time": "2026-12-05T09:00:00Z", "outcome": "success", "reason": null,
+        "kind": "write", "via": "http", "user": "alice", "address": "10.0.0.9",
+        "target": "worklist_item", "action": "update", "id": "4",
+        "fields": ["performed_procedure_step_status"], "status_before": "SCHEDULED",
+        "status_after": "COMPLETED", "patients": [{"id": "P1", "name": "DOE^JANE"}]});
+    let lines = |records: &[Value]| records.iter().map(|r| format!("{r}\n")).collect::<String>();
+    std::fs::write(
+        dir.path().join("audit.20261201T000000.000000Z.jsonl"),
+        lines(&[
+            query("2026-12-01T08:00:00Z", "P1"),
+            query("2026-12-01T08:05:00Z", "P2"),
+        ]),
+    )
+    .expect("rotated file");
+    std::fs::write(dir.path().join("audit.jsonl"), lines(&[write.clone()])).expect("audit file");
+    let config = write_config(
+        dir.path(),
+        json!({"db_path": "wl.db", "data_sources": [], "audit_log": "audit.jsonl"}),
+    );
+    let cfg = config.to_str().expect("path");
+    let audit = |extra: &[&str]| {
+        let mut args = vec!["audit", "--pylantir_config", cfg, "--patient-id", "P1"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run_cli(&args, "");
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let json_lines = |out: String| {
+        out.lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        json_lines(audit(&["--json"])),
+        [query("2026-12-01T08:00:00Z", "P1"), write.clone()]
+    );
+    assert_eq!(
+        json_lines(audit(&["--json", "--since", "2026-12-02"])),
+        [write.clone()]
+    );
+    assert_eq!(
+        json_lines(audit(&[
+            "--json",
+            "--until",
+            "2026-12-05T09:00:00Z",
+            "--kind",
+            "query"
+        ])),
+        [query("2026-12-01T08:00:00Z", "P1")]
+    );
+    let table = audit(&[]);
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows[0].contains("CT1@10.0.0.7:4000"), "{table}");
+    assert!(rows[1].contains("alice@10.0.0.9 (http)"), "{table}");
+    assert!(
+        rows[1].contains("update worklist_item 4 [P1] SCHEDULED -> COMPLETED"),
+        "{table}"
     );
 }
