@@ -401,3 +401,253 @@ fn pylantir_audit_lists_who_saw_or_changed_a_patient_across_rotated_files() {
         "{table}"
     );
 }
+
+/// A site serving a worklist with two items (P1 MR, P2 CT) over DICOM
+/// through the real `pylantir start`, with `extra` configuration keys.
+struct DicomSite {
+    dir: tempfile::TempDir,
+    server: ServerProcess,
+}
+
+impl DicomSite {
+    fn start(extra: Value) -> DicomSite {
+        let dir = temp_dir();
+        let db = dir.path().join("wl.db");
+        drop(pylantir::store::open(&db).expect("worklist database"));
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        for (id, name, modality) in [("P1", "DOE^JANE", "MR"), ("P2", "ROE^RICH", "CT")] {
+            conn.execute(
+                "INSERT INTO worklist_items (patient_id, patient_name, modality) VALUES (?1, ?2, ?3)",
+                [id, name, modality],
+            )
+            .expect("insert an item");
+        }
+        let mut config =
+            json!({"db_path": "wl.db", "data_sources": [], "audit_log": "audit.jsonl"});
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            config.extend(extra.clone());
+        }
+        let config = write_config(dir.path(), config);
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir(&plugins).expect("plugin dir");
+        let server = ServerProcess::start(&config, &plugins, &[]);
+        DicomSite { dir, server }
+    }
+
+    fn port(&self) -> String {
+        self.server.port.to_string()
+    }
+
+    /// `findscu -W` as `calling` for the MR items; returns how many answers.
+    fn findscu_mr(&self, calling: &str) -> usize {
+        let query = pylantir_tests::dicom::query_file(
+            self.dir.path(),
+            "mr",
+            "(0010,0010) PN []\n(0010,0020) LO []\n(0040,0100) SQ\n(fffe,e000) -\n\
+             (0008,0060) CS [MR]\n(0040,0001) AE []\n(fffe,e00d) -\n(fffe,e0dd) -\n",
+        );
+        let out = self.dir.path().join("answers");
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir(&out).expect("answers dir");
+        let output = std::process::Command::new("findscu")
+            .args(["-W", "-X", "-od"])
+            .arg(&out)
+            .args([
+                "-aet",
+                calling,
+                "-aec",
+                "MWL_SERVER",
+                "-to",
+                "10",
+                "-ta",
+                "10",
+                "-td",
+                "10",
+            ])
+            .args(["127.0.0.1", &self.port()])
+            .arg(&query)
+            .output()
+            .expect("findscu runs");
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_dir(&out).expect("answers").count()
+    }
+}
+
+/// The DICOM peer fields of a record, with the port of the address dropped.
+fn peer_fields(record: &Value) -> Value {
+    let address = record["address"].as_str().unwrap_or("");
+    let ip = address.rsplit_once(':').map_or(address, |(ip, _)| ip);
+    json!({"outcome": record["outcome"], "reason": record["reason"],
+           "calling_ae": record["calling_ae"], "called_ae": record["called_ae"],
+           "ip": ip, "tls_subject": record["tls_subject"]})
+}
+
+#[test]
+fn associations_accepted_and_refused_are_audited_with_both_aes_and_the_peer() {
+    if pylantir_tests::dicom::dcmtk("echoscu").is_none() {
+        return;
+    }
+    let site = DicomSite::start(json!({"allowed_aet": ["CT1"]}));
+    for calling in ["CT1", "INTRUDER"] {
+        let _ = std::process::Command::new("echoscu")
+            .args([
+                "-aet",
+                calling,
+                "-aec",
+                "MWL_SERVER",
+                "127.0.0.1",
+                &site.port(),
+            ])
+            .output()
+            .expect("echoscu runs");
+    }
+    let found = wait_for_records(site.dir.path(), |r| of_kind(r, "association").len() == 2);
+    let associations = of_kind(&found, "association");
+    assert_eq!(associations.len(), 2, "{found:?}\n{}", site.server.log());
+    for record in &associations {
+        assert_recent(record);
+    }
+    assert_eq!(
+        peer_fields(&associations[0]),
+        json!({"outcome": "success", "reason": null, "calling_ae": "CT1",
+               "called_ae": "MWL_SERVER", "ip": "127.0.0.1", "tls_subject": null})
+    );
+    assert_eq!(
+        peer_fields(&associations[1]),
+        json!({"outcome": "failure", "reason": "calling AE title not in allowed_aet",
+               "calling_ae": "INTRUDER", "called_ae": "MWL_SERVER", "ip": "127.0.0.1",
+               "tls_subject": null})
+    );
+}
+
+#[test]
+fn a_cfind_is_audited_with_its_keys_the_number_of_items_and_the_patients() {
+    if pylantir_tests::dicom::dcmtk("findscu").is_none() {
+        return;
+    }
+    let site = DicomSite::start(json!({}));
+    assert_eq!(site.findscu_mr("CT1"), 1);
+    let found = wait_for_records(site.dir.path(), |r| !of_kind(r, "query").is_empty());
+    let queries = of_kind(&found, "query");
+    assert_eq!(queries.len(), 1, "{found:?}");
+    let query = &queries[0];
+    assert_recent(query);
+    assert_eq!(
+        peer_fields(query),
+        json!({"outcome": "success", "reason": null, "calling_ae": "CT1",
+               "called_ae": "MWL_SERVER", "ip": "127.0.0.1", "tls_subject": null})
+    );
+    assert_eq!(query["sop_class"], "1.2.840.10008.5.1.4.31");
+    assert_eq!(
+        query["keys"],
+        json!({"ScheduledProcedureStepSequence": {"Modality": "MR"}})
+    );
+    assert_eq!(query["matches"], 1);
+    assert_eq!(query["patients"], json!([{"id": "P1", "name": "DOE^JANE"}]));
+}
+
+#[test]
+fn mpps_n_create_and_n_set_are_audited_with_the_patient_and_status() {
+    let site = DicomSite::start(json!({}));
+    let port = site.port();
+    let mpps = |extra: &[&str]| {
+        let mut args = vec!["test-mpps", "--port", &port, "--callingAEtitle", "MR1"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run_cli(&args, "");
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    mpps(&[
+        "--mpps_action",
+        "create",
+        "--sop_uid",
+        "2.25.77",
+        "--patient-id",
+        "P1",
+        "--patient-name",
+        "DOE^JANE",
+    ]);
+    mpps(&[
+        "--mpps_action",
+        "set",
+        "--sop_uid",
+        "2.25.77",
+        "--mpps_status",
+        "COMPLETED",
+    ]);
+    let found = wait_for_records(site.dir.path(), |r| of_kind(r, "mpps").len() == 2);
+    let messages = of_kind(&found, "mpps");
+    assert_eq!(messages.len(), 2, "{found:?}\n{}", site.server.log());
+    let patient = json!([{"id": "P1", "name": "DOE^JANE"}]);
+    for (record, (operation, status)) in messages
+        .iter()
+        .zip([("N-CREATE", "IN PROGRESS"), ("N-SET", "COMPLETED")])
+    {
+        assert_recent(record);
+        assert_eq!(
+            peer_fields(record),
+            json!({"outcome": "success", "reason": null, "calling_ae": "MR1",
+                   "called_ae": "MWL_SERVER", "ip": "127.0.0.1", "tls_subject": null})
+        );
+        assert_eq!(record["operation"], operation);
+        assert_eq!(record["sop_instance_uid"], "2.25.77");
+        assert_eq!(record["status"], status);
+        assert_eq!(record["patients"], patient);
+    }
+}
+
+#[test]
+fn a_full_audit_disk_never_holds_up_a_cfind() {
+    if pylantir_tests::dicom::dcmtk("findscu").is_none() {
+        return;
+    }
+    let site = DicomSite::start(json!({"audit_log": "/dev/full"}));
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_eq!(site.findscu_mr("CT1"), 1);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    assert!(
+        site.server.wait_for_log(Duration::from_secs(10), |log| log
+            .contains("audit: audit log /dev/full: No space left on device")),
+        "{}",
+        site.server.log()
+    );
+}
+
+#[test]
+fn rotation_under_load_loses_no_record() {
+    let site = DicomSite::start(json!({"audit_log": {"path": "audit.jsonl", "rotate_mb": 1}}));
+    let (clients, queries) = (4, 800);
+    let (code, out, err) = run_cli(
+        &[
+            "bench-find",
+            "--port",
+            &site.port(),
+            "--clients",
+            &clients.to_string(),
+            "--queries",
+            &queries.to_string(),
+            "--new-association",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let expected = clients * queries;
+    let found = wait_until_records(site.dir.path(), Duration::from_secs(30), |r| {
+        of_kind(r, "query").len() >= expected
+    });
+    let files = std::fs::read_dir(site.dir.path())
+        .expect("site")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("audit."))
+        .count();
+    assert!(files >= 2, "no rotation happened: {files} file(s)");
+    assert_eq!(of_kind(&found, "query").len(), expected);
+    assert_eq!(of_kind(&found, "association").len(), expected);
+    assert_eq!(of_kind(&found, "records_lost").len(), 0);
+}

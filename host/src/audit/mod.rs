@@ -6,6 +6,7 @@
 //! - [`writer`]: the bounded queue and the writer thread (what happens when
 //!   the sink is slow, full or failing).
 //! - [`file`]: the audit file: batches, fsync, rotation.
+//! - [`dicom`]: the DICOM server's records (associations, C-FIND, MPPS).
 //! - [`atna`]: a record as a PS3.15 A.5 audit message (XML).
 //! - [`syslog`]: the optional RFC 5424 syslog sink.
 //! - [`reader`]: reading the audit files back (`pylantir audit`).
@@ -14,6 +15,7 @@
 //! `audit_log` configured) records nothing.
 
 pub mod atna;
+pub mod dicom;
 pub mod file;
 pub mod reader;
 pub mod record;

@@ -159,7 +159,8 @@ fn serve(
         }
     };
     let api = super::start_api::with_start(config, &options, plugins, audit)?;
-    let server = Server::bind(options, &config.db_path).map_err(|e| e.to_string())?;
+    let server =
+        Server::bind_audited(options, &config.db_path, audit.clone()).map_err(|e| e.to_string())?;
     let running = server
         .spawn()
         .map_err(|e| format!("cannot start the DICOM server: {e}"))?;

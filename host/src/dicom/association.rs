@@ -62,6 +62,7 @@ pub fn serve(mut assoc: ServerAssociation<TcpStream>, addr: SocketAddr, shared: 
         backlog: VecDeque::new(),
         out: Vec::with_capacity(OUT_BATCH + 4096),
     };
+    crate::audit::dicom::accepted(&peer);
     let end = loop {
         let message = match peer.next_message() {
             Ok(message) => message,
@@ -363,6 +364,7 @@ impl Peer<'_> {
                 );
             }
         };
+        let mut audited = crate::audit::dicom::FindAudit::new(&self.shared.audit, &identifier);
         let request = match find::parse(identifier, &self.shared.options, &self.aet) {
             Ok(request) => request,
             Err(e) => {
@@ -433,6 +435,7 @@ impl Peer<'_> {
                     }
                 }
             }
+            audited.returned(row.patient_id.as_deref(), row.patient_name.as_deref());
             let identifier = find::response_identifier(&request, &row);
             let queued = dimse::encode_data(&identifier, ts)
                 .map_err(End::Abort)
@@ -469,6 +472,7 @@ impl Peer<'_> {
             self.aet,
             if cancelled { ", cancelled" } else { "" }
         );
+        audited.answered(self, sent, cancelled);
         self.respond(
             message,
             final_status,

@@ -6,6 +6,7 @@
 use super::admission::{Admission, Watch};
 use super::association;
 use super::options::ServerOptions;
+use crate::audit::dicom as audited;
 use dicom_dictionary_std::uids;
 use dicom_ul::association::server::{AccessControl, ServerAssociationOptions};
 use dicom_ul::pdu::{
@@ -111,12 +112,15 @@ pub struct Shared {
     pub admission: Arc<Admission>,
     /// Associations established and not yet ended.
     established: AtomicUsize,
+    /// Where associations, queries and MPPS messages are recorded.
+    pub audit: crate::audit::Audit,
 }
 
 /// Checks the called AE title and `allowed_aet` during negotiation.
 struct Access {
     allowed: Vec<String>,
     peer: SocketAddr,
+    audit: crate::audit::Audit,
 }
 
 impl AccessControl for Access {
@@ -132,6 +136,9 @@ impl AccessControl for Access {
                 "refused association from {} (calling AE '{calling_ae_title}'): called AE title '{called_ae_title}' is not ours ('{this_ae_title}')",
                 self.peer
             );
+            let reason = format!("called AE title '{called_ae_title}' is not ours");
+            let who = audited::dicom_peer(calling_ae_title, called_ae_title, self.peer);
+            audited::refused(&self.audit, who, &reason);
             return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
         }
         if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == calling_ae_title) {
@@ -139,6 +146,8 @@ impl AccessControl for Access {
                 "refused association from {}: calling AE title '{calling_ae_title}' is not in allowed_aet",
                 self.peer
             );
+            let who = audited::dicom_peer(calling_ae_title, called_ae_title, self.peer);
+            audited::refused(&self.audit, who, "calling AE title not in allowed_aet");
             return Err(AssociationRJServiceUserReason::CallingAETitleNotRecognized);
         }
         Ok(())
@@ -191,6 +200,15 @@ impl Drop for RunningServer {
 impl Server {
     /// Binds the listening socket and checks that the store opens.
     pub fn bind(options: ServerOptions, db_path: &Path) -> io::Result<Server> {
+        Server::bind_audited(options, db_path, crate::audit::Audit::off())
+    }
+
+    /// [`Server::bind`], recording associations, queries and MPPS in `audit`.
+    pub fn bind_audited(
+        options: ServerOptions,
+        db_path: &Path,
+        audit: crate::audit::Audit,
+    ) -> io::Result<Server> {
         let pool = Pool::new(db_path);
         pool.get().map_err(|e| {
             io::Error::other(format!(
@@ -212,6 +230,7 @@ impl Server {
                 pool,
                 admission,
                 established: AtomicUsize::new(0),
+                audit,
             }),
         })
     }
@@ -303,7 +322,7 @@ impl Server {
                     return;
                 }
                 if shared.established.load(Ordering::SeqCst) >= shared.options.max_associations {
-                    refuse_busy(stream, peer, &shared.options);
+                    refuse_busy(stream, peer, &shared);
                 } else {
                     serve_connection(stream, peer, &shared, &watch);
                 }
@@ -373,6 +392,7 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, watch:
         .ae_access_control(Access {
             allowed: options.allowed_aet.clone(),
             peer,
+            audit: shared.audit.clone(),
         })
         .ae_title(options.ae_title.clone())
         .max_pdu_length(options.max_pdu_length)
@@ -404,6 +424,9 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, watch:
             "association from {peer} (calling AE '{}') proposed no SOP class we serve; aborting",
             dicom_ul::association::Association::peer_ae_title(&assoc)
         );
+        let calling = dicom_ul::association::Association::peer_ae_title(&assoc);
+        let who = audited::dicom_peer(calling, &options.ae_title, peer);
+        audited::refused(&shared.audit, who, "proposed no SOP class we serve");
         let _ = assoc.abort();
         return;
     }
@@ -414,7 +437,8 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, watch:
 
 /// Answers an association request with A-ASSOCIATE-RJ (transient, local
 /// limit exceeded) when `max_associations` are already established.
-fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, options: &ServerOptions) {
+fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let options = &shared.options;
     let _ = stream.set_read_timeout(Some(options.acse_timeout));
     let mut buffer = bytes_buffer();
     let request = dicom_ul::association::read_pdu_from_wire(
@@ -429,6 +453,8 @@ fn refuse_busy(mut stream: TcpStream, peer: SocketAddr, options: &ServerOptions)
             rq.calling_ae_title,
             options.max_associations
         );
+        let who = audited::dicom_peer(&rq.calling_ae_title, &rq.called_ae_title, peer);
+        audited::refused(&shared.audit, who, "max_associations reached");
         let rj = Pdu::AssociationRJ(AssociationRJ {
             result: AssociationRJResult::Transient,
             source: AssociationRJSource::ServiceProviderPresentation(
