@@ -355,7 +355,11 @@ fn pylantir_audit_lists_who_saw_or_changed_a_patient_across_rotated_files() {
         ]),
     )
     .expect("rotated file");
-    std::fs::write(dir.path().join("audit.jsonl"), lines(&[write.clone()])).expect("audit file");
+    std::fs::write(
+        dir.path().join("audit.jsonl"),
+        lines(std::slice::from_ref(&write)),
+    )
+    .expect("audit file");
     let config = write_config(
         dir.path(),
         json!({"db_path": "wl.db", "data_sources": [], "audit_log": "audit.jsonl"}),
@@ -379,7 +383,7 @@ fn pylantir_audit_lists_who_saw_or_changed_a_patient_across_rotated_files() {
     );
     assert_eq!(
         json_lines(audit(&["--json", "--since", "2026-12-02"])),
-        [write.clone()]
+        std::slice::from_ref(&write)
     );
     assert_eq!(
         json_lines(audit(&[

@@ -255,13 +255,14 @@ mod tests {
         )
     }
 
-    fn writer(
-        capacity: usize,
-    ) -> (
+    /// The writer, the sender of the sink's write results, what was written.
+    type Gated = (
         Writer,
         mpsc::Sender<Result<(), String>>,
         Arc<Mutex<Vec<Record>>>,
-    ) {
+    );
+
+    fn writer(capacity: usize) -> Gated {
         let (send, tokens) = mpsc::channel();
         let written = Arc::new(Mutex::new(Vec::new()));
         let sink = GatedSink {
