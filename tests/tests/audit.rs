@@ -655,3 +655,35 @@ fn rotation_under_load_loses_no_record() {
     assert_eq!(of_kind(&found, "association").len(), expected);
     assert_eq!(of_kind(&found, "records_lost").len(), 0);
 }
+
+#[test]
+fn a_syslog_collector_receives_each_record_as_an_rfc5424_a5_message() {
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").expect("collector");
+    collector
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let address = format!("udp:{}", collector.local_addr().expect("address"));
+    let site = ApiSite::start(json!({"path": "audit.jsonl", "syslog": {"address": address}}));
+    site.client.login("admin", "admin-password-1");
+    let mut buffer = vec![0u8; 65536];
+    let login = loop {
+        let n = collector.recv(&mut buffer).expect("a syslog message");
+        let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        if text.contains("csd-code=\"110114\"") {
+            break text;
+        }
+    };
+    assert!(login.starts_with("<85>1 "), "{login}");
+    assert!(
+        login.contains(
+            " IHE+RFC-3881 - \u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\"?><AuditMessage>"
+        ),
+        "{login}"
+    );
+    assert!(login.contains("EventOutcomeIndicator=\"0\""), "{login}");
+    assert!(
+        login.contains("<ActiveParticipant UserID=\"admin\" UserIsRequestor=\"true\" NetworkAccessPointID=\"127.0.0.1\" NetworkAccessPointTypeCode=\"2\""),
+        "{login}"
+    );
+    assert!(login.ends_with("</AuditMessage>"), "{login}");
+}

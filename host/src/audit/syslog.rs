@@ -233,6 +233,29 @@ mod tests {
     }
 
     #[test]
+    fn the_local_socket_gets_one_datagram_per_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let settings = SyslogSettings {
+            target: Target::Unix(path),
+            format: Format::Json,
+        };
+        SyslogSink::new(&settings).unwrap().send(&[login()]);
+        let mut buffer = [0u8; 8192];
+        let n = socket.recv(&mut buffer).unwrap();
+        let text = String::from_utf8_lossy(&buffer[..n]);
+        assert!(text.starts_with("<85>1 "), "{text}");
+        assert!(
+            text.ends_with("\"user\":\"alice\",\"address\":\"127.0.0.1\"}"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_tcp_collector_gets_octet_counted_json_messages() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let settings = SyslogSettings {
