@@ -5,6 +5,7 @@
 use super::record::{Association, DicomPeer, Event, Mpps, Outcome, Patient, Query};
 use super::Audit;
 use crate::dicom::association::Peer;
+use crate::dicom::dimse::Message;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::value::Value as DicomValue;
 use dicom_dictionary_std::{tags, uids, StandardDataDictionary};
@@ -118,21 +119,22 @@ fn keys(object: &InMemDicomObject) -> Map<String, Value> {
     found
 }
 
-/// An MPPS `operation` (`N-CREATE` / `N-SET`) on instance `uid`: the status
-/// it sent and the patient (from the message, else from the stored
-/// instance); `failure` is the error answered, if any.
+/// An MPPS `operation` (`N-CREATE` / `N-SET`) on instance `uid`, received
+/// as `request` and answered with (status, error comment): the status it
+/// sent and the patient (from the message, else from the stored instance).
 pub fn mpps(
     peer: &Peer<'_>,
     operation: &str,
     uid: &str,
-    data: Option<&[u8]>,
-    ts: &TransferSyntax,
-    failure: Option<&str>,
+    (request, ts): (&Message, &TransferSyntax),
+    (status, comment): (u16, Option<&str>),
 ) {
     let audit = &peer.shared.audit;
     if !audit.is_on() {
         return;
     }
+    let failure = (status != crate::dicom::dimse::status::SUCCESS).then(|| comment.unwrap_or(""));
+    let data = request.data.as_deref();
     let sent = data.and_then(|bytes| crate::dicom::dimse::decode_data(bytes, ts).ok());
     let status = sent
         .as_ref()

@@ -1,6 +1,7 @@
-//! One established association: receives PDUs, reassembles DIMSE messages,
-//! dispatches them (C-ECHO, C-FIND, N-CREATE, N-SET), sends responses, and
-//! aborts on timeouts and protocol violations.
+//! One established association, transport and dispatch only: receives PDUs,
+//! reassembles DIMSE messages, hands each to its service ([`echo`],
+//! [`find`], [`mpps`]), sends the responses, and aborts on timeouts and
+//! protocol violations.
 
 use super::dimse::{self, field, status, Assembler, Message, ResponseFields};
 use super::server::{quickack, Shared};
@@ -16,7 +17,6 @@ use dicom_ul::{Pdu, ServerAssociation};
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::ops::ControlFlow;
 
 /// Why an association ends.
 pub enum End {
@@ -90,7 +90,9 @@ pub fn serve(mut assoc: ServerAssociation<TcpStream>, addr: SocketAddr, shared: 
     }
 }
 
-/// Tells a receive timeout apart from other receive errors (dicom-rs-notes P6).
+/// Tells a receive timeout apart from other receive errors: dicom-ul wraps
+/// the socket's `io::Error` (WouldBlock or TimedOut when the read timeout
+/// passes) in its own error, so the cause chain is searched for it.
 fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
@@ -165,7 +167,7 @@ impl Peer<'_> {
     }
 
     /// Whether a C-CANCEL for `message_id` has arrived (without blocking).
-    fn cancel_requested(&mut self, message_id: u16) -> Result<bool, End> {
+    pub(super) fn cancel_requested(&mut self, message_id: u16) -> Result<bool, End> {
         let (stream, buffer) = self.assoc.get_mut();
         if buffer.is_empty() {
             let mut probe = [0u8; 1];
@@ -209,7 +211,12 @@ impl Peer<'_> {
     /// Queues an encoded message; small ones are written in batches (many
     /// PDUs per write), a data set larger than the peer's PDU is fragmented
     /// with `send_pdata`.
-    fn queue(&mut self, pc_id: u8, command: Vec<u8>, data: Option<Vec<u8>>) -> Result<(), End> {
+    pub(super) fn queue(
+        &mut self,
+        pc_id: u8,
+        command: Vec<u8>,
+        data: Option<Vec<u8>>,
+    ) -> Result<(), End> {
         let (pdu, rest) =
             dimse::message_pdus(pc_id, command, data, self.assoc.peer_max_pdu_length());
         let lost = |e: &dyn std::error::Error| {
@@ -325,162 +332,10 @@ impl Peer<'_> {
         }
         match field_value {
             field::C_ECHO_RQ => echo::handle(self, &message),
-            field::C_FIND_RQ => self.handle_find(&message, ts),
+            field::C_FIND_RQ => find::handle(self, &message, ts),
             field::N_CREATE_RQ => mpps::handle_create(self, &message, ts),
             _ => mpps::handle_set(self, &message, ts),
         }
-    }
-
-    fn handle_find(&mut self, message: &Message, ts: &TransferSyntax) -> Result<(), End> {
-        let class = uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND;
-        fn fail(comment: &str, offending: Option<dicom_core::Tag>) -> ResponseFields<'_> {
-            ResponseFields {
-                sop_class: Some(uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND),
-                error_comment: Some(comment),
-                offending,
-                ..ResponseFields::default()
-            }
-        }
-        let identifier = match message.data.as_deref().map(|d| dimse::decode_data(d, ts)) {
-            Some(Ok(identifier)) => identifier,
-            Some(Err(e)) => {
-                log::warn!("C-FIND from {} ('{}'): {e}", self.addr, self.aet);
-                return self.respond(
-                    message,
-                    status::IDENTIFIER_DOES_NOT_MATCH,
-                    &fail("unreadable identifier", None),
-                );
-            }
-            None => {
-                log::warn!(
-                    "C-FIND from {} ('{}') without an identifier",
-                    self.addr,
-                    self.aet
-                );
-                return self.respond(
-                    message,
-                    status::IDENTIFIER_DOES_NOT_MATCH,
-                    &fail("no identifier", None),
-                );
-            }
-        };
-        let mut audited = crate::audit::dicom::FindAudit::new(&self.shared.audit, &identifier);
-        let request = match find::parse(identifier, &self.shared.options, &self.aet) {
-            Ok(request) => request,
-            Err(e) => {
-                log::warn!(
-                    "C-FIND from {} ('{}') refused: {}",
-                    self.addr,
-                    self.aet,
-                    e.comment
-                );
-                return self.respond(message, e.status, &fail(&e.comment, e.offending));
-            }
-        };
-        log::debug!(
-            "C-FIND from {} ('{}'): {:?}",
-            self.addr,
-            self.aet,
-            request.filter
-        );
-        let pending = if request.unsupported_keys {
-            status::PENDING_WARNING
-        } else {
-            status::PENDING
-        };
-        let message_id = message.message_id();
-        let pending_command = dimse::response(
-            field::C_FIND_RQ | field::RESPONSE,
-            message_id,
-            pending,
-            true,
-            &ResponseFields {
-                sop_class: Some(class),
-                ..ResponseFields::default()
-            },
-        );
-        let pending_command = match dimse::encode_command(&pending_command) {
-            Ok(bytes) => bytes,
-            Err(e) => return Err(End::Abort(e)),
-        };
-        let shared = self.shared;
-        let conn = match shared.pool.get() {
-            Ok(conn) => conn,
-            Err(e) => {
-                log::error!(
-                    "C-FIND from {} ('{}'): the worklist database cannot be opened: {e}",
-                    self.addr,
-                    self.aet
-                );
-                return self.respond(
-                    message,
-                    status::UNABLE_TO_PROCESS,
-                    &fail("worklist database unavailable", None),
-                );
-            }
-        };
-        let mut sent: u64 = 0;
-        let mut outcome: Result<bool, End> = Ok(false);
-        let result = crate::store::find::for_each_item(&conn, &request.filter, |row| {
-            if sent % 16 == 0 {
-                match self.cancel_requested(message_id) {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        outcome = Ok(true);
-                        return ControlFlow::Break(());
-                    }
-                    Err(end) => {
-                        outcome = Err(end);
-                        return ControlFlow::Break(());
-                    }
-                }
-            }
-            audited.returned(row.patient_id.as_deref(), row.patient_name.as_deref());
-            let identifier = find::response_identifier(&request, &row);
-            let queued = dimse::encode_data(&identifier, ts)
-                .map_err(End::Abort)
-                .and_then(|data| self.queue(message.pc_id, pending_command.clone(), Some(data)));
-            if let Err(end) = queued {
-                outcome = Err(end);
-                return ControlFlow::Break(());
-            }
-            sent += 1;
-            ControlFlow::Continue(())
-        });
-        drop(conn);
-        let cancelled = outcome?;
-        if let Err(e) = result {
-            log::error!(
-                "C-FIND from {} ('{}'): query failed: {e}",
-                self.addr,
-                self.aet
-            );
-            return self.respond(
-                message,
-                status::UNABLE_TO_PROCESS,
-                &fail("worklist query failed", None),
-            );
-        }
-        let final_status = if cancelled {
-            status::CANCEL
-        } else {
-            status::SUCCESS
-        };
-        log::info!(
-            "C-FIND from {} ('{}'): {sent} match(es){}",
-            self.addr,
-            self.aet,
-            if cancelled { ", cancelled" } else { "" }
-        );
-        audited.answered(self, sent, cancelled);
-        self.respond(
-            message,
-            final_status,
-            &ResponseFields {
-                sop_class: Some(class),
-                ..ResponseFields::default()
-            },
-        )
     }
 }
 

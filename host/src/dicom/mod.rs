@@ -3,10 +3,12 @@
 //! - [`options`]: server options from the JSON configuration; visibility windows.
 //! - [`server`]: listener, association limits and negotiation, store connection pool.
 //! - [`admission`]: per-address connection caps, the negotiation deadline, closing at stop.
-//! - [`association`]: one association: receive, reassemble, dispatch, respond, abort.
-//! - [`dimse`]: command fields, status codes, command sets, PDV reassembly.
+//! - [`association`]: one association, transport and dispatch: receive, reassemble, respond, abort.
+//! - [`dimse`]: command fields, status codes, command sets, PDV reassembly, encoding.
+//! - [`wire_checks`]: checks on encoded command and data sets before they are decoded.
 //! - [`echo`]: Verification SCP.
-//! - [`find`]: MWL C-FIND: query parsing and matching types, response identifiers.
+//! - [`find`]: MWL C-FIND SCP; [`find::query`] parses queries into store
+//!   filters, [`find::response`] builds the response identifiers.
 //! - [`mpps`]: MPPS N-CREATE / N-SET SCP.
 //! - [`scu`]: our client: C-ECHO, C-FIND, N-CREATE, N-SET.
 
@@ -19,6 +21,7 @@ pub mod mpps;
 pub mod options;
 pub mod scu;
 pub mod server;
+pub mod wire_checks;
 
 pub use options::ServerOptions;
 pub use server::{RunningServer, Server};

@@ -8,6 +8,7 @@ use super::association;
 use super::options::ServerOptions;
 use crate::audit::dicom as audited;
 use dicom_dictionary_std::uids;
+use dicom_transfer_syntax_registry::entries;
 use dicom_ul::association::server::{AccessControl, ServerAssociationOptions};
 use dicom_ul::pdu::{
     AssociationRJ, AssociationRJResult, AssociationRJServiceProviderPresentationReason,
@@ -34,9 +35,9 @@ pub const ABSTRACT_SYNTAXES: [&str; 3] = [
 
 /// The transfer syntaxes we accept (the client's order decides).
 pub const TRANSFER_SYNTAXES: [&str; 3] = [
-    uids::EXPLICIT_VR_LITTLE_ENDIAN,
-    uids::IMPLICIT_VR_LITTLE_ENDIAN,
-    "1.2.840.10008.1.2.2", // explicit VR big endian (retired)
+    entries::EXPLICIT_VR_LITTLE_ENDIAN.uid(),
+    entries::IMPLICIT_VR_LITTLE_ENDIAN.uid(),
+    entries::EXPLICIT_VR_BIG_ENDIAN.uid(), // retired, still accepted
 ];
 
 /// Store connections shared by the association threads.
@@ -368,7 +369,9 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// Low-latency socket settings (dicom-rs-notes §7).
+/// Low-latency socket settings: TCP_NODELAY, so a small PDU is sent at once
+/// rather than held back by Nagle's algorithm waiting for our previous
+/// PDU's ACK, and TCP_QUICKACK.
 pub fn tune_socket(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
     quickack(stream);
