@@ -166,12 +166,12 @@ fn plugin_path(dir: &Path, plugins: &Path) {
 }
 
 fn memory(dir: &Path, cycles: usize) {
-    let mut conn = open(dir, "memory.db");
+    let conn = open(dir, "memory.db");
     let mut at_10 = 0;
     let started = Instant::now();
     for cycle in 1..=cycles {
         let batch = entries(10_000, cycle);
-        apply_entries(&mut conn, "bench", "bench", &batch).unwrap_or_else(|e| panic!("{e}"));
+        apply_entries(&conn, "bench", "bench", &batch).unwrap_or_else(|e| panic!("{e}"));
         drop(batch);
         if cycle == 10 {
             at_10 = resident_kb();

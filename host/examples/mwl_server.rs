@@ -27,7 +27,12 @@ fn main() {
             eprintln!("{}", errors.join("\n"));
             std::process::exit(2)
         });
-    let server = Server::bind(options, std::path::Path::new(db)).unwrap_or_else(|e| {
+    let location = pylantir::store::Location::Sqlite(db.into());
+    let store = pylantir::store::Store::open(location).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(1)
+    });
+    let server = Server::bind(options, store).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(1)
     });

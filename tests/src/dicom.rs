@@ -42,7 +42,10 @@ impl Site {
     pub fn start(&mut self) {
         let options = ServerOptions::from_config(&self.config, AE, "127.0.0.1", 0)
             .expect("valid test configuration");
-        let server = Server::bind(options, &self.db).expect("server binds");
+        let store =
+            pylantir::store::Store::open(pylantir::store::Location::Sqlite(self.db.clone()))
+                .expect("the database opens");
+        let server = Server::bind(options, store).expect("server binds");
         self.server = Some(server.spawn().expect("server starts"));
     }
 

@@ -138,8 +138,8 @@ fn over_long_mapped_booking_fields_are_truncated_and_every_booking_is_stored() {
     let entries = source(&config).fetch_entries(&json!({}), 60.0).unwrap();
 
     let dir = pylantir_tests::temp_dir();
-    let mut conn = store::open(&dir.path().join("worklist.db")).expect("worklist database");
-    let counts = apply_entries(&mut conn, "calpendo", "bookings", &entries).expect("written");
+    let conn = store::open(&dir.path().join("worklist.db")).expect("worklist database");
+    let counts = apply_entries(&conn, "calpendo", "bookings", &entries).expect("written");
     assert_eq!((counts.inserted, counts.rejected), (2, 0));
     let items = query::list_items(&conn, &query::ItemFilter::default()).expect("items");
     let stored: Vec<(&str, &str, &str)> = items

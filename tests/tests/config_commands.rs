@@ -268,7 +268,7 @@ fn filled_db(dir: &Path) -> PathBuf {
         "cfg.json",
         &json!({"db_path": "w.db", "data_sources": []}),
     );
-    let mut conn = store::open(&dir.join("w.db")).expect("database");
+    let conn = store::open(&dir.join("w.db")).expect("database");
     let entries: Vec<_> = [
         json!({"source_record_id": "1", "patient_id": "P1", "patient_name": "DOE^A", "scheduled_start_date": "2025-03-07", "scheduled_start_time": "09:00"}),
         json!({"source_record_id": "2", "patient_id": "P2", "patient_name": "DOE^B", "scheduled_start_date": "2025-03-08", "scheduled_start_time": "10:00"}),
@@ -276,7 +276,7 @@ fn filled_db(dir: &Path) -> PathBuf {
     .iter()
     .map(|e| e.as_object().cloned().expect("object"))
     .collect();
-    apply_entries(&mut conn, "csv", "clinic", &entries).expect("written");
+    apply_entries(&conn, "csv", "clinic", &entries).expect("written");
     conn.execute(
         "UPDATE worklist_items SET performed_procedure_step_status = 'COMPLETED' WHERE patient_id = 'P2'",
         [],

@@ -384,8 +384,8 @@ fn a_re_sync_of_the_item_does_not_undo_the_mpps_status() {
     item.values[PATIENT_ID] = Some("SUB01".into());
     item.values[PATIENT_NAME] = Some("Doe^John".into());
     item.values[STUDY_UID] = Some(STUDY.into());
-    let mut conn = site.conn();
-    write_fetch(&mut conn, "csv", "csv", std::slice::from_ref(&item)).expect("first sync");
+    let conn = site.conn();
+    write_fetch(&conn, "csv", "csv", std::slice::from_ref(&item)).expect("first sync");
     let id: i64 = conn
         .query_row(
             "SELECT id FROM worklist_items WHERE source_record_id = 'R1'",
@@ -402,7 +402,7 @@ fn a_re_sync_of_the_item_does_not_undo_the_mpps_status() {
         0
     );
     assert_eq!(site.item_status(id), "IN_PROGRESS");
-    write_fetch(&mut conn, "csv", "csv", std::slice::from_ref(&item)).expect("re-sync");
+    write_fetch(&conn, "csv", "csv", std::slice::from_ref(&item)).expect("re-sync");
     assert_eq!(site.item_status(id), "IN_PROGRESS");
     assert_eq!(
         scu.n_set("2.25.911", &set_data("COMPLETED"))
@@ -410,6 +410,6 @@ fn a_re_sync_of_the_item_does_not_undo_the_mpps_status() {
             .status,
         0
     );
-    write_fetch(&mut conn, "csv", "csv", std::slice::from_ref(&item)).expect("re-sync");
+    write_fetch(&conn, "csv", "csv", std::slice::from_ref(&item)).expect("re-sync");
     assert_eq!(site.item_status(id), "COMPLETED");
 }

@@ -130,8 +130,8 @@ fn row_removed_and_restored(isolation: &str) {
 /// Fetches `file` with the CSV plugin (in-process) and applies the fetch to `db`.
 fn sync_file(source: &mut Box<dyn DataSource>, db: &Path) -> pylantir::store::runs::RunCounts {
     let fetched = source.fetch(&mapping(), 60.0).expect("fetch");
-    let mut conn = store::open(db).expect("db");
-    apply_fetch(&mut conn, "csv", "clinic", &fetched, Default::default())
+    let conn = store::open(db).expect("db");
+    apply_fetch(&conn, "csv", "clinic", &fetched, Default::default())
         .expect("applied")
         .0
 }
@@ -189,7 +189,7 @@ fn an_in_progress_item_is_never_retracted() {
         ..mpps::LinkKeys::default()
     }];
     mpps::create(
-        &mut store::open(&db).expect("db"),
+        &store::open(&db).expect("db"),
         "2.25.7",
         "IN PROGRESS",
         "S",
@@ -237,8 +237,8 @@ fn a_plugin_built_against_plugin_api_1_0_0_still_loads_and_is_never_retracted() 
     let sync = |source: &mut Box<dyn DataSource>| {
         let fetched = source.fetch(&json!({}), 60.0).expect("fetch");
         assert_eq!(fetched.complete_window, None, "1.0.0 never states a window");
-        let mut conn = store::open(&db).expect("db");
-        apply_fetch(&mut conn, "lines100", "old", &fetched, Default::default())
+        let conn = store::open(&db).expect("db");
+        apply_fetch(&conn, "lines100", "old", &fetched, Default::default())
             .expect("applied")
             .0
     };

@@ -47,19 +47,19 @@ fn booking(status: Option<&str>) -> Vec<Entry> {
 
 #[test]
 fn a_booking_the_source_discontinues_becomes_discontinued_and_can_be_scheduled_again() {
-    let (_dir, mut conn) = fresh();
-    apply_entries(&mut conn, "csv", "clinic", &booking(None)).expect("first sync");
+    let (_dir, conn) = fresh();
+    apply_entries(&conn, "csv", "clinic", &booking(None)).expect("first sync");
     assert_eq!(status_of(&conn, "B1"), Some(("SCHEDULED".into(), None)));
 
-    let counts = apply_entries(&mut conn, "csv", "clinic", &booking(Some("DISCONTINUED")))
-        .expect("cancelled");
+    let counts =
+        apply_entries(&conn, "csv", "clinic", &booking(Some("DISCONTINUED"))).expect("cancelled");
     assert_eq!(counts.updated, 1);
     assert_eq!(
         status_of(&conn, "B1"),
         Some(("DISCONTINUED".into(), Some("source".into())))
     );
 
-    apply_entries(&mut conn, "csv", "clinic", &booking(Some("SCHEDULED"))).expect("rebooked");
+    apply_entries(&conn, "csv", "clinic", &booking(Some("SCHEDULED"))).expect("rebooked");
     assert_eq!(
         status_of(&conn, "B1"),
         Some(("SCHEDULED".into(), Some("source".into())))
@@ -68,20 +68,20 @@ fn a_booking_the_source_discontinues_becomes_discontinued_and_can_be_scheduled_a
 
 #[test]
 fn a_status_set_by_mpps_is_never_changed_by_a_source_status() {
-    let (_dir, mut conn) = fresh();
-    apply_entries(&mut conn, "csv", "clinic", &booking(None)).expect("first sync");
+    let (_dir, conn) = fresh();
+    apply_entries(&conn, "csv", "clinic", &booking(None)).expect("first sync");
     let links = [mpps::LinkKeys {
         patient_id: Some("P1".into()),
         patient_name: Some("DOE^JANE".into()),
         ..mpps::LinkKeys::default()
     }];
-    mpps::create(&mut conn, "2.25.1", "IN PROGRESS", "SCANNER", b"", &links).expect("N-CREATE");
+    mpps::create(&conn, "2.25.1", "IN PROGRESS", "SCANNER", b"", &links).expect("N-CREATE");
     assert_eq!(
         status_of(&conn, "B1"),
         Some(("IN_PROGRESS".into(), Some("mpps".into())))
     );
     for status in ["DISCONTINUED", "SCHEDULED"] {
-        apply_entries(&mut conn, "csv", "clinic", &booking(Some(status))).expect("sync");
+        apply_entries(&conn, "csv", "clinic", &booking(Some(status))).expect("sync");
         assert_eq!(
             status_of(&conn, "B1").map(|s| s.0).as_deref(),
             Some("IN_PROGRESS")
@@ -91,21 +91,21 @@ fn a_status_set_by_mpps_is_never_changed_by_a_source_status() {
 
 #[test]
 fn a_booking_discontinued_at_its_first_sight_is_not_stored() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let counts =
-        apply_entries(&mut conn, "csv", "clinic", &booking(Some("DISCONTINUED"))).expect("sync");
+        apply_entries(&conn, "csv", "clinic", &booking(Some("DISCONTINUED"))).expect("sync");
     assert_eq!((counts.inserted, counts.rejected), (0, 0));
     assert_eq!(status_of(&conn, "B1"), None);
 }
 
 #[test]
 fn a_status_other_than_scheduled_or_discontinued_rejects_that_entry_alone() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let batch = entries(json!([
         {"source_record_id": "B1", "patient_id": "P1", "performed_procedure_step_status": "COMPLETED"},
         {"source_record_id": "B2", "patient_id": "P2"}
     ]));
-    let counts = apply_entries(&mut conn, "csv", "clinic", &batch).expect("sync");
+    let counts = apply_entries(&conn, "csv", "clinic", &batch).expect("sync");
     assert_eq!((counts.inserted, counts.rejected), (1, 1));
     assert_eq!(status_of(&conn, "B1"), None);
 }
@@ -141,7 +141,7 @@ fn a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued() {
         .unwrap(),
     )
     .unwrap();
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     for server in [&booked, &cancelled] {
         let mut config = example["data_sources"][0]["config"].clone();
         config["base_url"] = json!(server.url());
@@ -153,14 +153,7 @@ fn a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued() {
         let mut source = registry.create("calpendo", "bookings").expect("source");
         source.validate_config(&config).expect("config");
         let fetched = source.fetch(&json!({}), 60.0).expect("fetch");
-        apply_fetch(
-            &mut conn,
-            "calpendo",
-            "bookings",
-            &fetched,
-            Default::default(),
-        )
-        .expect("sync");
+        apply_fetch(&conn, "calpendo", "bookings", &fetched, Default::default()).expect("sync");
     }
     assert_eq!(
         status_of(&conn, "12345"),

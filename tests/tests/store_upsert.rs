@@ -26,9 +26,9 @@ fn fresh() -> (tempfile::TempDir, Connection) {
 
 #[test]
 fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let counts = apply_entries(
-        &mut conn,
+        &conn,
         "csv",
         "clinic",
         &entries(json!([{"patient_id": "P1", "patient_name": "DOE^JANE",
@@ -47,22 +47,22 @@ fn a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source() {
 
 #[test]
 fn a_uid_given_by_the_source_is_kept() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let batch = entries(json!([{"patient_id": "P1", "study_instance_uid": "1.2.3.4"}]));
-    apply_entries(&mut conn, "csv", "a", &batch).expect("written");
+    apply_entries(&conn, "csv", "a", &batch).expect("written");
     assert_eq!(items(&conn)[0]["study_instance_uid"], "1.2.3.4");
 }
 
 #[test]
 fn an_unchanged_resync_rewrites_nothing() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let batch = entries(json!([
         {"patient_id": "P1", "patient_name": "A", "modality": "MR"},
         {"source_record_id": "b-2", "patient_id": "P2", "patient_name": "B"},
     ]));
-    apply_entries(&mut conn, "csv", "a", &batch).expect("first");
+    apply_entries(&conn, "csv", "a", &batch).expect("first");
     let before = conn.total_changes();
-    let counts = apply_entries(&mut conn, "csv", "a", &batch).expect("second");
+    let counts = apply_entries(&conn, "csv", "a", &batch).expect("second");
     assert_eq!(
         (counts.unchanged, counts.updated, counts.inserted),
         (2, 0, 0)
@@ -72,10 +72,10 @@ fn an_unchanged_resync_rewrites_nothing() {
 
 #[test]
 fn a_resync_never_changes_an_mpps_status_or_the_uid() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let first =
         entries(json!([{"patient_id": "P1", "patient_name": "A", "study_description": "old"}]));
-    apply_entries(&mut conn, "csv", "a", &first).expect("first");
+    apply_entries(&conn, "csv", "a", &first).expect("first");
     conn.execute(
         "UPDATE worklist_items SET performed_procedure_step_status = 'IN_PROGRESS'",
         [],
@@ -87,7 +87,7 @@ fn a_resync_never_changes_an_mpps_status_or_the_uid() {
         json!([{"patient_id": "P1", "patient_name": "A", "study_description": "new",
         "performed_procedure_step_status": "SCHEDULED"}]),
     );
-    let counts = apply_entries(&mut conn, "csv", "a", &second).expect("second");
+    let counts = apply_entries(&conn, "csv", "a", &second).expect("second");
     assert_eq!(counts.updated, 1);
     let item = &items(&conn)[0];
     assert_eq!(item["performed_procedure_step_status"], "IN_PROGRESS");
@@ -97,22 +97,22 @@ fn a_resync_never_changes_an_mpps_status_or_the_uid() {
 
 #[test]
 fn a_field_the_source_no_longer_sends_is_not_erased() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let first = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": "MR1"}]));
-    apply_entries(&mut conn, "csv", "a", &first).expect("first");
+    apply_entries(&conn, "csv", "a", &first).expect("first");
     let second = entries(json!([{"patient_id": "P1", "patient_name": "A", "station_name": ""}]));
-    let counts = apply_entries(&mut conn, "csv", "a", &second).expect("second");
+    let counts = apply_entries(&conn, "csv", "a", &second).expect("second");
     assert_eq!(counts.unchanged, 1);
     assert_eq!(items(&conn)[0]["station_name"], "MR1");
 }
 
 #[test]
 fn the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let patient = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "MR"}]));
-    apply_entries(&mut conn, "csv", "first", &patient).expect("first");
+    apply_entries(&conn, "csv", "first", &patient).expect("first");
     let other = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "CT"}]));
-    let counts = apply_entries(&mut conn, "json", "second", &other).expect("second");
+    let counts = apply_entries(&conn, "json", "second", &other).expect("second");
     assert_eq!(
         (counts.conflicts, counts.inserted, counts.updated),
         (1, 0, 0)
@@ -127,13 +127,13 @@ fn the_same_patient_from_a_second_source_is_a_conflict_not_an_overwrite() {
 
 #[test]
 fn the_record_id_is_the_identity_when_given() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let first =
         entries(json!([{"source_record_id": "42", "patient_id": "P1", "patient_name": "A"}]));
-    apply_entries(&mut conn, "calpendo", "cal", &first).expect("first");
+    apply_entries(&conn, "calpendo", "cal", &first).expect("first");
     let renamed =
         entries(json!([{"source_record_id": "42", "patient_id": "P9", "patient_name": "Z"}]));
-    let counts = apply_entries(&mut conn, "calpendo", "cal", &renamed).expect("second");
+    let counts = apply_entries(&conn, "calpendo", "cal", &renamed).expect("second");
     assert_eq!(counts.updated, 1);
     let all = items(&conn);
     assert_eq!(all.len(), 1);
@@ -142,7 +142,7 @@ fn the_record_id_is_the_identity_when_given() {
 
 #[test]
 fn a_python_era_row_without_record_id_is_adopted_not_duplicated() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     conn.execute_batch(
         "INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source)
          VALUES ('P1', 'A', '1.2.840.10008.9', NULL)",
@@ -150,7 +150,7 @@ fn a_python_era_row_without_record_id_is_adopted_not_duplicated() {
     .expect("python row");
     let batch =
         entries(json!([{"source_record_id": "r1-1", "patient_id": "P1", "patient_name": "A"}]));
-    let counts = apply_entries(&mut conn, "redcap", "main_redcap", &batch).expect("adopted");
+    let counts = apply_entries(&conn, "redcap", "main_redcap", &batch).expect("adopted");
     assert_eq!((counts.updated, counts.inserted), (1, 0));
     let all = items(&conn);
     assert_eq!(all.len(), 1);
@@ -161,22 +161,22 @@ fn a_python_era_row_without_record_id_is_adopted_not_duplicated() {
 
 #[test]
 fn one_bad_entry_is_rejected_and_the_rest_written() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let batch = entries(json!([
         {"patient_id": "P1", "scheduled_start_date": "07/03/2025"},
         {"patient_id": "P2", "study_instance_uid": "1".repeat(65)},
         {"patient_id": "P3"},
     ]));
-    let counts = apply_entries(&mut conn, "csv", "a", &batch).expect("written");
+    let counts = apply_entries(&conn, "csv", "a", &batch).expect("written");
     assert_eq!((counts.rejected, counts.inserted), (2, 1));
     assert_eq!(items(&conn)[0]["patient_id"], "P3");
 }
 
 #[test]
 fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let first = entries(json!([{"patient_id": "P1", "study_description": "kept"}]));
-    apply_entries(&mut conn, "csv", "a", &first).expect("first");
+    apply_entries(&conn, "csv", "a", &first).expect("first");
     conn.execute_batch(
         "CREATE TRIGGER refuse_bad BEFORE INSERT ON worklist_items WHEN NEW.patient_id = 'BAD'
          BEGIN SELECT RAISE(ABORT, 'constraint failed for BAD'); END;",
@@ -188,7 +188,7 @@ fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
         {"patient_id": "BAD"},
         {"patient_id": "P4"},
     ]));
-    let error = apply_entries(&mut conn, "csv", "a", &batch).expect_err("failed");
+    let error = apply_entries(&conn, "csv", "a", &batch).expect_err("failed");
     assert!(error.to_string().contains("constraint failed for BAD"));
     let all = items(&conn);
     assert_eq!(all.len(), 1);
@@ -197,31 +197,31 @@ fn a_write_failing_mid_transaction_leaves_the_store_unchanged() {
 
 #[test]
 fn the_same_patient_with_record_ids_from_a_second_source_is_a_conflict() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let patient =
         entries(json!([{"source_record_id": "x1", "patient_id": "P1", "patient_name": "A"}]));
-    apply_entries(&mut conn, "csv", "first", &patient).expect("first");
+    apply_entries(&conn, "csv", "first", &patient).expect("first");
     let other =
         entries(json!([{"source_record_id": "y7", "patient_id": "P1", "patient_name": "A"}]));
-    let counts = apply_entries(&mut conn, "json", "second", &other).expect("second");
+    let counts = apply_entries(&conn, "json", "second", &other).expect("second");
     assert_eq!((counts.conflicts, counts.inserted), (1, 0));
     assert_eq!(items(&conn).len(), 1);
 }
 
 #[test]
 fn two_records_of_one_source_for_the_same_patient_are_two_items() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     let bookings = entries(json!([
         {"source_record_id": "b1", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-07"},
         {"source_record_id": "b2", "patient_id": "P1", "patient_name": "A", "scheduled_start_date": "2025-03-14"},
     ]));
-    let counts = apply_entries(&mut conn, "calpendo", "cal", &bookings).expect("written");
+    let counts = apply_entries(&conn, "calpendo", "cal", &bookings).expect("written");
     assert_eq!(counts.inserted, 2);
 }
 
 #[test]
 fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     // Python pylantir's plugins recorded their display name, not the configured one.
     conn.execute_batch(
         "INSERT INTO worklist_items (patient_id, patient_name, study_instance_uid, data_source)
@@ -233,7 +233,7 @@ fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type
     let redcap = entries(
         json!([{"source_record_id": "1-1", "patient_id": "sub_1_ses_1", "patient_name": "cpip-id-1^fa-2"}]),
     );
-    let counts = apply_entries(&mut conn, "redcap", "main_redcap", &redcap).expect("redcap");
+    let counts = apply_entries(&conn, "redcap", "main_redcap", &redcap).expect("redcap");
     assert_eq!(
         (counts.updated, counts.inserted, counts.conflicts),
         (1, 0, 0)
@@ -241,7 +241,7 @@ fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type
     let booking = entries(
         json!([{"source_record_id": "42", "patient_id": "P42", "patient_name": "DOE^A", "modality": "MR"}]),
     );
-    let counts = apply_entries(&mut conn, "calpendo", "bookings", &booking).expect("calpendo");
+    let counts = apply_entries(&conn, "calpendo", "bookings", &booking).expect("calpendo");
     assert_eq!(
         (counts.updated, counts.inserted, counts.conflicts),
         (1, 0, 0)
@@ -270,29 +270,29 @@ fn a_row_python_wrote_under_the_plugins_name_is_claimed_by_a_source_of_that_type
 
 #[test]
 fn a_row_of_another_types_python_plugin_is_a_conflict() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     conn.execute_batch(
         "INSERT INTO worklist_items (patient_id, patient_name, data_source) VALUES ('P1', 'A', 'REDCap')",
     )
     .expect("python row");
     let batch = entries(json!([{"patient_id": "P1", "patient_name": "A"}]));
-    let counts = apply_entries(&mut conn, "csv", "clinic", &batch).expect("written");
+    let counts = apply_entries(&conn, "csv", "clinic", &batch).expect("written");
     assert_eq!(counts.conflicts, 1);
     assert_eq!(items(&conn)[0]["data_source"], "REDCap");
 }
 
 #[test]
 fn a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     // The sync engine journals every run before writing it.
     pylantir::store::runs::start(&conn, "redcap").expect("run of source `redcap`");
     let first =
         entries(json!([{"source_record_id": "1:1", "patient_id": "P1", "patient_name": "A"}]));
-    apply_entries(&mut conn, "redcap", "redcap", &first).expect("first project");
+    apply_entries(&conn, "redcap", "redcap", &first).expect("first project");
     pylantir::store::runs::start(&conn, "redcap_b").expect("run of source `redcap_b`");
     let second =
         entries(json!([{"source_record_id": "1:1", "patient_id": "Q7", "patient_name": "B"}]));
-    let counts = apply_entries(&mut conn, "redcap", "redcap_b", &second).expect("second project");
+    let counts = apply_entries(&conn, "redcap", "redcap_b", &second).expect("second project");
     assert_eq!((counts.inserted, counts.updated), (1, 0));
     let all = items(&conn);
     assert_eq!(all.len(), 2);
@@ -311,14 +311,14 @@ fn a_source_named_after_its_type_keeps_its_rows_from_another_source_of_that_type
 
 #[test]
 fn a_row_holding_a_number_where_text_is_expected_is_still_updated() {
-    let (_dir, mut conn) = fresh();
+    let (_dir, conn) = fresh();
     conn.execute_batch(
         "INSERT INTO worklist_items (patient_id, patient_name, patient_weight_lb)
          VALUES ('P1', 'A', 150)",
     )
     .expect("row with a numeric weight");
     let batch = entries(json!([{"patient_id": "P1", "patient_name": "A", "modality": "CT"}]));
-    let counts = apply_entries(&mut conn, "csv", "a", &batch).expect("written despite the number");
+    let counts = apply_entries(&conn, "csv", "a", &batch).expect("written despite the number");
     assert_eq!((counts.updated, counts.inserted), (1, 0));
     assert_eq!(items(&conn)[0]["patient_weight_lb"], "150");
 }

@@ -44,7 +44,12 @@ impl Site {
         std::fs::write(&cfg_path, cfg.to_string()).expect("config");
         let registry = Registry::load(&[self.path("plugins")], &LoadOptions::default());
         let config = config::load(&cfg_path, &registry).expect("valid configuration");
-        Engine::start(&config, &config.db_path, Arc::new(registry)).expect("engine")
+        Engine::start(
+            &config,
+            &pylantir::store::Store::open(config.database.clone()).expect("database"),
+            Arc::new(registry),
+        )
+        .expect("engine")
     }
 
     /// Waits (up to 30 s) until `done` holds for the finished runs.

@@ -157,8 +157,8 @@ pub fn mpps(
 }
 
 fn stored_patient(peer: &Peer<'_>, uid: &str) -> Option<Patient> {
-    let conn = peer.shared.pool.get().ok()?;
-    let stored = crate::store::mpps::get(&conn, uid).ok()??;
+    let conn = peer.shared.store.get().ok()?;
+    let stored = crate::store::mpps::get(&*conn, uid).ok()??;
     let object =
         crate::dicom::dimse::decode_data(&stored.attributes, &EXPLICIT_VR_LITTLE_ENDIAN.erased())
             .ok()?;

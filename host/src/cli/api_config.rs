@@ -44,6 +44,24 @@ impl ApiConfigArgs {
     /// Python's `~/Desktop/worklist.db` and `users.db` beside it. Errors are
     /// printed whole.
     pub fn settings(&self) -> Result<ApiSettings, String> {
+        let document = self.document()?;
+        ApiSettings::from_config(&document.raw, &document.path, &document.db_path()).map_err(
+            |problems| {
+                format!(
+                    "{}: invalid HTTP API settings:\n  {}",
+                    document.path.display(),
+                    problems.join("\n  ")
+                )
+            },
+        )
+    }
+
+    /// The worklist database of the configuration (`db_url` or `db_path`).
+    pub fn database(&self) -> Result<crate::store::Location, String> {
+        self.document()?.database()
+    }
+
+    fn document(&self) -> Result<Document, String> {
         let default = PathBuf::from(super::start::DEFAULT_CONFIG);
         let path = match &self.config {
             Some(path) => path.clone(),
@@ -55,17 +73,10 @@ impl ApiConfigArgs {
         } else {
             config::read_json(&path).map_err(|e| e.to_string())?
         };
-        let document = Document {
-            path: path.clone(),
+        Ok(Document {
+            path,
             raw,
             legacy: false,
-        };
-        ApiSettings::from_config(&document.raw, &path, &document.db_path()).map_err(|problems| {
-            format!(
-                "{}: invalid HTTP API settings:\n  {}",
-                path.display(),
-                problems.join("\n  ")
-            )
         })
     }
 }

@@ -5,6 +5,9 @@
 
 use super::echo::ConnectionArgs;
 use crate::dicom::scu::Client;
+use crate::store::db::{self, DbError};
+use crate::store::postgres::Target;
+use crate::store::{Location, Store};
 use clap::Args;
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
@@ -43,7 +46,11 @@ pub struct BenchFindArgs {
     /// Fill this database with `--items` test items and exit.
     #[arg(long)]
     pub seed_db: Option<PathBuf>,
-    /// Items to create with `--seed-db`.
+    /// Fill this PostgreSQL database (`postgres://user@host:port/db`)
+    /// with `--items` test items and exit.
+    #[arg(long, value_name = "URL", conflicts_with = "seed_db")]
+    pub seed_db_url: Option<String>,
+    /// Items to create with `--seed-db` or `--seed-db-url`.
     #[arg(long, default_value_t = 10_000)]
     pub items: usize,
 }
@@ -99,19 +106,16 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-fn seed(path: &std::path::Path, items: usize) -> Result<(), String> {
-    let mut conn = crate::store::open(path).map_err(|e| e.to_string())?;
+fn seed(location: Location, items: usize) -> Result<(), String> {
+    let store = Store::open(location).map_err(|e| e.to_string())?;
+    let conn = store.get().map_err(|e| e.to_string())?;
     let today = jiff::ZonedDateTime::now().date();
-    let tx = conn.transaction().map_err(|e| e.to_string())?;
-    {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO worklist_items (patient_name, patient_id, patient_birth_date, patient_sex, \
-                 accession_number, study_instance_uid, modality, scheduled_station_aetitle, \
-                 scheduled_start_date, scheduled_start_time, protocol_name, data_source, source_record_id) \
-                 VALUES (?1, ?2, '19800101', 'M', ?3, ?4, ?5, ?6, ?7, ?8, 'BRAIN', 'bench', ?9)",
-            )
-            .map_err(|e| e.to_string())?;
+    db::write(&*conn, |tx| {
+        const INSERT: &str = "INSERT INTO worklist_items (patient_name, patient_id, \
+             patient_birth_date, patient_sex, accession_number, study_instance_uid, modality, \
+             scheduled_station_aetitle, scheduled_start_date, scheduled_start_time, protocol_name, \
+             data_source, source_record_id) \
+             VALUES (?1, ?2, '19800101', 'M', ?3, ?4, ?5, ?6, ?7, ?8, 'BRAIN', 'bench', ?9)";
         // 5 stations x 2 modalities x `days` days, ~20 items each.
         let days = (items / 200).max(1) as i64;
         for i in 0..items {
@@ -132,23 +136,25 @@ fn seed(path: &std::path::Path, items: usize) -> Result<(), String> {
             };
             let station = format!("SCANNER{}", i % 5 + 1);
             let modality = if (i / 5) % 2 == 0 { "MR" } else { "CT" };
-            insert
-                .execute(rusqlite::params![
-                    format!("Bench^Patient{i}"),
-                    format!("SUB{i:06}"),
-                    format!("ACC{i}"),
-                    format!("2.25.{}", 1_000_000 + i),
-                    modality,
-                    station,
-                    date,
-                    time,
-                    i.to_string(),
-                ])
-                .map_err(|e| e.to_string())?;
+            tx.execute(
+                INSERT,
+                &[
+                    format!("Bench^Patient{i}").into(),
+                    format!("SUB{i:06}").into(),
+                    format!("ACC{i}").into(),
+                    format!("2.25.{}", 1_000_000 + i).into(),
+                    modality.into(),
+                    station.into(),
+                    date.into(),
+                    time.into(),
+                    i.to_string().into(),
+                ],
+            )?;
         }
-    }
-    tx.commit().map_err(|e| e.to_string())?;
-    println!("seeded {items} items into {}", path.display());
+        Ok::<_, DbError>(())
+    })
+    .map_err(|e| format!("worklist database {}: {e}", store.location()))?;
+    println!("seeded {items} items into {}", store.location());
     Ok(())
 }
 
@@ -162,11 +168,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Runs `bench-find`.
 pub fn run(args: &BenchFindArgs) -> i32 {
-    if let Some(path) = &args.seed_db {
-        return match seed(path, args.items) {
+    let location = match (&args.seed_db, &args.seed_db_url) {
+        (Some(path), _) => Some(Ok(Location::Sqlite(path.clone()))),
+        (None, Some(url)) => Some(
+            Target::new(url, None)
+                .map(|target| Location::Postgres(Box::new(target)))
+                .map_err(|e| format!("--seed-db-url: {e}")),
+        ),
+        (None, None) => None,
+    };
+    if let Some(location) = location {
+        return match location.and_then(|location| seed(location, args.items)) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("seeding {} failed: {e}", path.display());
+                eprintln!("seeding failed: {e}");
                 1
             }
         };

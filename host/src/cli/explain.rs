@@ -49,18 +49,19 @@ fn answer(args: &ExplainArgs) -> Result<String, String> {
     };
     let identifier =
         serde_json::from_str(&text).map_err(|e| format!("--identifier is not valid JSON: {e}"))?;
-    let settings = args.config.settings()?;
+    let database = args.config.database()?;
     let options = args
         .config
         .dicom_options()
         .unwrap_or_else(|| ServerOptions::new("MWL_SERVER", "0.0.0.0", 4242));
-    let conn = crate::store::open_existing(&settings.db_path).map_err(|e| e.to_string())?;
+    let store = crate::store::Store::open_existing(database).map_err(|e| e.to_string())?;
+    let conn = store.get().map_err(|e| e.to_string())?;
     let question = Question {
         identifier,
         calling_aet: args.calling_aet.clone(),
         item_ids: args.items.clone(),
         patient_id: args.patient_id.clone(),
     };
-    let answer = explain::explain(&conn, &options, &question)?;
+    let answer = explain::explain(&*conn, &options, &question)?;
     serde_json::to_string_pretty(&answer).map_err(|e| e.to_string())
 }

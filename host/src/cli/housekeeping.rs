@@ -42,10 +42,11 @@ pub fn run(args: &HousekeepingArgs) -> i32 {
         println!("no retention configured: nothing is ever deleted");
         return 0;
     };
-    let db_path = document.db_path();
-    let result = store::open_existing(&db_path).and_then(|mut conn| {
-        crate::housekeeping::run(&mut conn, &retention, args.dry_run, chrono::Utc::now())
-            .map_err(|e| store::StoreError::sqlite(&db_path, e))
+    let result = document.database().and_then(|location| {
+        let store = store::Store::open_existing(location).map_err(|e| e.to_string())?;
+        let conn = store.get().map_err(|e| e.to_string())?;
+        store::housekeeping::run(&*conn, &retention, args.dry_run, chrono::Utc::now())
+            .map_err(|e| format!("worklist database {}: {e}", store.location()))
     });
     match result {
         Ok(removed) if args.dry_run => {

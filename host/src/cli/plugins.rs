@@ -3,6 +3,7 @@
 use crate::isolation::process::WorkerCommand;
 use crate::isolation::{journal, probe_registry};
 use crate::loader::{plugin_dirs, LoadOptions, PluginEntry, PluginStatus, Registry};
+use crate::store::runs;
 use clap::{Args, Subcommand};
 use pylantir_plugin_api::API_VERSION;
 use serde_json::{json, Value};
@@ -135,18 +136,19 @@ pub fn run(command: PluginsCommand) -> i32 {
 /// The configuration's sources that the server disabled, as `sync_runs` says
 /// (none when the database does not exist yet).
 fn disabled_sources(document: &crate::config::Document) -> Vec<(String, String)> {
-    let db_path = document.db_path();
-    if !db_path.exists() {
+    let Ok(location) = document.database() else {
+        return Vec::new();
+    };
+    if matches!(&location, crate::store::Location::Sqlite(path) if !path.exists()) {
         return Vec::new();
     }
-    match crate::store::open_existing(&db_path) {
-        Ok(conn) => journal::disabled_sources(&conn).unwrap_or_else(|error| {
-            eprintln!(
-                "warning: cannot read sync_runs in {}: {error}",
-                db_path.display()
-            );
-            Vec::new()
-        }),
+    let disabled = crate::store::Store::open_existing(location).and_then(|store| {
+        let conn = store.get()?;
+        runs::last_errors_containing(&*conn, journal::DISABLED_MARK)
+            .map_err(|e| crate::store::StoreError::database(store.location(), e))
+    });
+    match disabled {
+        Ok(found) => found,
         Err(error) => {
             eprintln!("warning: {error}");
             Vec::new()

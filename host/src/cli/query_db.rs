@@ -3,8 +3,8 @@
 
 use super::table;
 use crate::config;
-use crate::isolation::journal;
-use crate::store::{self, query, runs};
+use crate::isolation::journal::DISABLED_MARK;
+use crate::store::{query, runs, DbResult, Store, StoreError};
 use crate::sync::normalise;
 use clap::Args;
 use serde_json::{Map, Value};
@@ -53,21 +53,25 @@ pub fn run(args: &QueryDbArgs) -> i32 {
         source: args.source.clone(),
         date,
     };
-    let db_path = match config::read(&args.config) {
-        Ok(document) => document.db_path(),
+    let store = match config::read(&args.config)
+        .map_err(|e| e.to_string())
+        .and_then(|document| document.database())
+        .and_then(|location| Store::open_existing(location).map_err(|e| e.to_string()))
+    {
+        Ok(store) => store,
         Err(error) => {
             eprintln!("{error}");
             return 1;
         }
     };
     if args.last_run {
-        return last_run(&db_path, args.source.as_deref());
+        return last_run(&store, args.source.as_deref());
     }
-    let items = store::open_existing(&db_path).and_then(|conn| {
-        let disabled = journal::disabled_sources(&conn).unwrap_or_default();
-        query::list_items(&conn, &filter)
+    let items = store.get().and_then(|conn| {
+        let disabled = runs::last_errors_containing(&*conn, DISABLED_MARK).unwrap_or_default();
+        query::list_items(&*conn, &filter)
             .map(|items| (items, disabled))
-            .map_err(|e| store::StoreError::sqlite(&db_path, e))
+            .map_err(|e| StoreError::database(store.location(), e))
     });
     let (items, disabled) = match items {
         Ok(found) => found,
@@ -125,15 +129,15 @@ const ROW_COLUMNS: &[&str] = &[
 ];
 
 /// Prints the last run of each source with its rejected and skipped records.
-fn last_run(db_path: &std::path::Path, source: Option<&str>) -> i32 {
-    let found = store::open_existing(db_path).and_then(|conn| {
-        runs::last(&conn, source)
+fn last_run(store: &Store, source: Option<&str>) -> i32 {
+    let found = store.get().and_then(|conn| {
+        runs::last(&*conn, source)
             .and_then(|list| {
                 list.into_iter()
-                    .map(|run| runs::records(&conn, run.id).map(|records| (run, records)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map(|run| runs::records(&*conn, run.id).map(|records| (run, records)))
+                    .collect::<DbResult<Vec<_>>>()
             })
-            .map_err(|e| store::StoreError::sqlite(db_path, e))
+            .map_err(|e| StoreError::database(store.location(), e))
     });
     let found = match found {
         Ok(found) => found,

@@ -8,6 +8,7 @@ use crate::config::{self, Config};
 use crate::dicom::server::Server;
 use crate::isolation::{CrashPolicy, IsolatingFactory};
 use crate::source::SourceFactory;
+use crate::store::Store;
 use crate::sync::Engine;
 use clap::Args;
 use serde_json::Value;
@@ -142,29 +143,26 @@ fn serve(
     if config.sources.is_empty() {
         log::warn!("no data sources configured: serving the worklist database as it is");
     }
-    let engine = Engine::start(config, &config.db_path, factory).map_err(|e| e.to_string())?;
+    let store = Store::open(config.database.clone()).map_err(|e| e.to_string())?;
+    let engine = Engine::start(config, &store, factory).map_err(|e| e.to_string())?;
     let housekeeping_stop = Arc::new(crate::sync::Stop::default());
     let housekeeping = match crate::config::lifecycle::retention(&config.raw) {
         Some(retention) if retention.deletes_anything() => Some(
-            crate::housekeeping::spawn(
-                config.db_path.clone(),
-                retention,
-                Arc::clone(&housekeeping_stop),
-            )
-            .map_err(|e| format!("cannot start housekeeping: {e}"))?,
+            crate::housekeeping::spawn(store.clone(), retention, Arc::clone(&housekeeping_stop))
+                .map_err(|e| format!("cannot start housekeeping: {e}"))?,
         ),
         _ => {
             log::info!("no retention configured: nothing is ever deleted from the worklist");
             None
         }
     };
-    let api = super::start_api::with_start(config, &options, plugins, audit)?;
+    let api = super::start_api::with_start(config, &options, plugins, &store, audit)?;
     let server =
-        Server::bind_audited(options, &config.db_path, audit.clone()).map_err(|e| e.to_string())?;
+        Server::bind_audited(options, store.clone(), audit.clone()).map_err(|e| e.to_string())?;
     let running = server
         .spawn()
         .map_err(|e| format!("cannot start the DICOM server: {e}"))?;
-    log::info!("pylantir ready: worklist {}", config.db_path.display());
+    log::info!("pylantir ready: worklist {}", store.location());
 
     // Blocks until a signal arrives (no polling delay).
     let signal = signals.forever().next().unwrap_or(SIGTERM);

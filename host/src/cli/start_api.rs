@@ -57,7 +57,18 @@ pub fn run(args: &StartApiArgs) -> i32 {
         audit: audit.clone(),
         ..http::Extras::default()
     };
-    let server = match http::start(settings, extras) {
+    let store = match args
+        .config
+        .database()
+        .and_then(|location| crate::store::Store::open(location).map_err(|e| e.to_string()))
+    {
+        Ok(store) => store,
+        Err(message) => {
+            log::error!("{message}");
+            return 1;
+        }
+    };
+    let server = match http::start(settings, extras, store) {
         Ok(server) => server,
         Err(message) => {
             log::error!("{message}");
@@ -81,6 +92,7 @@ pub fn with_start(
     config: &Config,
     dicom: &ServerOptions,
     plugins: serde_json::Value,
+    store: &crate::store::Store,
     audit: &crate::audit::Audit,
 ) -> Result<Option<ApiServer>, String> {
     let settings = ApiSettings::from_config(&config.raw, &config.path, &config.db_path).map_err(
@@ -101,5 +113,5 @@ pub fn with_start(
         plugins: Some(plugins),
         audit: audit.clone(),
     };
-    http::start(settings, extras).map(Some)
+    http::start(settings, extras, store.clone()).map(Some)
 }

@@ -1,6 +1,7 @@
 //! The JSON configuration: parsing, legacy conversion, validation.
 //!
 //! - [`audit`]: `audit_log`, the audit file and syslog.
+//! - [`database`]: `db_path` or `db_url` (and its password): where the worklist is.
 //! - [`legacy`]: the pre-plugin `redcap2wl` format, converted to one source.
 //! - [`lifecycle`]: `retention` and `retraction_guard`.
 //! - [`validate`]: every check, collecting all problems with their JSON path;
@@ -14,6 +15,7 @@
 //! `start` both go through [`check`].
 
 pub mod audit;
+pub mod database;
 pub mod legacy;
 pub mod lifecycle;
 pub mod paths;
@@ -52,6 +54,14 @@ impl Document {
             .and_then(Value::as_str)
             .unwrap_or(DEFAULT_DB_PATH);
         paths::resolve(&self.path, text)
+    }
+
+    /// The worklist database: `db_url` (PostgreSQL) if set, else `db_path`.
+    pub fn database(&self) -> Result<crate::store::Location, String> {
+        database::location(self).map_err(|problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            format!("{}: {}", self.path.display(), lines.join("; "))
+        })
     }
 
     /// `plugin_dirs` (strings only; [`check`] reports anything else), resolved.
@@ -95,8 +105,11 @@ pub struct Config {
     pub raw: Map<String, Value>,
     /// Whether the file was in the legacy `redcap2wl` format.
     pub legacy: bool,
-    /// The worklist database file.
+    /// The worklist database file (`db_path`; also where the users
+    /// database goes by default).
     pub db_path: PathBuf,
+    /// The worklist database: `db_path` or `db_url`.
+    pub database: crate::store::Location,
     /// `plugin_dirs` from the configuration, resolved.
     pub plugin_dirs: Vec<PathBuf>,
     /// The top-level `max_crashes` / `crash_window_minutes`.

@@ -98,6 +98,13 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
             ));
         }
     }
+    let database = match super::database::location(document) {
+        Ok(location) => Some(location),
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    };
     let plugin_dirs = plugin_dirs(document, &mut problems);
     let crash_limits = crash_limits(raw, "", &mut problems);
     if let Err(dicom) = super::server::options(raw, &super::server::Flags::default()) {
@@ -134,14 +141,15 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
     problems.extend(super::audit::problems(raw, &document.path));
     unknown_keys(raw, KNOWN_TOP_LEVEL, "", &mut problems);
 
-    if problems.iter().any(Problem::is_error) {
+    let Some(database) = database.filter(|_| !problems.iter().any(Problem::is_error)) else {
         return Err(problems);
-    }
+    };
     Ok(Config {
         path: document.path.clone(),
         raw: raw.clone(),
         legacy: document.legacy,
         db_path: document.db_path(),
+        database,
         plugin_dirs,
         crash_limits,
         sources,
@@ -155,6 +163,9 @@ pub const KNOWN_TOP_LEVEL: &[&str] = &[
     "retention",
     "retraction_guard",
     "db_path",
+    "db_url",
+    "db_password_env",
+    "db_password_file",
     "db_echo",
     "db_update_interval",
     "operation_interval",

@@ -1,7 +1,7 @@
 //! The DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
 //!
 //! - [`options`]: server options from the JSON configuration; visibility windows.
-//! - [`server`]: listener, association limits and negotiation, store connection pool.
+//! - [`server`]: listener, association limits and negotiation.
 //! - [`admission`]: per-address connection caps, the negotiation deadline, closing at stop.
 //! - [`association`]: one association, transport and dispatch: receive, reassemble, respond, abort.
 //! - [`dimse`]: command fields, status codes, command sets, PDV reassembly, encoding.

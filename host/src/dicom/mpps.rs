@@ -175,11 +175,11 @@ fn create(
     let links = link_keys(&object);
     let bytes = encode_stored(&mut object)?;
     let shared = peer.shared;
-    let mut conn = shared
-        .pool
+    let conn = shared
+        .store
         .get()
         .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?;
-    match store::create(&mut conn, uid, "IN PROGRESS", &peer.aet, &bytes, &links) {
+    match store::create(&*conn, uid, "IN PROGRESS", &peer.aet, &bytes, &links) {
         Ok(Created::Stored(Some(item))) => {
             log::info!(
                 "MPPS {uid} from {} ('{}') IN PROGRESS, worklist item {item}",
@@ -237,11 +237,11 @@ fn set(
 ) -> Result<Outcome, Outcome> {
     let changes = decode(request, ts)?;
     let shared = peer.shared;
-    let mut conn = shared
-        .pool
+    let conn = shared
+        .store
         .get()
         .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?;
-    let stored = store::get(&conn, uid)
+    let stored = store::get(&*conn, uid)
         .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?
         .ok_or_else(|| Outcome::failure(status::NO_SUCH_SOP_INSTANCE, "no such MPPS instance"))?;
     if stored.status != "IN PROGRESS" {
@@ -264,7 +264,7 @@ fn set(
         }
     }
     let bytes = encode_stored(&mut object)?;
-    match store::update(&mut conn, uid, &new_status, &bytes) {
+    match store::update(&*conn, uid, &new_status, &bytes) {
         Ok(store::Updated::NoLongerInProgress) => Err(no_longer_updatable()),
         Ok(store::Updated::Stored(item)) => {
             log::info!(

@@ -1,12 +1,13 @@
 //! The listener: binds, accepts connections (within the limits of
 //! [`admission`](super::admission)), enforces `max_associations`, negotiates
 //! each association (AE titles, SOP classes, transfer syntaxes) and hands it
-//! to its own thread. Also the pool of store connections.
+//! to its own thread.
 
 use super::admission::{Admission, Watch};
 use super::association;
 use super::options::ServerOptions;
 use crate::audit::dicom as audited;
+use crate::store::Store;
 use dicom_dictionary_std::uids;
 use dicom_transfer_syntax_registry::entries;
 use dicom_ul::association::server::{AccessControl, ServerAssociationOptions};
@@ -16,13 +17,10 @@ use dicom_ul::pdu::{
     UserIdentity,
 };
 use dicom_ul::Pdu;
-use rusqlite::Connection;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -40,75 +38,12 @@ pub const TRANSFER_SYNTAXES: [&str; 3] = [
     entries::EXPLICIT_VR_BIG_ENDIAN.uid(), // retired, still accepted
 ];
 
-/// Store connections shared by the association threads.
-pub struct Pool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-/// A store connection borrowed from the pool; returned when dropped.
-pub struct Pooled<'a> {
-    pool: &'a Pool,
-    conn: Option<Connection>,
-}
-
-impl Pool {
-    fn new(path: &Path) -> Pool {
-        Pool {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Takes an idle connection or opens a new one.
-    pub fn get(&self) -> Result<Pooled<'_>, crate::store::StoreError> {
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let conn = crate::store::open(&self.path)?;
-                conn.set_prepared_statement_cache_capacity(64);
-                conn
-            }
-        };
-        Ok(Pooled {
-            pool: self,
-            conn: Some(conn),
-        })
-    }
-}
-
-impl Deref for Pooled<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
-impl DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.pool.idle.lock()) {
-            idle.push(conn);
-        }
-    }
-}
-
 /// What every association thread shares.
 pub struct Shared {
     /// The options the server was started with.
     pub options: ServerOptions,
-    /// The store.
-    pub pool: Pool,
+    /// The worklist database.
+    pub store: Store,
     /// The connections: per-address caps, negotiation deadline, stop.
     pub admission: Arc<Admission>,
     /// Associations established and not yet ended.
@@ -199,24 +134,17 @@ impl Drop for RunningServer {
 }
 
 impl Server {
-    /// Binds the listening socket and checks that the store opens.
-    pub fn bind(options: ServerOptions, db_path: &Path) -> io::Result<Server> {
-        Server::bind_audited(options, db_path, crate::audit::Audit::off())
+    /// Binds the listening socket of a server answering from `store`.
+    pub fn bind(options: ServerOptions, store: Store) -> io::Result<Server> {
+        Server::bind_audited(options, store, crate::audit::Audit::off())
     }
 
     /// [`Server::bind`], recording associations, queries and MPPS in `audit`.
     pub fn bind_audited(
         options: ServerOptions,
-        db_path: &Path,
+        store: Store,
         audit: crate::audit::Audit,
     ) -> io::Result<Server> {
-        let pool = Pool::new(db_path);
-        pool.get().map_err(|e| {
-            io::Error::other(format!(
-                "cannot open the worklist database {}: {e}",
-                db_path.display()
-            ))
-        })?;
         let listener = TcpListener::bind((options.ip.as_str(), options.port)).map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -228,7 +156,7 @@ impl Server {
             listener,
             shared: Arc::new(Shared {
                 options,
-                pool,
+                store,
                 admission,
                 established: AtomicUsize::new(0),
                 audit,

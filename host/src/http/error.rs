@@ -46,6 +46,12 @@ pub fn error_entry(kind: &str, loc: Value, msg: impl Into<String>, input: Value)
     json!({"type": kind, "loc": loc, "msg": msg.into(), "input": input})
 }
 
+impl From<crate::store::DbError> for ApiError {
+    fn from(e: crate::store::DbError) -> Self {
+        ApiError::Internal(format!("worklist database: {e}"))
+    }
+}
+
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
         ApiError::Internal(format!("database: {e}"))

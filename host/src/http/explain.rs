@@ -11,6 +11,7 @@ use super::input::JsonBody;
 use super::state::AppState;
 use crate::dicom::{find, ServerOptions};
 use crate::store::explain;
+use crate::store::{Db, DbError};
 use axum::extract::State;
 use axum::Json;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
@@ -18,7 +19,6 @@ use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::InMemDicomObject;
-use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -138,7 +138,7 @@ pub fn identifier(value: &Value) -> Result<InMemDicomObject, String> {
 
 /// The explanation, as JSON; `Err` when the identifier cannot be read.
 pub fn explain(
-    conn: &Connection,
+    conn: &dyn Db,
     options: &ServerOptions,
     question: &Question,
 ) -> Result<Value, String> {
@@ -164,20 +164,13 @@ pub fn explain(
             }))
         }
     };
-    let sql = |e: rusqlite::Error| format!("worklist database: {e}");
+    let sql = |e: DbError| format!("worklist database: {e}");
     let matched = explain::matching_ids(conn, &request.filter).map_err(sql)?;
     let mut matches: Vec<i64> = matched.iter().copied().collect();
     matches.sort_unstable();
     let mut ids = question.item_ids.clone();
     if let Some(patient_id) = &question.patient_id {
-        let mut stmt = conn
-            .prepare("SELECT id FROM worklist_items WHERE patient_id = ?1 ORDER BY id")
-            .map_err(sql)?;
-        let found = stmt
-            .query_map([patient_id], |row| row.get::<_, i64>(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(sql)?;
-        ids.extend(found);
+        ids.extend(explain::ids_of_patient(conn, patient_id).map_err(sql)?);
     }
     ids.sort_unstable();
     ids.dedup();
@@ -186,14 +179,7 @@ pub fn explain(
     for check in &checks {
         passing.push(check.passing(conn).map_err(sql)?);
     }
-    let exists = |id: i64| -> Result<bool, String> {
-        conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM worklist_items WHERE id = ?1)",
-            [id],
-            |r| r.get(0),
-        )
-        .map_err(sql)
-    };
+    let exists = |id: i64| explain::exists(conn, id).map_err(sql);
     let mut items = Vec::new();
     for id in ids {
         if !exists(id)? {

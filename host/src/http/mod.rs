@@ -31,6 +31,7 @@ pub mod user_routes;
 pub mod users;
 pub mod worklist;
 
+use crate::store::Store;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -89,17 +90,14 @@ impl ApiServer {
     }
 }
 
-fn open_store(path: &std::path::Path) -> Result<rusqlite::Connection, String> {
-    crate::store::open(path).map_err(|e| e.to_string())
-}
-
 fn open_users(path: &std::path::Path) -> Result<rusqlite::Connection, String> {
     users::open(path).map_err(|e| format!("users database {}: {e}", path.display()))
 }
 
-/// Opens both databases, loads the token secret, binds `settings.host`:
-/// `settings.port` and serves the API on a thread of its own.
-pub fn start(settings: ApiSettings, extras: Extras) -> Result<ApiServer, String> {
+/// Opens the users database, loads the token secret, binds `settings.host`:
+/// `settings.port` and serves the API, on the worklist `store`, on a thread
+/// of its own.
+pub fn start(settings: ApiSettings, extras: Extras, store: Store) -> Result<ApiServer, String> {
     let users_conn = open_users(&settings.users_db)?;
     let count = users::count(&users_conn)
         .map_err(|e| format!("users database {}: {e}", settings.users_db.display()))?;
@@ -111,7 +109,6 @@ pub fn start(settings: ApiSettings, extras: Extras) -> Result<ApiServer, String>
             settings.users_db.display()
         );
     }
-    open_store(&settings.db_path)?;
     auth::decoy_hash();
     let secret = tokens::load_secret(&settings.users_db)?;
     let address = format!("{}:{}", settings.host, settings.port);
@@ -133,7 +130,7 @@ pub fn start(settings: ApiSettings, extras: Extras) -> Result<ApiServer, String>
     let state = Arc::new(AppState {
         keys: tokens::Keys::new(&secret),
         limiter: limiter::LoginLimiter::default(),
-        store: Pool::new(&settings.db_path, open_store),
+        store: state::Worklist::new(store),
         users: Pool::new(&settings.users_db, open_users),
         extras,
         settings,

@@ -6,6 +6,7 @@ use super::limiter::LoginLimiter;
 use super::settings::ApiSettings;
 use super::tokens::Keys;
 use super::Extras;
+use crate::store::{Db, Store};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 /// Idle connections kept per database.
 const IDLE_CONNECTIONS: usize = 8;
 
-/// Connections to one SQLite file, reused between requests.
+/// Connections to one SQLite file (the users database), reused between requests.
 pub struct Pool {
     path: PathBuf,
     open: fn(&Path) -> Result<Connection, String>,
@@ -56,13 +57,40 @@ impl Pool {
     }
 }
 
+/// The worklist database, used off the async threads.
+pub struct Worklist {
+    store: Store,
+}
+
+impl Worklist {
+    /// The worklist `store`, for the handlers.
+    pub fn new(store: Store) -> Worklist {
+        Worklist { store }
+    }
+
+    /// Runs `work` with a connection on a blocking thread.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = store.get().map_err(|e| ApiError::Internal(e.to_string()))?;
+            work(&*conn)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("database task failed: {e}")))?
+    }
+}
+
 /// The state every handler sees.
 pub struct AppState {
     pub settings: ApiSettings,
     pub keys: Keys,
     pub limiter: LoginLimiter,
     /// The worklist database.
-    pub store: Arc<Pool>,
+    pub store: Worklist,
     /// The users database.
     pub users: Arc<Pool>,
     /// What only a full server has (sources, plugins).

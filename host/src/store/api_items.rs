@@ -6,7 +6,7 @@
 //! MPPS instance performs is MPPS's to set ([`Updated::StatusSetByMpps`]), and
 //! (`data_source`, `source_record_id`) stays unique ([`Refused::Duplicate`]).
 
-use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+use super::db::{self, Db, DbError, DbResult, Row, Value};
 
 /// The item fields of the API, in Python's JSON order (after `id`).
 pub const FIELDS: &[&str] = &[
@@ -86,23 +86,19 @@ fn select() -> &'static str {
     SQL.get_or_init(|| format!("SELECT id, {} FROM worklist_items", FIELDS.join(", ")))
 }
 
-fn read_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiItem> {
-    let mut values = Vec::with_capacity(FIELDS.len());
-    for i in 0..FIELDS.len() {
-        values.push(super::text_column(row, 1 + i)?);
+fn read_item(row: &Row) -> ApiItem {
+    ApiItem {
+        id: row.int(0).unwrap_or_default(),
+        values: (0..FIELDS.len()).map(|i| row.text(1 + i)).collect(),
     }
-    Ok(ApiItem {
-        id: row.get(0)?,
-        values,
-    })
 }
 
 /// The items matching `filter`, in id order.
-pub fn list(conn: &Connection, filter: &ListFilter) -> rusqlite::Result<Vec<ApiItem>> {
-    let mut clauses = vec!["1".to_string()];
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let push = |args: &mut Vec<_>, value: &str| {
-        args.push(rusqlite::types::Value::Text(value.to_string()));
+pub fn list(db: &dyn Db, filter: &ListFilter) -> DbResult<Vec<ApiItem>> {
+    let mut clauses = vec!["TRUE".to_string()];
+    let mut args: Vec<Value> = Vec::new();
+    let push = |args: &mut Vec<Value>, value: &str| {
+        args.push(value.into());
         format!("?{}", args.len())
     };
     if !filter.statuses.is_empty() {
@@ -111,7 +107,7 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> rusqlite::Result<Vec<ApiI
     }
     if let Some(patient_id) = &filter.patient_id {
         let mark = push(&mut args, patient_id);
-        clauses.push(format!("instr(lower(patient_id), lower({mark})) > 0"));
+        clauses.push(db.dialect().contains_nocase("patient_id", &mark));
     }
     if let Some(modality) = &filter.modality {
         let mark = push(&mut args, modality);
@@ -126,21 +122,19 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> rusqlite::Result<Vec<ApiI
         args.len() - 1,
         args.len()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), read_item)?;
-    rows.collect()
+    Ok(db.query(&sql, &args)?.iter().map(read_item).collect())
 }
 
 /// The item with this id.
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<ApiItem>> {
-    conn.prepare_cached(&format!("{} WHERE id = ?1", select()))?
-        .query_row([id], read_item)
-        .optional()
+pub fn get(db: &dyn Db, id: i64) -> DbResult<Option<ApiItem>> {
+    Ok(db
+        .query_row(&format!("{} WHERE id = ?1", select()), &[id.into()])?
+        .as_ref()
+        .map(read_item))
 }
 
-fn duplicate(error: &rusqlite::Error) -> bool {
-    matches!(error, rusqlite::Error::SqliteFailure(e, _)
-        if e.code == rusqlite::ErrorCode::ConstraintViolation)
+fn duplicate(error: &DbError) -> bool {
+    error.is_unique_violation()
 }
 
 fn refused_duplicate(fields: &[(&str, Option<String>)], current: Option<&ApiItem>) -> Refused {
@@ -164,49 +158,53 @@ fn refused_duplicate(fields: &[(&str, Option<String>)], current: Option<&ApiItem
 /// Inserts an item with these fields (names from [`FIELDS`]); the others
 /// take the table's defaults.
 pub fn create(
-    conn: &mut Connection,
+    db: &dyn Db,
     fields: &[(&str, Option<String>)],
-) -> rusqlite::Result<Result<ApiItem, Refused>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+) -> DbResult<Result<ApiItem, Refused>> {
     let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
     let marks: Vec<String> = (1..=fields.len()).map(|n| format!("?{n}")).collect();
-    let sql = format!(
-        "INSERT INTO worklist_items ({}) VALUES ({})",
-        names.join(", "),
-        marks.join(", ")
-    );
-    let inserted = tx
-        .prepare_cached(&sql)?
-        .execute(params_from_iter(fields.iter().map(|(_, v)| v)));
-    match inserted {
-        Err(e) if duplicate(&e) => return Ok(Err(refused_duplicate(fields, None))),
-        other => other?,
+    let sql = if fields.is_empty() {
+        "INSERT INTO worklist_items DEFAULT VALUES RETURNING id".to_string()
+    } else {
+        format!(
+            "INSERT INTO worklist_items ({}) VALUES ({}) RETURNING id",
+            names.join(", "),
+            marks.join(", ")
+        )
     };
-    let id = tx.last_insert_rowid();
-    let item = get(&tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-    tx.commit()?;
-    Ok(Ok(item))
+    let args: Vec<Value> = fields.iter().map(|(_, v)| v.as_deref().into()).collect();
+    db::write(db, |tx| {
+        let id = match tx.query_row(&sql, &args) {
+            Err(e) if duplicate(&e) => return Ok(Err(refused_duplicate(fields, None))),
+            other => other?.and_then(|row| row.int(0)).unwrap_or_default(),
+        };
+        Ok(get(tx, id)?.ok_or_else(|| refused_duplicate(fields, None)))
+    })
 }
 
 /// The MPPS instance that performs item `id` (its UID and status), if any.
-fn performing_mpps(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, String)>> {
-    conn.prepare_cached(
+fn performing_mpps(db: &dyn Db, id: i64) -> DbResult<Option<(String, String)>> {
+    let row = db.query_row(
         "SELECT sop_instance_uid, status FROM mpps_instances WHERE worklist_item_id = ?1 \
          ORDER BY updated_at DESC LIMIT 1",
-    )?
-    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
-    .optional()
+        &[id.into()],
+    )?;
+    Ok(row.map(|row| {
+        (
+            row.text(0).unwrap_or_default(),
+            row.text(1).unwrap_or_default(),
+        )
+    }))
 }
 
 /// Sets these fields of item `id` (`None` clears one). A change of the status
 /// of an item an MPPS instance performs is refused, and nothing is written.
-pub fn update(
-    conn: &mut Connection,
-    id: i64,
-    fields: &[(&str, Option<String>)],
-) -> rusqlite::Result<Updated> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(current) = get(&tx, id)? else {
+pub fn update(db: &dyn Db, id: i64, fields: &[(&str, Option<String>)]) -> DbResult<Updated> {
+    db::write(db, |tx| update_in(tx, id, fields))
+}
+
+fn update_in(tx: &dyn Db, id: i64, fields: &[(&str, Option<String>)]) -> DbResult<Updated> {
+    let Some(current) = get(tx, id)? else {
         return Ok(Updated::NotFound);
     };
     let status_index = FIELDS.iter().position(|f| *f == STATUS);
@@ -214,7 +212,7 @@ pub fn update(
         *name == STATUS && status_index.is_some_and(|i| current.values[i] != *value)
     });
     if status_change.is_some() {
-        if let Some((sop_instance_uid, status)) = performing_mpps(&tx, id)? {
+        if let Some((sop_instance_uid, status)) = performing_mpps(tx, id)? {
             return Ok(Updated::StatusSetByMpps {
                 sop_instance_uid,
                 status,
@@ -232,43 +230,36 @@ pub fn update(
             sets.join(", "),
             fields.len() + 1
         );
-        let mut args: Vec<rusqlite::types::Value> = fields
-            .iter()
-            .map(|(_, v)| v.clone().map_or(rusqlite::types::Value::Null, Into::into))
-            .collect();
+        let mut args: Vec<Value> = fields.iter().map(|(_, v)| v.as_deref().into()).collect();
         args.push(id.into());
-        match tx.prepare_cached(&sql)?.execute(params_from_iter(args)) {
+        match tx.execute(&sql, &args) {
             Err(e) if duplicate(&e) => {
                 return Ok(Updated::Refused(refused_duplicate(fields, Some(&current))))
             }
             other => other?,
         };
     }
-    let item = get(&tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-    tx.commit()?;
-    Ok(Updated::Item(item))
+    Ok(get(tx, id)?.map_or(Updated::NotFound, Updated::Item))
 }
 
 /// Deletes item `id`; an MPPS instance that performed it is kept, unlinked.
 /// Returns whether the item existed.
-pub fn delete(conn: &mut Connection, id: i64) -> rusqlite::Result<bool> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.prepare_cached(
-        "UPDATE mpps_instances SET worklist_item_id = NULL WHERE worklist_item_id = ?1",
-    )?
-    .execute([id])?;
-    let deleted = tx
-        .prepare_cached("DELETE FROM worklist_items WHERE id = ?1")?
-        .execute([id])?;
-    tx.commit()?;
-    Ok(deleted > 0)
+pub fn delete(db: &dyn Db, id: i64) -> DbResult<bool> {
+    db::write(db, |tx| {
+        tx.execute(
+            "UPDATE mpps_instances SET worklist_item_id = NULL WHERE worklist_item_id = ?1",
+            &[id.into()],
+        )?;
+        let deleted = tx.execute("DELETE FROM worklist_items WHERE id = ?1", &[id.into()])?;
+        Ok(deleted > 0)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Connection) {
+    fn store() -> (tempfile::TempDir, rusqlite::Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
         let conn = crate::store::open(&dir.path().join("wl.db")).expect("open");
         (dir, conn)
@@ -283,14 +274,11 @@ mod tests {
 
     #[test]
     fn patient_id_filter_is_a_literal_case_insensitive_substring() {
-        let (_dir, mut conn) = store();
+        let (_dir, conn) = store();
         for id in ["AB_1", "ABX1", "ab%2"] {
-            create(
-                &mut conn,
-                &fields(&[("patient_id", id), (STATUS, "SCHEDULED")]),
-            )
-            .expect("sql")
-            .expect("created");
+            create(&conn, &fields(&[("patient_id", id), (STATUS, "SCHEDULED")]))
+                .expect("sql")
+                .expect("created");
         }
         let ids = |needle: &str| -> Vec<String> {
             let filter = ListFilter {
@@ -310,8 +298,8 @@ mod tests {
 
     #[test]
     fn status_of_an_item_performed_by_mpps_is_not_changed_by_an_update() {
-        let (_dir, mut conn) = store();
-        let item = create(&mut conn, &fields(&[("patient_id", "P1")]))
+        let (_dir, conn) = store();
+        let item = create(&conn, &fields(&[("patient_id", "P1")]))
             .expect("sql")
             .expect("created");
         conn.execute(
@@ -319,21 +307,21 @@ mod tests {
             [item.id],
         )
         .expect("mpps");
-        let outcome = update(&mut conn, item.id, &fields(&[(STATUS, "IN_PROGRESS")]));
+        let outcome = update(&conn, item.id, &fields(&[(STATUS, "IN_PROGRESS")]));
         assert!(matches!(
             outcome,
             Ok(Updated::StatusSetByMpps { ref status, .. }) if status == "COMPLETED"
         ));
-        let unchanged = update(&mut conn, item.id, &fields(&[("patient_name", "A^B")]));
+        let unchanged = update(&conn, item.id, &fields(&[("patient_name", "A^B")]));
         assert!(matches!(unchanged, Ok(Updated::Item(_))));
     }
 
     #[test]
     fn a_second_item_with_the_same_source_record_is_refused() {
-        let (_dir, mut conn) = store();
+        let (_dir, conn) = store();
         let pairs = fields(&[("data_source", "csv"), ("source_record_id", "7")]);
-        create(&mut conn, &pairs).expect("sql").expect("created");
-        let again = create(&mut conn, &pairs).expect("sql");
+        create(&conn, &pairs).expect("sql").expect("created");
+        let again = create(&conn, &pairs).expect("sql");
         assert!(matches!(again, Err(Refused::Duplicate { .. })));
     }
 }

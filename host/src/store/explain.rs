@@ -3,8 +3,8 @@
 //! each run by the same query ([`super::find::for_each_item`]), so an
 //! explanation can never disagree with what the SCP matches.
 
+use super::db::{Db, DbResult};
 use super::find::{for_each_item, Range, Text, WorklistFilter};
-use rusqlite::Connection;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
@@ -36,9 +36,9 @@ fn range(value: &Range<String>) -> String {
 }
 
 /// The ids of every item `filter` matches.
-pub fn matching_ids(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Result<HashSet<i64>> {
+pub fn matching_ids(db: &dyn Db, filter: &WorklistFilter) -> DbResult<HashSet<i64>> {
     let mut ids = HashSet::new();
-    for_each_item(conn, filter, |row| {
+    for_each_item(db, filter, |row| {
         ids.insert(row.id);
         ControlFlow::Continue(())
     })?;
@@ -48,13 +48,16 @@ pub fn matching_ids(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Res
 /// `filter`'s constraints, one filter each; every stored status and retracted
 /// items are visible in each but the status and retraction checks, so each
 /// fails for its own reason only.
-pub fn checks(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Result<Vec<Check>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT COALESCE(performed_procedure_step_status, 'SCHEDULED') FROM worklist_items",
-    )?;
-    let mut all: Vec<String> = stmt
-        .query_map([], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+pub fn checks(db: &dyn Db, filter: &WorklistFilter) -> DbResult<Vec<Check>> {
+    let mut all: Vec<String> = db
+        .query(
+            "SELECT DISTINCT COALESCE(performed_procedure_step_status, 'SCHEDULED') \
+             FROM worklist_items",
+            &[],
+        )?
+        .iter()
+        .filter_map(|row| row.text(0))
+        .collect();
     all.push("SCHEDULED".into());
     let base = WorklistFilter {
         visible_statuses: all,
@@ -167,7 +170,26 @@ pub fn checks(conn: &Connection, filter: &WorklistFilter) -> rusqlite::Result<Ve
 
 impl Check {
     /// The ids of the items this constraint alone lets through.
-    pub fn passing(&self, conn: &Connection) -> rusqlite::Result<HashSet<i64>> {
-        matching_ids(conn, &self.filter)
+    pub fn passing(&self, db: &dyn Db) -> DbResult<HashSet<i64>> {
+        matching_ids(db, &self.filter)
     }
+}
+
+/// The ids of the items of a patient, in id order.
+pub fn ids_of_patient(db: &dyn Db, patient_id: &str) -> DbResult<Vec<i64>> {
+    Ok(db
+        .query(
+            "SELECT id FROM worklist_items WHERE patient_id = ?1 ORDER BY id",
+            &[patient_id.into()],
+        )?
+        .iter()
+        .filter_map(|row| row.int(0))
+        .collect())
+}
+
+/// Whether an item with this id exists.
+pub fn exists(db: &dyn Db, id: i64) -> DbResult<bool> {
+    Ok(db
+        .query_row("SELECT 1 FROM worklist_items WHERE id = ?1", &[id.into()])?
+        .is_some())
 }

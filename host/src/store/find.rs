@@ -3,8 +3,7 @@
 //! indexes of `schema.rs`), and matching rows are streamed to a callback one
 //! at a time, so a large answer never sits whole in memory.
 
-use rusqlite::types::Value;
-use rusqlite::Connection;
+use super::db::{Db, DbResult, Dialect, Row, Value};
 use std::ops::ControlFlow;
 
 /// A text matching value (PS3.4 C.2.2.2): a single value or a wildcard
@@ -130,7 +129,7 @@ procedure_description, protocol_name, station_name, hisris_coding_designator, \
 performed_procedure_step_status, requested_procedure_id, scheduled_procedure_step_id";
 
 /// Builds the SQL statement and its parameters for a filter.
-pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
+pub fn build_sql(filter: &WorklistFilter, dialect: Dialect) -> (String, Vec<Value>) {
     let mut sql = format!("SELECT {COLUMNS} FROM worklist_items WHERE ");
     let mut params: Vec<Value> = Vec::new();
     let mut clauses: Vec<String> = Vec::new();
@@ -159,20 +158,16 @@ pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
         match value {
             Text::Exact(v) => {
                 params.push(Value::Text(v.clone()));
+                let mark = format!("?{}", params.len());
                 if nocase {
-                    format!("{column} = ?{} COLLATE NOCASE", params.len())
+                    dialect.eq_nocase(column, &mark)
                 } else {
-                    format!("{column} = ?{}", params.len())
+                    format!("{column} = {mark}")
                 }
             }
             Text::Wildcard(v) => {
-                if nocase {
-                    params.push(Value::Text(like_pattern(v)));
-                    format!("{column} LIKE ?{} ESCAPE '\\'", params.len())
-                } else {
-                    params.push(Value::Text(glob_pattern(v)));
-                    format!("{column} GLOB ?{}", params.len())
-                }
+                params.push(Value::Text(dialect.wildcard_pattern(v, nocase)));
+                dialect.wildcard(column, &format!("?{}", params.len()), nocase)
             }
         }
     };
@@ -282,7 +277,7 @@ pub fn build_sql(filter: &WorklistFilter) -> (String, Vec<Value>) {
         let owner = if window.includes_unnamed {
             format!("COALESCE(data_source, ?{source}) = ?{source}")
         } else {
-            format!("data_source IS ?{source}")
+            dialect.is("data_source", &format!("?{source}"))
         };
         clauses.push(format!(
             "(NOT ({owner}) OR ((sps_date, COALESCE(sps_time, '000000')) >= (?{}, ?{}) \
@@ -313,86 +308,40 @@ fn range_clauses(
     }
 }
 
-/// DICOM wildcard to a SQL LIKE pattern (escape character `\`).
-fn like_pattern(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 4);
-    for c in pattern.chars() {
-        match c {
-            '*' => out.push('%'),
-            '?' => out.push('_'),
-            '%' | '_' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// DICOM wildcard to a SQLite GLOB pattern (case-sensitive).
-fn glob_pattern(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 4);
-    for c in pattern.chars() {
-        match c {
-            '[' => out.push_str("[[]"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// Runs the query and hands each matching item to `each`, in storage order,
 /// until it returns `ControlFlow::Break`. Returns how many items were handed.
 pub fn for_each_item(
-    conn: &Connection,
+    db: &dyn Db,
     filter: &WorklistFilter,
     mut each: impl FnMut(ItemRow) -> ControlFlow<()>,
-) -> rusqlite::Result<u64> {
-    let (sql, params) = build_sql(filter);
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows = statement.query(rusqlite::params_from_iter(params))?;
-    let mut count = 0;
-    while let Some(row) = rows.next()? {
-        let item = ItemRow {
-            id: row.get(0)?,
-            study_instance_uid: row.get(1)?,
-            patient_name: row.get(2)?,
-            patient_id: row.get(3)?,
-            patient_birth_date: row.get(4)?,
-            patient_sex: row.get(5)?,
-            patient_weight_lb: super::text_column(row, 6)?,
-            accession_number: row.get(7)?,
-            referring_physician_name: row.get(8)?,
-            modality: row.get(9)?,
-            study_description: row.get(10)?,
-            scheduled_station_aetitle: row.get(11)?,
-            sps_date: row.get(12)?,
-            sps_time: row.get(13)?,
-            performing_physician: row.get(14)?,
-            procedure_description: row.get(15)?,
-            protocol_name: row.get(16)?,
-            station_name: row.get(17)?,
-            hisris_coding_designator: row.get(18)?,
-            status: row.get(19)?,
-            requested_procedure_id: row.get(20)?,
-            scheduled_procedure_step_id: row.get(21)?,
-        };
-        count += 1;
-        if each(item).is_break() {
-            break;
-        }
-    }
-    Ok(count)
+) -> DbResult<u64> {
+    let (sql, params) = build_sql(filter, db.dialect());
+    db.query_each(&sql, &params, &mut |row| each(item_row(&row)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards_become_like_and_glob_patterns() {
-        assert_eq!(like_pattern("Do*_?%"), "Do%\\__\\%");
-        assert_eq!(glob_pattern("A[B*"), "A[[]B*");
+fn item_row(row: &Row) -> ItemRow {
+    ItemRow {
+        id: row.int(0).unwrap_or_default(),
+        study_instance_uid: row.text(1),
+        patient_name: row.text(2),
+        patient_id: row.text(3),
+        patient_birth_date: row.text(4),
+        patient_sex: row.text(5),
+        patient_weight_lb: row.text(6),
+        accession_number: row.text(7),
+        referring_physician_name: row.text(8),
+        modality: row.text(9),
+        study_description: row.text(10),
+        scheduled_station_aetitle: row.text(11),
+        sps_date: row.text(12),
+        sps_time: row.text(13),
+        performing_physician: row.text(14),
+        procedure_description: row.text(15),
+        protocol_name: row.text(16),
+        station_name: row.text(17),
+        hisris_coding_designator: row.text(18),
+        status: row.text(19),
+        requested_procedure_id: row.text(20),
+        scheduled_procedure_step_id: row.text(21),
     }
 }

@@ -20,11 +20,9 @@
 //!   did not return and that are still `SCHEDULED` are retracted (see
 //!   [`super::retract`]).
 
+use super::db::{self, Db, DbResult, Row, Value};
 use super::retract::{self, Retraction};
 use pylantir_plugin_api::WORKLIST_FIELDS;
-use rusqlite::types::Null;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
-use rusqlite::{Transaction, TransactionBehavior};
 use std::collections::HashSet;
 
 /// A normalised worklist entry, ready to be written.
@@ -133,17 +131,19 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(tx: &Transaction<'_>, name: &str, source_type: &str) -> rusqlite::Result<Writer> {
+    fn new(tx: &dyn Db, name: &str, source_type: &str) -> DbResult<Writer> {
         // An owner that has sync runs is one of our configured sources (a
         // source named after its type, say): never Python's, never claimable.
-        let mut stmt = tx.prepare(
-            "SELECT DISTINCT data_source FROM worklist_items \
-             WHERE data_source <> ?1 AND lower(data_source) = lower(?2) \
-             AND data_source NOT IN (SELECT DISTINCT source FROM sync_runs)",
-        )?;
-        let claimable: Vec<String> = stmt
-            .query_map([name, source_type], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let claimable: Vec<String> = tx
+            .query(
+                "SELECT DISTINCT data_source FROM worklist_items \
+                 WHERE data_source <> ?1 AND lower(data_source) = lower(?2) \
+                 AND data_source NOT IN (SELECT DISTINCT source FROM sync_runs)",
+                &[name.into(), source_type.into()],
+            )?
+            .iter()
+            .filter_map(|row| row.text(0))
+            .collect();
         let mut mine = "(data_source IS NULL OR data_source = ?1".to_string();
         if !claimable.is_empty() {
             let literals: Vec<String> = claimable
@@ -153,12 +153,13 @@ impl Writer {
             mine.push_str(&format!(" OR data_source IN ({})", literals.join(", ")));
         }
         mine.push(')');
-        let unowned_ids: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM worklist_items \
-             WHERE data_source IS NULL AND source_record_id IS NOT NULL)",
-            [],
-            |row| row.get(0),
-        )?;
+        let unowned_ids = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM worklist_items \
+                 WHERE data_source IS NULL AND source_record_id IS NOT NULL)",
+                &[],
+            )?
+            .is_some_and(|row| row.flag(0));
         Ok(Writer {
             name: name.to_string(),
             legacy_ids: unowned_ids || !claimable.is_empty(),
@@ -177,41 +178,40 @@ impl Writer {
 /// transaction: all of them or, on any error, none. Returns the counts and
 /// the conflicts found.
 pub fn write_fetch(
-    conn: &mut Connection,
+    db: &dyn Db,
     name: &str,
     source_type: &str,
     items: &[Item],
-) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
-    write_fetch_with(conn, name, source_type, items, None)
+) -> DbResult<(WriteCounts, Vec<Conflict>)> {
+    write_fetch_with(db, name, source_type, items, None)
 }
 
 /// [`write_fetch`], and with `retraction`, also
 /// retracts what the fetch no longer returns, in the same transaction.
 pub fn write_fetch_with(
-    conn: &mut Connection,
+    db: &dyn Db,
     name: &str,
     source_type: &str,
     items: &[Item],
     retraction: Option<&Retraction>,
-) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let writer = Writer::new(&tx, name, source_type)?;
-    let mut counts = WriteCounts::default();
-    let mut conflicts = Vec::new();
-    let mut seen = HashSet::with_capacity(items.len());
-    for item in items {
-        if let Some(id) = write_one(&tx, &writer, item, &mut counts, &mut conflicts)? {
-            seen.insert(id);
+) -> DbResult<(WriteCounts, Vec<Conflict>)> {
+    db::write(db, |tx| {
+        let writer = Writer::new(tx, name, source_type)?;
+        let mut counts = WriteCounts::default();
+        let mut conflicts = Vec::new();
+        let mut seen = HashSet::with_capacity(items.len());
+        for item in items {
+            if let Some(id) = write_one(tx, &writer, item, &mut counts, &mut conflicts)? {
+                seen.insert(id);
+            }
         }
-    }
-    drop(writer);
-    if let Some(retraction) = retraction {
-        let outcome = retract::retract_missing(&tx, name, retraction, &seen)?;
-        counts.retracted = outcome.retracted;
-        counts.note = outcome.held_back;
-    }
-    tx.commit()?;
-    Ok((counts, conflicts))
+        if let Some(retraction) = retraction {
+            let outcome = retract::retract_missing(tx, name, retraction, &seen)?;
+            counts.retracted = outcome.retracted;
+            counts.note = outcome.held_back;
+        }
+        Ok((counts, conflicts))
+    })
 }
 
 /// A stored row, as far as the upsert needs it.
@@ -241,35 +241,29 @@ fn select_columns() -> &'static str {
     })
 }
 
-fn read_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
-    let mut values = Vec::with_capacity(WORKLIST_FIELDS.len());
-    for i in 0..WORKLIST_FIELDS.len() {
-        values.push(super::text_column(row, FIRST_FIELD + i)?);
-    }
-    Ok(Stored {
-        id: row.get(0)?,
-        data_source: row.get(1)?,
-        record_id: row.get(2)?,
-        status: super::text_column(row, 3)?,
-        status_set_by: row.get(4)?,
-        retracted: row.get(5)?,
+fn read_stored(row: &Row) -> Stored {
+    let values = (0..WORKLIST_FIELDS.len())
+        .map(|i| row.text(FIRST_FIELD + i))
+        .collect();
+    Stored {
+        id: row.int(0).unwrap_or_default(),
+        data_source: row.text(1),
+        record_id: row.text(2),
+        status: row.text(3),
+        status_set_by: row.text(4),
+        retracted: row.flag(5),
         values,
-    })
+    }
 }
 
-fn find(tx: &Transaction<'_>, filter: &str, args: &[String]) -> rusqlite::Result<Option<Stored>> {
+fn find(tx: &dyn Db, filter: &str, args: &[String]) -> DbResult<Option<Stored>> {
     let sql = format!("{} WHERE {filter} LIMIT 1", select_columns());
-    let mut stmt = tx.prepare_cached(&sql)?;
-    stmt.query_row(params_from_iter(args.iter()), read_stored)
-        .optional()
+    let args: Vec<Value> = args.iter().map(Value::from).collect();
+    Ok(tx.query_row(&sql, &args)?.as_ref().map(read_stored))
 }
 
 /// The row an entry is about, if any.
-fn existing(
-    tx: &Transaction<'_>,
-    writer: &Writer,
-    item: &Item,
-) -> rusqlite::Result<Option<Stored>> {
+fn existing(tx: &dyn Db, writer: &Writer, item: &Item) -> DbResult<Option<Stored>> {
     let source = writer.name.as_str();
     let mine = &writer.mine;
     let patient_id = item.value(PATIENT_ID).unwrap_or_default();
@@ -304,9 +298,10 @@ fn existing(
         );
     }
     // Prefer this source's row, then one it may claim, then another source's.
+    let own = tx.dialect().is("data_source", "?1");
     find(
         tx,
-        &format!("{patient} ORDER BY (data_source IS ?1) DESC, {mine} DESC, id"),
+        &format!("{patient} ORDER BY ({own}) DESC, {mine} DESC, id"),
         &args,
     )
 }
@@ -314,12 +309,12 @@ fn existing(
 /// Writes one item; returns the id of this source's row it concerns (none
 /// for a conflict or an item discontinued at its first sight).
 fn write_one(
-    tx: &Transaction<'_>,
+    tx: &dyn Db,
     writer: &Writer,
     item: &Item,
     counts: &mut WriteCounts,
     conflicts: &mut Vec<Conflict>,
-) -> rusqlite::Result<Option<i64>> {
+) -> DbResult<Option<i64>> {
     let source = writer.name.as_str();
     let Some(stored) = existing(tx, writer, item)? else {
         if item.status.as_deref() == Some(DISCONTINUED) {
@@ -345,7 +340,7 @@ fn write_one(
     }
 
     let mut columns: Vec<&str> = Vec::new();
-    let mut args: Vec<&dyn ToSql> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
     for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
         let (Some(new), old) = (item.values[i].as_ref(), stored.values[i].as_deref()) else {
             continue;
@@ -353,31 +348,31 @@ fn write_one(
         let keep_uid = i == STUDY_UID && old.is_some_and(|uid| !uid.is_empty());
         if old != Some(new.as_str()) && !keep_uid {
             columns.push(field);
-            args.push(new);
+            args.push(new.into());
         }
     }
     if stored.data_source.as_deref() != Some(source) {
         // Unowned, or written by Python pylantir under the type's name: claim it.
         columns.push("data_source");
-        args.push(&writer.name);
+        args.push(writer.name.as_str().into());
     }
     if let Some(record_id) = &item.record_id {
         if stored.record_id.as_deref() != Some(record_id.as_str()) {
             columns.push("source_record_id");
-            args.push(record_id);
+            args.push(record_id.into());
         }
     }
     if let Some(status) = item.status.as_ref().filter(|s| source_may_set(&stored, s)) {
         columns.push("performed_procedure_step_status");
-        args.push(status);
+        args.push(status.into());
         columns.push("status_set_by");
-        args.push(&SET_BY_SOURCE);
+        args.push(SET_BY_SOURCE.into());
     }
     if stored.retracted {
         columns.push("retracted_at");
-        args.push(&Null);
+        args.push(Value::Null);
         columns.push("retracted_reason");
-        args.push(&Null);
+        args.push(Value::Null);
         counts.restored += 1;
     }
     if columns.is_empty() {
@@ -394,8 +389,8 @@ fn write_one(
         sets.join(", "),
         columns.len() + 1
     );
-    args.push(&stored.id);
-    tx.prepare_cached(&sql)?.execute(args.as_slice())?;
+    args.push(stored.id.into());
+    tx.execute(&sql, &args)?;
     counts.updated += 1;
     Ok(Some(stored.id))
 }
@@ -416,15 +411,18 @@ fn source_may_set(stored: &Stored, new: &str) -> bool {
     by_source && current != new
 }
 
-fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<i64> {
+fn insert(tx: &dyn Db, source: &str, item: &Item) -> DbResult<i64> {
     let uid = item.value(STUDY_UID).is_none().then(new_study_uid);
     let mut columns: Vec<&str> = vec![
         "data_source",
         "source_record_id",
         "performed_procedure_step_status",
     ];
-    let mut args: Vec<Option<&str>> =
-        vec![Some(source), item.record_id.as_deref(), Some("SCHEDULED")];
+    let mut args: Vec<Value> = vec![
+        source.into(),
+        item.record_id.as_deref().into(),
+        "SCHEDULED".into(),
+    ];
     for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
         let value = match (i, item.value(i)) {
             (_, Some(value)) => value,
@@ -433,16 +431,18 @@ fn insert(tx: &Transaction<'_>, source: &str, item: &Item) -> rusqlite::Result<i
             _ => continue,
         };
         columns.push(field);
-        args.push(Some(value));
+        args.push(value.into());
     }
     let marks: Vec<String> = (1..=columns.len()).map(|n| format!("?{n}")).collect();
     let sql = format!(
-        "INSERT INTO worklist_items ({}) VALUES ({})",
+        "INSERT INTO worklist_items ({}) VALUES ({}) RETURNING id",
         columns.join(", "),
         marks.join(", ")
     );
-    tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
-    Ok(tx.last_insert_rowid())
+    Ok(tx
+        .query_row(&sql, &args)?
+        .and_then(|row| row.int(0))
+        .unwrap_or_default())
 }
 
 /// A new Study Instance UID under the UUID-derived root `2.25` (PS3.5 B.2).

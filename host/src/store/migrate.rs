@@ -15,7 +15,7 @@ pub fn refuse_newer(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let found = user_version(conn).map_err(|e| StoreError::sqlite(path, e))?;
     if found > schema::SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
             found,
             supported: schema::SCHEMA_VERSION,
         });
@@ -37,7 +37,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version = user_version(&tx).map_err(sqlite)?;
     if version > schema::SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
-            path: path.to_path_buf(),
+            database: path.display().to_string(),
             found: version,
             supported: schema::SCHEMA_VERSION,
         });

@@ -1,7 +1,7 @@
 //! MPPS persistence: instances in `mpps_instances` (they survive restarts)
 //! and the link to the worklist item they perform, whose status follows them.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use super::db::{self, Db, DbResult, Row, Value};
 
 /// Keys that identify the worklist item an MPPS instance performs, from one
 /// item of its Scheduled Step Attributes Sequence and its patient module.
@@ -63,26 +63,45 @@ fn now() -> String {
     jiff::Timestamp::now().to_string()
 }
 
-/// How the fallback links choose among several items of one patient or
-/// accession: items not yet finished first, then the one scheduled nearest
-/// today, so an MPPS never reopens an old completed visit.
-const OPEN_AND_NEAREST: &str = "CASE WHEN COALESCE(performed_procedure_step_status, 'SCHEDULED') \
-     IN ('SCHEDULED', 'IN_PROGRESS') THEN 0 ELSE 1 END, \
-     COALESCE(abs(julianday(substr(sps_date, 1, 4) || '-' || substr(sps_date, 5, 2) || '-' \
-     || substr(sps_date, 7, 2)) - julianday('now', 'localtime')), 1e9), id LIMIT 1";
+/// The item a fallback link (several items of one patient or accession)
+/// chooses: items not yet finished first, then the one scheduled nearest
+/// today, then the oldest, so an MPPS never reopens an old completed visit.
+/// Chosen here rather than in SQL, so both backends choose alike.
+fn open_and_nearest(rows: &[Row]) -> Option<i64> {
+    let now = chrono::Local::now().naive_local();
+    rows.iter()
+        .min_by_key(|row| {
+            let status = row.text(1).unwrap_or_else(|| "SCHEDULED".into());
+            let open = u8::from(!matches!(status.as_str(), "SCHEDULED" | "IN_PROGRESS"));
+            let distance = row
+                .text(2)
+                .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y%m%d").ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(i64::MAX, |d| (d - now).num_seconds().abs());
+            (open, distance, row.int(0).unwrap_or_default())
+        })
+        .and_then(|row| row.int(0))
+}
 
 /// Finds the worklist item an instance performs: Study Instance UID + SPS ID,
 /// then Accession Number, then Patient ID + Patient's Name, then Patient ID
 /// (the last two as pylantir 0.4 did).
-pub fn find_item(conn: &Connection, links: &[LinkKeys]) -> rusqlite::Result<Option<i64>> {
-    let one = |sql: &str, values: &[&str]| -> rusqlite::Result<Option<i64>> {
-        conn.prepare_cached(sql)?
-            .query_row(rusqlite::params_from_iter(values), |row| row.get(0))
-            .optional()
+pub fn find_item(db: &dyn Db, links: &[LinkKeys]) -> DbResult<Option<i64>> {
+    let first = |sql: &str, values: &[&str]| -> DbResult<Option<i64>> {
+        let args: Vec<Value> = values.iter().map(|v| Value::from(*v)).collect();
+        Ok(db.query_row(sql, &args)?.and_then(|row| row.int(0)))
+    };
+    let nearest = |filter: &str, values: &[&str]| -> DbResult<Option<i64>> {
+        let args: Vec<Value> = values.iter().map(|v| Value::from(*v)).collect();
+        let sql = format!(
+            "SELECT id, NULLIF(performed_procedure_step_status, ''), sps_date \
+             FROM worklist_items WHERE {filter}"
+        );
+        Ok(open_and_nearest(&db.query(&sql, &args)?))
     };
     for keys in links {
         if let (Some(uid), Some(sps)) = (&keys.study_uid, &keys.sps_id) {
-            let found = one(
+            let found = first(
                 "SELECT id FROM worklist_items WHERE study_instance_uid = ?1 \
                  AND COALESCE(NULLIF(scheduled_procedure_step_id, ''), CAST(id AS TEXT)) = ?2 \
                  ORDER BY id LIMIT 1",
@@ -95,13 +114,7 @@ pub fn find_item(conn: &Connection, links: &[LinkKeys]) -> rusqlite::Result<Opti
     }
     for keys in links {
         if let Some(accession) = &keys.accession_number {
-            let found = one(
-                &format!(
-                    "SELECT id FROM worklist_items WHERE accession_number = ?1 \
-                     ORDER BY {OPEN_AND_NEAREST}"
-                ),
-                &[accession],
-            )?;
+            let found = nearest("accession_number = ?1", &[accession])?;
             if found.is_some() {
                 return Ok(found);
             }
@@ -110,23 +123,12 @@ pub fn find_item(conn: &Connection, links: &[LinkKeys]) -> rusqlite::Result<Opti
     for keys in links {
         if let Some(patient_id) = &keys.patient_id {
             if let Some(name) = &keys.patient_name {
-                let found = one(
-                    &format!(
-                        "SELECT id FROM worklist_items WHERE patient_id = ?1 AND patient_name = ?2 \
-                         ORDER BY {OPEN_AND_NEAREST}"
-                    ),
-                    &[patient_id, name],
-                )?;
+                let found = nearest("patient_id = ?1 AND patient_name = ?2", &[patient_id, name])?;
                 if found.is_some() {
                     return Ok(found);
                 }
             }
-            let found = one(
-                &format!(
-                    "SELECT id FROM worklist_items WHERE patient_id = ?1 ORDER BY {OPEN_AND_NEAREST}"
-                ),
-                &[patient_id],
-            )?;
+            let found = nearest("patient_id = ?1", &[patient_id])?;
             if found.is_some() {
                 return Ok(found);
             }
@@ -138,58 +140,66 @@ pub fn find_item(conn: &Connection, links: &[LinkKeys]) -> rusqlite::Result<Opti
 /// Stores a new instance (N-CREATE) in one transaction, links it and moves
 /// the linked item to IN_PROGRESS.
 pub fn create(
-    conn: &mut Connection,
+    db: &dyn Db,
     sop_instance_uid: &str,
     status: &str,
     calling_aet: &str,
     attributes: &[u8],
     links: &[LinkKeys],
-) -> rusqlite::Result<Created> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let exists: bool = tx
-        .prepare_cached("SELECT 1 FROM mpps_instances WHERE sop_instance_uid = ?1")?
-        .exists([sop_instance_uid])?;
-    if exists {
-        return Ok(Created::Duplicate);
-    }
-    let item = find_item(&tx, links)?;
-    let stamp = now();
-    tx.execute(
-        "INSERT INTO mpps_instances (sop_instance_uid, status, worklist_item_id, calling_aet, \
-         attributes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![
-            sop_instance_uid,
-            status,
-            item,
-            calling_aet,
-            attributes,
-            stamp
-        ],
-    )?;
-    if let (Some(id), Some(new_status)) = (item, item_status(status)) {
+) -> DbResult<Created> {
+    db::write(db, |tx| {
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM mpps_instances WHERE sop_instance_uid = ?1",
+                &[sop_instance_uid.into()],
+            )?
+            .is_some();
+        if exists {
+            return Ok(Created::Duplicate);
+        }
+        let item = find_item(tx, links)?;
+        let stamp = now();
         tx.execute(
-            "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
-             retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
-            params![new_status, id],
+            "INSERT INTO mpps_instances (sop_instance_uid, status, worklist_item_id, calling_aet, \
+             attributes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            &[
+                sop_instance_uid.into(),
+                status.into(),
+                item.into(),
+                calling_aet.into(),
+                attributes.into(),
+                stamp.into(),
+            ],
         )?;
-    }
-    tx.commit()?;
-    Ok(Created::Stored(item))
+        if let (Some(id), Some(new_status)) = (item, item_status(status)) {
+            set_item_status(tx, id, new_status)?;
+        }
+        Ok(Created::Stored(item))
+    })
+}
+
+/// Moves a worklist item to the status its MPPS instance says (visible again
+/// if it was retracted).
+fn set_item_status(tx: &dyn Db, id: i64, status: &str) -> DbResult<()> {
+    tx.execute(
+        "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
+         retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
+        &[status.into(), id.into()],
+    )?;
+    Ok(())
 }
 
 /// Reads a stored instance.
-pub fn get(conn: &Connection, sop_instance_uid: &str) -> rusqlite::Result<Option<Instance>> {
-    conn.prepare_cached(
+pub fn get(db: &dyn Db, sop_instance_uid: &str) -> DbResult<Option<Instance>> {
+    let row = db.query_row(
         "SELECT status, attributes, worklist_item_id FROM mpps_instances WHERE sop_instance_uid = ?1",
-    )?
-    .query_row([sop_instance_uid], |row| {
-        Ok(Instance {
-            status: row.get(0)?,
-            attributes: row.get(1)?,
-            worklist_item_id: row.get(2)?,
-        })
-    })
-    .optional()
+        &[sop_instance_uid.into()],
+    )?;
+    Ok(row.map(|row| Instance {
+        status: row.text(0).unwrap_or_default(),
+        attributes: row.bytes(1),
+        worklist_item_id: row.int(2),
+    }))
 }
 
 /// Replaces an instance's status and attributes (N-SET, already merged) and,
@@ -197,35 +207,34 @@ pub fn get(conn: &Connection, sop_instance_uid: &str) -> rusqlite::Result<Option
 /// instance still IN PROGRESS is changed, so two concurrent N-SETs can never
 /// overwrite a final status.
 pub fn update(
-    conn: &mut Connection,
+    db: &dyn Db,
     sop_instance_uid: &str,
     status: &str,
     attributes: &[u8],
-) -> rusqlite::Result<Updated> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let item: Option<i64> = tx
-        .query_row(
-            "SELECT worklist_item_id FROM mpps_instances WHERE sop_instance_uid = ?1",
-            [sop_instance_uid],
-            |row| row.get(0),
-        )
-        .optional()?
-        .flatten();
-    let changed = tx.execute(
-        "UPDATE mpps_instances SET status = ?1, attributes = ?2, updated_at = ?3 \
-         WHERE sop_instance_uid = ?4 AND status = 'IN PROGRESS'",
-        params![status, attributes, now(), sop_instance_uid],
-    )?;
-    if changed == 0 {
-        return Ok(Updated::NoLongerInProgress);
-    }
-    if let (Some(id), Some(new_status)) = (item, item_status(status)) {
-        tx.execute(
-            "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
-             retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
-            params![new_status, id],
+) -> DbResult<Updated> {
+    db::write(db, |tx| {
+        let item = tx
+            .query_row(
+                "SELECT worklist_item_id FROM mpps_instances WHERE sop_instance_uid = ?1",
+                &[sop_instance_uid.into()],
+            )?
+            .and_then(|row| row.int(0));
+        let changed = tx.execute(
+            "UPDATE mpps_instances SET status = ?1, attributes = ?2, updated_at = ?3 \
+             WHERE sop_instance_uid = ?4 AND status = 'IN PROGRESS'",
+            &[
+                status.into(),
+                attributes.into(),
+                now().into(),
+                sop_instance_uid.into(),
+            ],
         )?;
-    }
-    tx.commit()?;
-    Ok(Updated::Stored(item))
+        if changed == 0 {
+            return Ok(Updated::NoLongerInProgress);
+        }
+        if let (Some(id), Some(new_status)) = (item, item_status(status)) {
+            set_item_status(tx, id, new_status)?;
+        }
+        Ok(Updated::Stored(item))
+    })
 }

@@ -1,7 +1,6 @@
 //! Listing worklist items, for `query-db` and tests.
 
-use rusqlite::types::ValueRef;
-use rusqlite::Connection;
+use super::db::{self, Db, DbResult};
 use serde_json::{Map, Value};
 
 /// Which items to list; `None` means any.
@@ -44,36 +43,40 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 /// The items matching `filter`, by scheduled date and time, each as column -> value.
-pub fn list_items(
-    conn: &Connection,
-    filter: &ItemFilter,
-) -> rusqlite::Result<Vec<Map<String, Value>>> {
+pub fn list_items(db: &dyn Db, filter: &ItemFilter) -> DbResult<Vec<Map<String, Value>>> {
     let sql = format!(
         "SELECT {} FROM worklist_items \
-         WHERE (?1 IS NULL OR performed_procedure_step_status = ?1) \
-           AND (?2 IS NULL OR data_source = ?2) \
-           AND (?3 IS NULL OR sps_date = ?3) \
-         ORDER BY sps_date, sps_time, id",
+         WHERE (CAST(?1 AS TEXT) IS NULL OR performed_procedure_step_status = ?1) \
+           AND (CAST(?2 AS TEXT) IS NULL OR data_source = ?2) \
+           AND (CAST(?3 AS TEXT) IS NULL OR sps_date = ?3) \
+         ORDER BY sps_date NULLS FIRST, sps_time NULLS FIRST, id",
         COLUMNS.join(", ")
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(
-        rusqlite::params![filter.status, filter.source, filter.date],
-        |row| {
-            let mut item = Map::new();
-            for (i, column) in COLUMNS.iter().enumerate() {
-                let value = match row.get_ref(i)? {
-                    ValueRef::Null => Value::Null,
-                    ValueRef::Integer(n) => Value::from(n),
-                    ValueRef::Real(x) => Value::from(x),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => {
-                        Value::String(String::from_utf8_lossy(t).into_owned())
-                    }
-                };
-                item.insert((*column).to_string(), value);
-            }
-            Ok(item)
-        },
+    let rows = db.query(
+        &sql,
+        &[
+            filter.status.as_deref().into(),
+            filter.source.as_deref().into(),
+            filter.date.as_deref().into(),
+        ],
     )?;
-    rows.collect()
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            COLUMNS
+                .iter()
+                .zip(row.0)
+                .map(|(column, value)| {
+                    let value = match value {
+                        db::Value::Null => Value::Null,
+                        db::Value::Int(n) => Value::from(n),
+                        db::Value::Real(x) => Value::from(x),
+                        db::Value::Text(t) => Value::String(t),
+                        db::Value::Bytes(b) => Value::String(String::from_utf8_lossy(&b).into()),
+                    };
+                    ((*column).to_string(), value)
+                })
+                .collect()
+        })
+        .collect())
 }

@@ -7,7 +7,7 @@
 //! A guard holds the whole retraction back when it would take away a large
 //! share of the window's items at once (an empty or truncated file).
 
-use rusqlite::{params, Transaction};
+use super::db::{Db, DbResult, Value};
 use std::collections::HashSet;
 
 /// The scheduled dates a fetch is complete for, as `YYYYMMDD`, inclusive;
@@ -72,25 +72,28 @@ pub struct Outcome {
 /// Retracts the items of `source` in the window that are not in `seen` (the
 /// row ids the fetch wrote or matched) nor kept, unless the guard trips.
 pub fn retract_missing(
-    tx: &Transaction<'_>,
+    tx: &dyn Db,
     source: &str,
     retraction: &Retraction,
     seen: &HashSet<i64>,
-) -> rusqlite::Result<Outcome> {
+) -> DbResult<Outcome> {
     let window = &retraction.window;
-    let mut stmt = tx.prepare_cached(
+    let rows = tx.query(
         "SELECT id, source_record_id FROM worklist_items \
          WHERE data_source = ?1 AND retracted_at IS NULL \
          AND COALESCE(NULLIF(performed_procedure_step_status, ''), 'SCHEDULED') = 'SCHEDULED' \
-         AND (?2 IS NULL OR sps_date >= ?2) AND (?3 IS NULL OR sps_date <= ?3)",
+         AND (CAST(?2 AS TEXT) IS NULL OR sps_date >= ?2) \
+         AND (CAST(?3 AS TEXT) IS NULL OR sps_date <= ?3)",
+        &[
+            source.into(),
+            window.from.as_deref().into(),
+            window.to.as_deref().into(),
+        ],
     )?;
     let mut active = 0u64;
     let mut missing = Vec::new();
-    let rows = stmt.query_map(params![source, window.from, window.to], |row| {
-        Ok((row.get::<_, i64>(0)?, super::text_column(row, 1)?))
-    })?;
     for row in rows {
-        let (id, record_id) = row?;
+        let (id, record_id) = (row.int(0).unwrap_or_default(), row.text(1));
         active += 1;
         let kept = record_id.is_some_and(|r| retraction.keep.contains(&r));
         if !seen.contains(&id) && !kept {
@@ -114,11 +117,11 @@ pub fn retract_missing(
     let now = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
-    let mut update = tx.prepare_cached(
-        "UPDATE worklist_items SET retracted_at = ?2, retracted_reason = ?3 WHERE id = ?1",
-    )?;
     for id in &missing {
-        update.execute(params![id, now, reason])?;
+        tx.execute(
+            "UPDATE worklist_items SET retracted_at = ?2, retracted_reason = ?3 WHERE id = ?1",
+            &[Value::Int(*id), now.as_str().into(), reason.as_str().into()],
+        )?;
     }
     Ok(Outcome {
         retracted: count,

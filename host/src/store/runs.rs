@@ -1,7 +1,7 @@
 //! The `sync_runs` journal: one row per fetch of a source, with its counts or
 //! error, and in `sync_run_records` the records it rejected or skipped.
 
-use rusqlite::{params, Connection};
+use super::db::{Db, DbResult, Row, Value};
 
 /// The counts of one sync run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,133 +66,153 @@ fn now() -> String {
 }
 
 /// Records the start of a run of `source`; returns its id.
-pub fn start(conn: &Connection, source: &str) -> rusqlite::Result<i64> {
-    conn.prepare_cached("INSERT INTO sync_runs (source, started_at) VALUES (?1, ?2)")?
-        .execute(params![source, now()])?;
-    Ok(conn.last_insert_rowid())
+pub fn start(db: &dyn Db, source: &str) -> DbResult<i64> {
+    Ok(db
+        .query_row(
+            "INSERT INTO sync_runs (source, started_at) VALUES (?1, ?2) RETURNING id",
+            &[source.into(), now().into()],
+        )?
+        .and_then(|row| row.int(0))
+        .unwrap_or_default())
 }
 
 /// Records the end of run `id`: its counts and, if it failed, the error.
-pub fn finish(
-    conn: &Connection,
-    id: i64,
-    counts: &RunCounts,
-    error: Option<&str>,
-) -> rusqlite::Result<()> {
-    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    conn.prepare_cached(
+pub fn finish(db: &dyn Db, id: i64, counts: &RunCounts, error: Option<&str>) -> DbResult<()> {
+    db.execute(
         "UPDATE sync_runs SET finished_at = ?2, fetched = ?3, inserted = ?4, updated = ?5, \
          unchanged = ?6, conflicts = ?7, rejected = ?8, error = ?9, skipped = ?10, \
          retracted = ?11, restored = ?12, note = ?13 WHERE id = ?1",
-    )?
-    .execute(params![
-        id,
-        now(),
-        as_i64(counts.fetched),
-        as_i64(counts.inserted),
-        as_i64(counts.updated),
-        as_i64(counts.unchanged),
-        as_i64(counts.conflicts),
-        as_i64(counts.rejected),
-        error,
-        as_i64(counts.skipped),
-        as_i64(counts.retracted),
-        as_i64(counts.restored),
-        counts.note
-    ])?;
+        &[
+            id.into(),
+            now().into(),
+            counts.fetched.into(),
+            counts.inserted.into(),
+            counts.updated.into(),
+            counts.unchanged.into(),
+            counts.conflicts.into(),
+            counts.rejected.into(),
+            error.into(),
+            counts.skipped.into(),
+            counts.retracted.into(),
+            counts.restored.into(),
+            counts.note.as_deref().into(),
+        ],
+    )?;
     Ok(())
 }
 
 /// Stores the rejected and skipped records of run `id`.
-pub fn record(conn: &Connection, id: i64, records: &[Record]) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO sync_run_records (run_id, kind, record_id, reason) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+pub fn record(db: &dyn Db, id: i64, records: &[Record]) -> DbResult<()> {
     for r in records {
-        stmt.execute(params![id, r.kind.name(), r.record_id, r.reason])?;
+        db.execute(
+            "INSERT INTO sync_run_records (run_id, kind, record_id, reason) \
+             VALUES (?1, ?2, ?3, ?4)",
+            &[
+                id.into(),
+                r.kind.name().into(),
+                r.record_id.as_deref().into(),
+                r.reason.as_str().into(),
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// The rejected and skipped records of run `id`, in the order stored.
-pub fn records(conn: &Connection, id: i64) -> rusqlite::Result<Vec<Record>> {
-    let mut stmt = conn.prepare(
-        "SELECT kind, record_id, reason FROM sync_run_records WHERE run_id = ?1 ORDER BY rowid",
-    )?;
-    let rows = stmt.query_map([id], |row| {
-        let kind: String = row.get(0)?;
-        Ok(Record {
-            kind: if kind == "skipped" {
+pub fn records(db: &dyn Db, id: i64) -> DbResult<Vec<Record>> {
+    let sql = format!(
+        "SELECT kind, record_id, reason FROM sync_run_records WHERE run_id = ?1 ORDER BY {}",
+        db.dialect().insertion_order()
+    );
+    let rows = db.query(&sql, &[id.into()])?;
+    Ok(rows
+        .iter()
+        .map(|row| Record {
+            kind: if row.text(0).as_deref() == Some("skipped") {
                 RecordKind::Skipped
             } else {
                 RecordKind::Rejected
             },
-            record_id: super::text_column(row, 1)?,
-            reason: row.get(2)?,
+            record_id: row.text(1),
+            reason: row.text(2).unwrap_or_default(),
         })
-    })?;
-    rows.collect()
+        .collect())
 }
 
 /// How long the runs of a source are kept.
 pub const KEEP_DAYS: i64 = 30;
 
 /// Deletes the runs of `source` that started more than [`KEEP_DAYS`] ago.
-pub fn prune(conn: &Connection, source: &str) -> rusqlite::Result<usize> {
+pub fn prune(db: &dyn Db, source: &str) -> DbResult<u64> {
     let cutoff = (chrono::Utc::now() - chrono::Duration::days(KEEP_DAYS))
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
-    conn.prepare_cached(
+    let args = [Value::from(source), cutoff.into()];
+    db.execute(
         "DELETE FROM sync_run_records WHERE run_id IN \
          (SELECT id FROM sync_runs WHERE source = ?1 AND started_at < ?2)",
-    )?
-    .execute(params![source, cutoff])?;
-    conn.prepare_cached("DELETE FROM sync_runs WHERE source = ?1 AND started_at < ?2")?
-        .execute(params![source, cutoff])
+        &args,
+    )?;
+    db.execute(
+        "DELETE FROM sync_runs WHERE source = ?1 AND started_at < ?2",
+        &args,
+    )
 }
 
 /// The runs of `source` (every source when `None`), oldest first.
-pub fn list(conn: &Connection, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
-    select(conn, "?1 IS NULL OR source = ?1", source)
+pub fn list(db: &dyn Db, source: Option<&str>) -> DbResult<Vec<Run>> {
+    select(db, "CAST(?1 AS TEXT) IS NULL OR source = ?1", source)
 }
 
 /// The last finished run of `source` (of every source when `None`).
-pub fn last(conn: &Connection, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
+pub fn last(db: &dyn Db, source: Option<&str>) -> DbResult<Vec<Run>> {
     select(
-        conn,
+        db,
         "id IN (SELECT max(id) FROM sync_runs WHERE finished_at IS NOT NULL \
-         AND (?1 IS NULL OR source = ?1) GROUP BY source)",
+         AND (CAST(?1 AS TEXT) IS NULL OR source = ?1) GROUP BY source)",
         source,
     )
 }
 
-fn select(conn: &Connection, filter: &str, source: Option<&str>) -> rusqlite::Result<Vec<Run>> {
-    let mut stmt = conn.prepare(&format!(
+fn select(db: &dyn Db, filter: &str, source: Option<&str>) -> DbResult<Vec<Run>> {
+    let sql = format!(
         "SELECT id, source, started_at, finished_at, fetched, inserted, updated, unchanged, \
          conflicts, rejected, error, skipped, retracted, restored, note FROM sync_runs \
          WHERE {filter} ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([source], |row| {
-        let count = |i: usize| row.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or(0));
-        Ok(Run {
-            id: row.get(0)?,
-            source: row.get(1)?,
-            started_at: row.get(2)?,
-            finished_at: row.get(3)?,
-            counts: RunCounts {
-                fetched: count(4)?,
-                inserted: count(5)?,
-                updated: count(6)?,
-                unchanged: count(7)?,
-                conflicts: count(8)?,
-                rejected: count(9)?,
-                skipped: count(11)?,
-                retracted: count(12)?,
-                restored: count(13)?,
-                note: row.get(14)?,
-            },
-            error: row.get(10)?,
-        })
-    })?;
-    rows.collect()
+    );
+    let rows = db.query(&sql, &[source.into()])?;
+    Ok(rows.iter().map(read_run).collect())
+}
+
+fn read_run(row: &Row) -> Run {
+    Run {
+        id: row.int(0).unwrap_or_default(),
+        source: row.text(1).unwrap_or_default(),
+        started_at: row.text(2).unwrap_or_default(),
+        finished_at: row.text(3),
+        counts: RunCounts {
+            fetched: row.count(4),
+            inserted: row.count(5),
+            updated: row.count(6),
+            unchanged: row.count(7),
+            conflicts: row.count(8),
+            rejected: row.count(9),
+            skipped: row.count(11),
+            retracted: row.count(12),
+            restored: row.count(13),
+            note: row.text(14),
+        },
+        error: row.text(10),
+    }
+}
+
+/// The sources whose last finished run failed with an error containing
+/// `mark`, with that error, sorted by source name.
+pub fn last_errors_containing(db: &dyn Db, mark: &str) -> DbResult<Vec<(String, String)>> {
+    let mut found: Vec<(String, String)> = last(db, None)?
+        .into_iter()
+        .filter_map(|run| Some((run.source, run.error.filter(|e| e.contains(mark))?)))
+        .collect();
+    found.sort();
+    Ok(found)
 }

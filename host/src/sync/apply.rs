@@ -7,20 +7,20 @@ use crate::source::Fetched;
 use crate::store::items::write_fetch_with;
 use crate::store::retract::{Guard, Retraction};
 use crate::store::runs::{Record, RecordKind, RunCounts};
+use crate::store::{Db, DbResult};
 use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
 use pylantir_plugin_api::Entry;
-use rusqlite::Connection;
 
 /// Normalises and writes the entries fetched by the source named
 /// `source_name`, of type `source_type` (no retraction).
 pub fn apply_entries(
-    conn: &mut Connection,
+    db: &dyn Db,
     source_type: &str,
     source_name: &str,
     entries: &[Entry],
-) -> rusqlite::Result<RunCounts> {
+) -> DbResult<RunCounts> {
     apply(
-        conn,
+        db,
         source_type,
         source_name,
         entries,
@@ -34,14 +34,14 @@ pub fn apply_entries(
 /// (retraction, held back by `guard` when too large) and its skipped
 /// records. Returns the counts and the records rejected or skipped.
 pub fn apply_fetch(
-    conn: &mut Connection,
+    db: &dyn Db,
     source_type: &str,
     source_name: &str,
     fetched: &Fetched,
     guard: Guard,
-) -> rusqlite::Result<(RunCounts, Vec<Record>)> {
+) -> DbResult<(RunCounts, Vec<Record>)> {
     apply(
-        conn,
+        db,
         source_type,
         source_name,
         &fetched.entries,
@@ -51,13 +51,13 @@ pub fn apply_fetch(
 }
 
 fn apply(
-    conn: &mut Connection,
+    db: &dyn Db,
     source_type: &str,
     source_name: &str,
     entries: &[Entry],
     fetched: Option<&Fetched>,
     guard: Guard,
-) -> rusqlite::Result<(RunCounts, Vec<Record>)> {
+) -> DbResult<(RunCounts, Vec<Record>)> {
     let prefix = format!("[{source_type}:{source_name}]");
     let mut counts = RunCounts {
         fetched: entries.len() as u64,
@@ -120,7 +120,7 @@ fn apply(
         }
     }
     let (written, conflicts) =
-        write_fetch_with(conn, source_name, source_type, &items, retraction.as_ref())?;
+        write_fetch_with(db, source_name, source_type, &items, retraction.as_ref())?;
     for conflict in &conflicts {
         log::warn!(
             "{prefix} conflict: patient_id {:?}, patient_name {:?} belongs to source `{}`; not overwritten",

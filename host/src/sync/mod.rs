@@ -19,9 +19,8 @@ pub mod worker;
 
 use crate::config::Config;
 use crate::source::SourceFactory;
-use crate::store::{self, StoreError};
+use crate::store::Store;
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,8 +31,6 @@ pub use stop::Stop;
 /// Why the sync engine could not start.
 #[derive(Debug)]
 pub enum EngineError {
-    /// The worklist database cannot be opened or migrated.
-    Store(StoreError),
     /// A worker thread could not be started.
     Thread {
         source: String,
@@ -44,7 +41,6 @@ pub enum EngineError {
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EngineError::Store(error) => error.fmt(f),
             EngineError::Thread { source, error } => {
                 write!(
                     f,
@@ -61,14 +57,13 @@ impl std::error::Error for EngineError {}
 pub struct Engine;
 
 impl Engine {
-    /// Opens (and migrates) the database at `db_path`, logs the startup
-    /// summary and starts one worker per enabled source of `config`.
+    /// Logs the startup summary and starts one worker per enabled source
+    /// of `config`, writing to `store`.
     pub fn start(
         config: &Config,
-        db_path: &Path,
+        store: &Store,
         factory: Arc<dyn SourceFactory>,
     ) -> Result<EngineHandle, EngineError> {
-        store::open(db_path).map_err(EngineError::Store)?;
         log_summary(config, factory.as_ref());
         let stop = Arc::new(Stop::default());
         let guard = crate::config::lifecycle::retraction_guard(&config.raw);
@@ -80,7 +75,7 @@ impl Engine {
             let worker = worker::Worker::new(
                 source.clone(),
                 Arc::clone(&factory),
-                db_path.to_path_buf(),
+                store.clone(),
                 Arc::clone(&stop),
             )
             .with_guard(guard);

@@ -1,7 +1,7 @@
 //! The stop signal shared by the engine and its workers, and the workers'
 //! store connections, interrupted when a write outlives the stop's grace.
 
-use rusqlite::InterruptHandle;
+use crate::store::pool::Interrupt;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 pub struct Stop {
     raised: Mutex<bool>,
     wake: Condvar,
-    writers: Mutex<Vec<InterruptHandle>>,
+    writers: Mutex<Vec<Interrupt>>,
 }
 
 impl Stop {
@@ -44,7 +44,7 @@ impl Stop {
     }
 
     /// Registers a worker's store connection for [`Stop::interrupt_writers`].
-    pub fn register_writer(&self, handle: InterruptHandle) {
+    pub fn register_writer(&self, handle: Interrupt) {
         self.writers
             .lock()
             .unwrap_or_else(|e| e.into_inner())

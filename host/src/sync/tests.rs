@@ -113,6 +113,7 @@ fn config(db_path: &Path, sources: Vec<SourceConfig>) -> Config {
         raw: Map::new(),
         legacy: false,
         db_path: db_path.to_path_buf(),
+        database: store::Location::Sqlite(db_path.to_path_buf()),
         plugin_dirs: Vec::new(),
         crash_limits: Default::default(),
         sources,
@@ -143,7 +144,9 @@ fn start(dir: &Path, sources: Vec<SourceConfig>) -> (PathBuf, super::EngineHandl
     let db = dir.join("worklist.db");
     let counters = Arc::new(Counters::default());
     let factory = Arc::new(Factory(Arc::clone(&counters)));
-    let handle = Engine::start(&config(&db, sources), &db, factory).expect("started");
+    let config = config(&db, sources);
+    let store = store::Store::open(config.database.clone()).expect("opened");
+    let handle = Engine::start(&config, &store, factory).expect("started");
     (db, handle, counters)
 }
 

@@ -8,10 +8,8 @@ use super::stop::Stop;
 use crate::config::SourceConfig;
 use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind, SourceFactory};
 use crate::store::retract::Guard;
-use crate::store::{self, runs};
+use crate::store::{runs, Conn, Db, Store};
 use chrono::NaiveDateTime;
-use rusqlite::Connection;
-use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -25,7 +23,10 @@ pub struct Worker {
     source: SourceConfig,
     prefix: String,
     factory: Arc<dyn SourceFactory>,
-    db_path: PathBuf,
+    store: Store,
+    /// The worker's own connection (it holds the source's sync lock);
+    /// opened again when the database went away.
+    conn: Option<Conn>,
     stop: Arc<Stop>,
     built: Option<Box<dyn DataSource>>,
     last_success: Option<NaiveDateTime>,
@@ -44,18 +45,19 @@ pub struct Worker {
 type FetchAnswer = mpsc::Receiver<(Box<dyn DataSource>, Result<Fetched, SourceError>)>;
 
 impl Worker {
-    /// A worker for `source`, writing to the database at `db_path`.
+    /// A worker for `source`, writing to `store`.
     pub fn new(
         source: SourceConfig,
         factory: Arc<dyn SourceFactory>,
-        db_path: PathBuf,
+        store: Store,
         stop: Arc<Stop>,
     ) -> Self {
         Worker {
             prefix: source.log_prefix(),
             source,
             factory,
-            db_path,
+            store,
+            conn: None,
             stop,
             built: None,
             last_success: None,
@@ -73,14 +75,6 @@ impl Worker {
 
     /// Runs until the stop flag is raised, then cleans the source up.
     pub fn run(mut self) {
-        let mut conn = match store::open(&self.db_path) {
-            Ok(conn) => conn,
-            Err(error) => {
-                log::error!("{} cannot sync: {error}", self.prefix);
-                return;
-            }
-        };
-        self.stop.register_writer(conn.get_interrupt_handle());
         while !self.stop.is_raised() {
             let now = chrono::Local::now().naive_local();
             let wait = if schedule::in_window(&self.source.window, now) {
@@ -90,7 +84,7 @@ impl Worker {
                     now,
                     self.last_success,
                 );
-                self.sync(&mut conn, interval, now);
+                self.sync_locked(interval, now);
                 if self.disabled {
                     break;
                 }
@@ -115,8 +109,49 @@ impl Worker {
         log::info!("{} stopped", self.prefix);
     }
 
+    /// The worker's connection, opened (again) if it has none or it broke.
+    fn connection(&mut self) -> Option<Conn> {
+        if let Some(conn) = self.conn.take().filter(|c| !c.is_broken()) {
+            return Some(conn);
+        }
+        match self.store.connect() {
+            Ok(conn) => {
+                self.stop.register_writer(conn.interrupt());
+                Some(conn)
+            }
+            Err(error) => {
+                log::error!("{} cannot sync: {error}", self.prefix);
+                None
+            }
+        }
+    }
+
+    /// One run under the source's lock: with several nodes on one
+    /// PostgreSQL database, the node that holds it fetches and writes, the
+    /// others skip this interval (and take over if that node goes away).
+    fn sync_locked(&mut self, interval: f64, now: NaiveDateTime) {
+        let Some(conn) = self.connection() else {
+            return;
+        };
+        let lock = format!("pylantir sync {}", self.source.name);
+        match conn.try_lock(&lock) {
+            Ok(true) => {
+                self.sync(&conn, interval, now);
+                if let Err(e) = conn.unlock(&lock) {
+                    log::warn!("{} cannot release the sync lock: {e}", self.prefix);
+                }
+            }
+            Ok(false) => log::debug!(
+                "{} another node is syncing this source; skipped this interval",
+                self.prefix
+            ),
+            Err(e) => log::error!("{} cannot take the sync lock: {e}", self.prefix),
+        }
+        self.conn = Some(conn);
+    }
+
     /// One run: fetch, write, journal.
-    fn sync(&mut self, conn: &mut Connection, interval: f64, now: NaiveDateTime) {
+    fn sync(&mut self, conn: &Conn, interval: f64, now: NaiveDateTime) {
         let run = runs::start(conn, &self.source.name);
         if let Err(error) = &run {
             log::warn!(

@@ -91,7 +91,7 @@ pub fn handle(peer: &mut Peer<'_>, message: &Message, ts: &TransferSyntax) -> Re
         Err(e) => return Err(End::Abort(e)),
     };
     let shared = peer.shared;
-    let conn = match shared.pool.get() {
+    let conn = match shared.store.get() {
         Ok(conn) => conn,
         Err(e) => {
             log::error!(
@@ -108,7 +108,7 @@ pub fn handle(peer: &mut Peer<'_>, message: &Message, ts: &TransferSyntax) -> Re
     };
     let mut sent: u64 = 0;
     let mut outcome: Result<bool, End> = Ok(false);
-    let result = crate::store::find::for_each_item(&conn, &request.filter, |row| {
+    let result = crate::store::find::for_each_item(&*conn, &request.filter, |row| {
         if sent % 16 == 0 {
             match peer.cancel_requested(message_id) {
                 Ok(false) => {}

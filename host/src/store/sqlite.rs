@@ -1,0 +1,146 @@
+//! The SQLite backend: one file (`db_path`) in WAL mode, the embedded
+//! default. Opening brings the schema up to date ([`super::migrate`]).
+
+use super::db::{Db, DbResult, Dialect, Row, Value};
+use super::{migrate, StoreError};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::Duration;
+
+/// The page cache of a connection, in KiB (negative: SQLite's unit for KiB).
+const CACHE_KIB: i64 = -32_768;
+
+/// How long a connection waits for another writer before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens (creating if needed) the worklist database at `path`, in WAL mode
+/// with a busy timeout, and brings its schema up to [`super::schema::SCHEMA_VERSION`].
+/// A database from a newer schema is refused before anything is written.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path).map_err(|e| StoreError::sqlite(path, e))?;
+    prepare(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Opens an existing worklist database (for readers such as `query-db`):
+/// never creates the file.
+pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn =
+        Connection::open_with_flags(path, flags).map_err(|e| StoreError::sqlite(path, e))?;
+    prepare(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let sqlite = |e| StoreError::sqlite(path, e);
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+    migrate::refuse_newer(conn, path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sqlite)?;
+    // WAL with NORMAL sync stays consistent after a crash (only the last
+    // commits may be lost on power failure); a larger page cache keeps a
+    // whole fetch's index pages in memory.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sqlite)?;
+    conn.pragma_update(None, "cache_size", CACHE_KIB)
+        .map_err(sqlite)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate::migrate(conn, path)
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(n) => ValueRef::Integer(*n),
+            Value::Real(r) => ValueRef::Real(*r),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Bytes(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+fn read_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
+    let mut values = Vec::with_capacity(columns);
+    for i in 0..columns {
+        values.push(match row.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(n) => Value::Int(n),
+            ValueRef::Real(r) => Value::Real(r),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+        });
+    }
+    Ok(Row(values))
+}
+
+impl Db for Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query_each(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> ControlFlow<()>,
+    ) -> DbResult<u64> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            count += 1;
+            if each(read_row(row, columns)?).is_break() {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    fn execute(&self, sql: &str, params: &[Value]) -> DbResult<u64> {
+        let changed = self
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(params.iter()))?;
+        Ok(changed as u64)
+    }
+
+    fn batch(&self, sql: &str) -> DbResult<()> {
+        Ok(self.execute_batch(sql)?)
+    }
+
+    fn begin_write(&self) -> DbResult<()> {
+        Ok(self.execute_batch("BEGIN IMMEDIATE")?)
+    }
+
+    fn try_lock(&self, _name: &str) -> DbResult<bool> {
+        Ok(true)
+    }
+
+    fn unlock(&self, _name: &str) -> DbResult<()> {
+        Ok(())
+    }
+}
+
+/// Reads a text column that a database written by other tools may hold as a
+/// number (SQLite keeps the type of what was inserted): as text, or `None`.
+pub(crate) fn text_column(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<String>> {
+    use rusqlite::types::Value as Sqlite;
+    Ok(match row.get::<_, Sqlite>(index)? {
+        Sqlite::Null | Sqlite::Blob(_) => None,
+        Sqlite::Integer(i) => Some(i.to_string()),
+        Sqlite::Real(r) => Some(r.to_string()),
+        Sqlite::Text(t) => Some(t),
+    })
+}
