@@ -1,6 +1,8 @@
 //! pylantir: a DICOM Modality Worklist / MPPS server fed by data-source plugins.
 //!
 //! Modules:
+//! - [`audit`]: the audit trail (who saw or changed which patient): records,
+//!   the audit file, syslog, reading it back.
 //! - [`cli`]: the command line (start, check-config, migrate-config, plugins,
 //!   query-db, test-client, test-mpps, echo, start-api, the user commands,
 //!   explain); thin, calls the modules below.
@@ -15,6 +17,7 @@
 //! - [`tls`]: TLS on rustls (the BCP 195 profile), certificate and key files.
 //! - [`http`]: the HTTP API (Python pylantir's REST API and more), its users and tokens.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod dicom;

@@ -2,6 +2,7 @@
 //! module per area. The shared kit (servers, DICOM peers, fakes of upstream
 //! APIs, plugin builds) is the `pylantir_tests` library in `tests/src`.
 
+mod audit;
 mod author_docs;
 mod author_out_of_tree;
 mod author_tools;

@@ -27,6 +27,19 @@ impl ApiConfigArgs {
         config::server::options(&raw, &config::server::Flags::default()).ok()
     }
 
+    /// The audit trail of the configuration's `audit_log` (off without a
+    /// configuration file or without the key).
+    pub fn audit(&self) -> Result<crate::audit::Audit, String> {
+        let default = PathBuf::from(super::start::DEFAULT_CONFIG);
+        let path = match &self.config {
+            Some(path) => path.clone(),
+            None if default.exists() => default,
+            None => return Ok(crate::audit::Audit::off()),
+        };
+        let raw = config::read_json(&path).map_err(|e| e.to_string())?;
+        config::audit::open(&raw, &path)
+    }
+
     /// The API settings of the configuration, or (no file) the defaults:
     /// Python's `~/Desktop/worklist.db` and `users.db` beside it. Errors are
     /// printed whole.

@@ -4,6 +4,7 @@
 //! the dispatch.
 
 pub mod api_config;
+pub mod audit;
 pub mod bench_find;
 pub mod check_config;
 pub mod echo;
@@ -70,6 +71,8 @@ pub enum Commands {
     ListUsers(user_admin::ListUsersArgs),
     /// Explain which items a C-FIND would return, and why others are not.
     Explain(explain::ExplainArgs),
+    /// Who saw or changed a patient: the audit trail, filtered.
+    Audit(audit::AuditArgs),
     /// Load-test a worklist server with concurrent C-FINDs.
     BenchFind(bench_find::BenchFindArgs),
     /// Serve one plugin to the server over stdin/stdout (started by pylantir itself).
@@ -112,6 +115,7 @@ pub fn run() -> i32 {
             start_api::run(&args)
         }
         Commands::Explain(args) => explain::run(&args),
+        Commands::Audit(args) => audit::run(&args),
         Commands::AdminPassword(args) => user_admin::admin_password(&args),
         Commands::CreateUser(args) => user_admin::create_user(&args),
         Commands::ListUsers(args) => user_admin::list_users(&args),

@@ -3,6 +3,7 @@
 //! the HTTP API, and runs until SIGINT or SIGTERM.
 
 use super::plugins::PluginDirArgs;
+use crate::audit::Audit;
 use crate::config::{self, Config};
 use crate::dicom::server::Server;
 use crate::isolation::{CrashPolicy, IsolatingFactory};
@@ -55,6 +56,21 @@ pub fn run(args: &StartArgs) -> i32 {
             return 1;
         }
     };
+    let audit = match config::audit::open(&document.raw, &document.path) {
+        Ok(audit) => audit,
+        Err(error) => {
+            log::error!("{error}");
+            return 1;
+        }
+    };
+    let code = run_audited(args, &document, &audit);
+    audit.close();
+    code
+}
+
+/// [`run`] once the audit trail is open.
+fn run_audited(args: &StartArgs, document: &config::Document, audit: &Audit) -> i32 {
+    let config_path = &document.path;
     log::info!(
         "time zones: {}",
         pylantir_plugin_api::tz::database().describe()
@@ -62,7 +78,7 @@ pub fn run(args: &StartArgs) -> i32 {
     let dirs = args.plugins.dirs(&document.plugin_dirs());
     let policy = CrashPolicy::default().with_limits(&document.crash_limits());
     let isolating = match IsolatingFactory::discover(&dirs, args.plugins.load_options(), policy) {
-        Ok(factory) => factory,
+        Ok(factory) => factory.with_audit(audit.clone()),
         Err(error) => {
             log::error!("{error}");
             return 1;
@@ -70,15 +86,16 @@ pub fn run(args: &StartArgs) -> i32 {
     };
     for refusal in isolating.registry().refusals() {
         log::warn!("plugin refused: {refusal}");
+        audit.plugin_refused(&refusal.file, &refusal.reason);
     }
     let plugins = super::plugins::list_json(isolating.registry(), &dirs);
     let workers = isolating.workers().clone();
     let factory: Arc<dyn SourceFactory> = Arc::new(isolating);
-    let config = match config::check(&document, factory.as_ref()) {
+    let config = match config::check(document, factory.as_ref()) {
         Ok(config) => config,
         Err(problems) => {
             let error = config::ConfigError::Invalid {
-                path: config_path,
+                path: config_path.clone(),
                 problems,
             };
             log::error!("{error}");
@@ -88,7 +105,7 @@ pub fn run(args: &StartArgs) -> i32 {
     for warning in &config.warnings {
         log::warn!("{}: {warning}", config_path.display());
     }
-    let served = serve(args, &config, factory, plugins);
+    let served = serve(args, &config, factory, plugins, audit);
     workers.stop_all();
     match served {
         Ok(()) => 0,
@@ -105,6 +122,7 @@ fn serve(
     config: &Config,
     factory: Arc<dyn SourceFactory>,
     plugins: Value,
+    audit: &Audit,
 ) -> Result<(), String> {
     let flags = config::server::Flags {
         ip: args.ip.clone(),
@@ -138,8 +156,9 @@ fn serve(
             None
         }
     };
-    let api = super::start_api::with_start(config, &options, plugins, &store)?;
-    let server = Server::bind(options, store.clone()).map_err(|e| e.to_string())?;
+    let api = super::start_api::with_start(config, &options, plugins, &store, audit)?;
+    let server =
+        Server::bind_audited(options, store.clone(), audit.clone()).map_err(|e| e.to_string())?;
     let running = server
         .spawn()
         .map_err(|e| format!("cannot start the DICOM server: {e}"))?;

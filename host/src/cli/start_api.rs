@@ -45,8 +45,16 @@ pub fn run(args: &StartApiArgs) -> i32 {
             return 1;
         }
     }
+    let audit = match args.config.audit() {
+        Ok(audit) => audit,
+        Err(message) => {
+            log::error!("{message}");
+            return 1;
+        }
+    };
     let extras = http::Extras {
         dicom: args.config.dicom_options(),
+        audit: audit.clone(),
         ..http::Extras::default()
     };
     let store = match args
@@ -64,6 +72,7 @@ pub fn run(args: &StartApiArgs) -> i32 {
         Ok(server) => server,
         Err(message) => {
             log::error!("{message}");
+            audit.close();
             return 1;
         }
     };
@@ -72,6 +81,7 @@ pub fn run(args: &StartApiArgs) -> i32 {
     }
     log::info!("stopping the HTTP API");
     server.stop();
+    audit.close();
     0
 }
 
@@ -83,6 +93,7 @@ pub fn with_start(
     dicom: &ServerOptions,
     plugins: serde_json::Value,
     store: &crate::store::Store,
+    audit: &crate::audit::Audit,
 ) -> Result<Option<ApiServer>, String> {
     let settings = ApiSettings::from_config(&config.raw, &config.path, &config.db_path).map_err(
         |problems| {
@@ -100,6 +111,7 @@ pub fn with_start(
         dicom: Some(dicom.clone()),
         sources: Some(config.sources.clone()),
         plugins: Some(plugins),
+        audit: audit.clone(),
     };
     http::start(settings, extras, store.clone()).map(Some)
 }

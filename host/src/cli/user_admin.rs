@@ -5,6 +5,9 @@
 //! from the first line of stdin otherwise (for scripts).
 
 use super::api_config::ApiConfigArgs;
+use crate::audit::record::{Action, Via, Write};
+use crate::audit::Audit;
+use crate::http::audited::user_status;
 use crate::http::users::{self, NewUser, Role, UserChanges};
 use clap::Args;
 use std::io::{BufRead, IsTerminal};
@@ -98,6 +101,7 @@ fn finish(result: Result<(), String>) -> i32 {
 pub fn admin_password(args: &AdminPasswordArgs) -> i32 {
     finish((|| {
         let (conn, path) = open(&args.config)?;
+        let audit = args.config.audit()?;
         let password = read_password(&format!("New password for {}: ", args.username))?;
         let existing = users::by_name(&conn, &args.username).map_err(|e| e.to_string())?;
         match existing {
@@ -106,7 +110,9 @@ pub fn admin_password(args: &AdminPasswordArgs) -> i32 {
                     password: Some(password),
                     ..UserChanges::default()
                 };
-                users::update(&conn, user.id, &changes).map_err(|e| e.to_string())?;
+                let after = users::update(&conn, user.id, &changes).map_err(|e| e.to_string())?;
+                let fields = vec!["password".to_string()];
+                written(&audit, Action::Update, fields, Some(&user), after.as_ref());
                 println!(
                     "password of {} changed in {}",
                     user.username,
@@ -122,7 +128,9 @@ pub fn admin_password(args: &AdminPasswordArgs) -> i32 {
                     role: Role::Admin,
                     created_by: None,
                 };
-                users::create(&conn, &new).map_err(|e| e.to_string())?;
+                let created = users::create(&conn, &new).map_err(|e| e.to_string())?;
+                let fields = vec!["username".into(), "password".into(), "role".into()];
+                written(&audit, Action::Create, fields, None, Some(&created));
                 println!("admin {} created in {}", args.username, path.display());
             }
         }
@@ -134,6 +142,7 @@ pub fn admin_password(args: &AdminPasswordArgs) -> i32 {
 pub fn create_user(args: &CreateUserArgs) -> i32 {
     finish((|| {
         let (conn, path) = open(&args.config)?;
+        let audit = args.config.audit()?;
         let password = match &args.password {
             Some(password) if password.chars().count() >= MIN_PASSWORD => password.clone(),
             Some(_) => {
@@ -152,6 +161,9 @@ pub fn create_user(args: &CreateUserArgs) -> i32 {
             created_by: None,
         };
         let user = users::create(&conn, &new).map_err(|e| e.to_string())?;
+        let fields = ["username", "password", "email", "full_name", "role"];
+        let fields = fields.iter().map(|f| f.to_string()).collect();
+        written(&audit, Action::Create, fields, None, Some(&user));
         println!(
             "user {} created with role {} in {}",
             user.username,
@@ -160,6 +172,32 @@ pub fn create_user(args: &CreateUserArgs) -> i32 {
         );
         Ok(())
     })())
+}
+
+/// Records a users-database write made by this command (the operating-system
+/// user is who), and writes the audit record before the command ends.
+fn written(
+    audit: &Audit,
+    action: Action,
+    fields: Vec<String>,
+    before: Option<&users::User>,
+    after: Option<&users::User>,
+) {
+    if let Some(user) = after.or(before) {
+        audit.write(Write {
+            via: Via::Cli,
+            user: crate::audit::command_line_user(),
+            address: None,
+            target: "user".into(),
+            action,
+            id: user.username.clone(),
+            fields,
+            status_before: before.map(user_status),
+            status_after: after.map(user_status),
+            patients: Vec::new(),
+        });
+    }
+    audit.close();
 }
 
 /// `list-users`: a table as Python prints it, or JSON.

@@ -1,5 +1,6 @@
 //! The JSON configuration: parsing, legacy conversion, validation.
 //!
+//! - [`audit`]: `audit_log`, the audit file and syslog.
 //! - [`database`]: `db_path` or `db_url` (and its password): where the worklist is.
 //! - [`legacy`]: the pre-plugin `redcap2wl` format, converted to one source.
 //! - [`lifecycle`]: `retention` and `retraction_guard`.
@@ -13,6 +14,7 @@
 //! [`Config`] (with its warnings); [`load`] does both. `check-config` and
 //! `start` both go through [`check`].
 
+pub mod audit;
 pub mod database;
 pub mod legacy;
 pub mod lifecycle;

@@ -141,6 +141,7 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
         check_with_plugin(source, factory, &mut problems);
     }
     problems.extend(super::lifecycle::problems(raw));
+    problems.extend(super::audit::problems(raw, &document.path));
     unknown_keys(raw, KNOWN_TOP_LEVEL, "", &mut problems);
 
     let Some(database) = database.filter(|_| !problems.iter().any(Problem::is_error)) else {
@@ -195,6 +196,7 @@ pub const KNOWN_TOP_LEVEL: &[&str] = &[
     "mwl_visible_statuses",
     "max_connections_per_address",
     "tls",
+    "audit_log",
 ];
 
 /// Keys of a source object the host reads; everything under `config`

@@ -68,6 +68,7 @@ pub fn serve<S: Transport>(mut assoc: ServerAssociation<S>, addr: SocketAddr, sh
         backlog: VecDeque::new(),
         out: Vec::with_capacity(OUT_BATCH + 4096),
     };
+    crate::audit::dicom::accepted(&peer);
     let end = loop {
         let message = match peer.next_message() {
             Ok(message) => message,

@@ -162,6 +162,8 @@ pub fn handle_create<S: Transport>(
     let uid = dimse::str_of(&request.command, tags::AFFECTED_SOP_INSTANCE_UID)
         .unwrap_or_else(|| format!("2.25.{}", uuid::Uuid::new_v4().as_u128()));
     let outcome = create(peer, &uid, request, ts).unwrap_or_else(|failure| failure);
+    let answer = (outcome.status, outcome.comment.as_deref());
+    crate::audit::dicom::mpps(peer, "N-CREATE", &uid, (request, ts), answer);
     respond(peer, request, &uid, outcome)
 }
 
@@ -222,6 +224,8 @@ pub fn handle_set<S: Transport>(
 ) -> Result<(), End> {
     let uid = dimse::str_of(&request.command, tags::REQUESTED_SOP_INSTANCE_UID).unwrap_or_default();
     let outcome = set(peer, &uid, request, ts).unwrap_or_else(|failure| failure);
+    let answer = (outcome.status, outcome.comment.as_deref());
+    crate::audit::dicom::mpps(peer, "N-SET", &uid, (request, ts), answer);
     respond(peer, request, &uid, outcome)
 }
 

@@ -7,6 +7,7 @@ use super::admission::{Admission, Watch};
 use super::association;
 use super::options::ServerOptions;
 use super::transport::{TlsStream, Transport};
+use crate::audit::dicom as audited;
 use crate::store::Store;
 use dicom_dictionary_std::uids;
 use dicom_transfer_syntax_registry::entries;
@@ -49,12 +50,15 @@ pub struct Shared {
     pub admission: Arc<Admission>,
     /// Associations established and not yet ended.
     established: AtomicUsize,
+    /// Where associations, queries and MPPS messages are recorded.
+    pub audit: crate::audit::Audit,
 }
 
 /// Checks the called AE title and `allowed_aet` during negotiation.
 struct Access {
     allowed: Vec<String>,
     peer: SocketAddr,
+    audit: crate::audit::Audit,
 }
 
 impl AccessControl for Access {
@@ -70,6 +74,9 @@ impl AccessControl for Access {
                 "refused association from {} (calling AE '{calling_ae_title}'): called AE title '{called_ae_title}' is not ours ('{this_ae_title}')",
                 self.peer
             );
+            let reason = format!("called AE title '{called_ae_title}' is not ours");
+            let who = audited::dicom_peer(calling_ae_title, called_ae_title, self.peer);
+            audited::refused(&self.audit, who, &reason);
             return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
         }
         if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == calling_ae_title) {
@@ -77,6 +84,8 @@ impl AccessControl for Access {
                 "refused association from {}: calling AE title '{calling_ae_title}' is not in allowed_aet",
                 self.peer
             );
+            let who = audited::dicom_peer(calling_ae_title, called_ae_title, self.peer);
+            audited::refused(&self.audit, who, "calling AE title not in allowed_aet");
             return Err(AssociationRJServiceUserReason::CallingAETitleNotRecognized);
         }
         Ok(())
@@ -163,6 +172,15 @@ impl Server {
     /// Binds the listening sockets of a server answering from `store`
     /// (plain on `port` unless turned off, TLS on `tls.port` when configured).
     pub fn bind(options: ServerOptions, store: Store) -> io::Result<Server> {
+        Server::bind_audited(options, store, crate::audit::Audit::off())
+    }
+
+    /// [`Server::bind`], recording associations, queries and MPPS in `audit`.
+    pub fn bind_audited(
+        options: ServerOptions,
+        store: Store,
+        audit: crate::audit::Audit,
+    ) -> io::Result<Server> {
         let mut listeners = Vec::new();
         if options.plain {
             listeners.push(Listener::bind(&options.ip, options.port, None)?);
@@ -187,6 +205,7 @@ impl Server {
                 store,
                 admission,
                 established: AtomicUsize::new(0),
+                audit,
             }),
         })
     }
@@ -314,10 +333,10 @@ impl Server {
                 let busy =
                     shared.established.load(Ordering::SeqCst) >= shared.options.max_associations;
                 match (busy, tls) {
-                    (true, None) => refuse_busy(stream, peer, &shared.options),
+                    (true, None) => refuse_busy(stream, peer, &shared),
                     (true, Some(tls)) => {
                         if let Some(stream) = tls_handshake(stream, peer, tls) {
-                            refuse_busy(stream, peer, &shared.options);
+                            refuse_busy(stream, peer, &shared);
                         }
                     }
                     (false, tls) => serve_connection(stream, peer, tls, &shared, &watch),
@@ -396,6 +415,7 @@ fn serve_connection(
         .ae_access_control(Access {
             allowed: options.allowed_aet.clone(),
             peer,
+            audit: shared.audit.clone(),
         })
         .ae_title(options.ae_title.clone())
         .max_pdu_length(options.max_pdu_length)
@@ -466,6 +486,9 @@ fn start<S: Transport>(
             "association from {peer} (calling AE '{}') proposed no SOP class we serve; aborting",
             dicom_ul::association::Association::peer_ae_title(&assoc)
         );
+        let calling = dicom_ul::association::Association::peer_ae_title(&assoc);
+        let who = audited::dicom_peer(calling, &shared.options.ae_title, peer);
+        audited::refused(&shared.audit, who, "proposed no SOP class we serve");
         let _ = assoc.abort();
         return;
     }
@@ -502,7 +525,8 @@ fn tls_handshake(
 
 /// Answers an association request with A-ASSOCIATE-RJ (transient, local
 /// limit exceeded) when `max_associations` are already established.
-fn refuse_busy<S: Transport>(mut stream: S, peer: SocketAddr, options: &ServerOptions) {
+fn refuse_busy<S: Transport>(mut stream: S, peer: SocketAddr, shared: &Shared) {
+    let options = &shared.options;
     let _ = stream.tcp().set_read_timeout(Some(options.acse_timeout));
     let mut buffer = bytes_buffer();
     let request = dicom_ul::association::read_pdu_from_wire(
@@ -517,6 +541,8 @@ fn refuse_busy<S: Transport>(mut stream: S, peer: SocketAddr, options: &ServerOp
             rq.calling_ae_title,
             options.max_associations
         );
+        let who = audited::dicom_peer(&rq.calling_ae_title, &rq.called_ae_title, peer);
+        audited::refused(&shared.audit, who, "max_associations reached");
         let rj = Pdu::AssociationRJ(AssociationRJ {
             result: AssociationRJResult::Transient,
             source: AssociationRJSource::ServiceProviderPresentation(

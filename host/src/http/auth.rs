@@ -84,6 +84,7 @@ pub async fn login(
     let address = peer.ip();
     if let Err(wait) = state.limiter.check(address, &username) {
         log::warn!("login for {username:?} from {address}: too many failed attempts");
+        (state.extras.audit).login(&username, address, Err("too many failed attempts"));
         return Ok((
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, wait.to_string())],
@@ -113,6 +114,7 @@ pub async fn login(
     let Some(user) = user else {
         state.limiter.failed(address, &username);
         log::warn!("failed login for {username:?} from {address}");
+        (state.extras.audit).login(&username, address, Err("invalid username or password"));
         return Err(ApiError::Unauthorized(
             "Invalid username or password".into(),
         ));
@@ -128,6 +130,7 @@ pub async fn login(
         .issue(&user.username, lifetime)
         .map_err(ApiError::Internal)?;
     log::info!("user {} logged in from {address}", user.username);
+    (state.extras.audit).login(&user.username, address, Ok(()));
     Ok(Json(Token {
         access_token,
         token_type: "bearer".into(),

@@ -6,6 +6,7 @@
 //! - [`users`]: the users database (Python's `users` table), bcrypt hashes.
 //! - [`tokens`]: HS256 access tokens and their secret.
 //! - [`limiter`]: failed-login rate limiting.
+//! - [`audited`]: the audit records of API writes.
 //! - [`auth`]: `POST /auth/login` and the bearer-token check of every route.
 //! - [`worklist`]: `/worklist` routes.
 //! - [`user_routes`]: `/users` routes.
@@ -15,6 +16,7 @@
 //! - [`input`], [`error`]: request validation and error answers, as FastAPI's.
 //! - [`state`]: what the handlers share, and database connections.
 
+pub mod audited;
 pub mod auth;
 pub mod error;
 pub mod explain;
@@ -62,6 +64,8 @@ pub struct Extras {
     pub sources: Option<Vec<crate::config::SourceConfig>>,
     /// The `plugins list --json` document (`pylantir start` only).
     pub plugins: Option<serde_json::Value>,
+    /// Where logins and writes are recorded.
+    pub audit: crate::audit::Audit,
 }
 
 /// The running API server; dropping it does not stop it, [`ApiServer::stop`] does.

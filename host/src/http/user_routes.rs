@@ -2,15 +2,18 @@
 //! its defects: a duplicate e-mail is a 400, and an admin cannot demote,
 //! deactivate or delete their own account.
 
+use super::audited::{fields_of, user_write};
 use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::{path_id, Fields, JsonBody};
 use super::state::AppState;
 use super::users::{self, NewUser, Role, User, UserChanges, UsersError};
-use axum::extract::{Path, State};
+use crate::audit::record::Action;
+use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -111,6 +114,7 @@ pub async fn list(
               (status = 422, description = "Invalid body")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: CurrentUser,
     JsonBody(body): JsonBody,
 ) -> Result<Json<UserResponse>, ApiError> {
@@ -158,6 +162,15 @@ pub async fn create(
         admin.username,
         created.username
     );
+    let who = (admin.username.as_str(), peer);
+    user_write(
+        &state.extras.audit,
+        who,
+        Action::Create,
+        fields_of(&body),
+        None,
+        Some(&created),
+    );
     Ok(Json(created.into()))
 }
 
@@ -168,6 +181,7 @@ pub async fn create(
               (status = 404, description = "No such user"), (status = 422, description = "Invalid body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: CurrentUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
@@ -201,16 +215,26 @@ pub async fn update(
             "Cannot deactivate or demote your own account",
         ));
     }
-    let updated = state
+    let (before, updated) = state
         .users
-        .run(move |conn| Ok(users::update(conn, id, &changes)))
-        .await?
+        .run(move |conn| Ok((users::by_id(conn, id)?, users::update(conn, id, &changes))))
+        .await?;
+    let updated = updated
         .map_err(users_error)?
         .ok_or_else(|| ApiError::not_found(format!("User {id} not found")))?;
     log::info!(
         "HTTP API: {} updated user {}",
         admin.username,
         updated.username
+    );
+    let (who, fields) = ((admin.username.as_str(), peer), fields_of(&body));
+    user_write(
+        &state.extras.audit,
+        who,
+        Action::Update,
+        fields,
+        before.as_ref(),
+        Some(&updated),
     );
     Ok(Json(updated.into()))
 }
@@ -222,6 +246,7 @@ pub async fn update(
               (status = 404, description = "No such user")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<super::openapi::Message>, ApiError> {
@@ -239,6 +264,15 @@ pub async fn delete(
         "HTTP API: {} deleted user {}",
         admin.username,
         deleted.username
+    );
+    let who = (admin.username.as_str(), peer);
+    user_write(
+        &state.extras.audit,
+        who,
+        Action::Delete,
+        Vec::new(),
+        Some(&deleted),
+        None,
     );
     Ok(Json(super::openapi::Message {
         message: format!("User {} deleted successfully", deleted.username),

@@ -2,14 +2,17 @@
 //! create (200 with the item), partial update, delete. Writes go through
 //! [`crate::store::api_items`], which keeps the store's rules.
 
+use super::audited::{fields_of, worklist_write};
 use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::{path_id, Fields, JsonBody, QueryPairs};
 use super::state::AppState;
+use crate::audit::record::Action;
 use crate::store::api_items::{self, ApiItem, ListFilter, Refused, Updated, FIELDS, STATUS};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
 use serde_json::{Map, Value};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The statuses an item may be given.
@@ -89,6 +92,7 @@ pub async fn list(
               (status = 413, description = "Body too large"), (status = 422, description = "Invalid body")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: CurrentUser,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -124,6 +128,15 @@ pub async fn create(
         .await?
         .map_err(refused)?;
     log::info!("HTTP API: {user} created worklist item {}", item.id);
+    let who = (user.as_str(), peer);
+    worklist_write(
+        &state.extras.audit,
+        who,
+        Action::Create,
+        fields_of(&body),
+        None,
+        Some(&item),
+    );
     Ok(Json(item_json(item)))
 }
 
@@ -134,6 +147,7 @@ pub async fn create(
               (status = 409, description = "Status set by MPPS"), (status = 422, description = "Invalid body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: CurrentUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
@@ -153,13 +167,28 @@ pub async fn update(
     }
     fields.no_other_keys(FIELDS, IGNORED_ON_UPDATE);
     fields.finish()?;
-    let outcome = state
+    let (before, outcome) = state
         .store
-        .run(move |conn| Ok(api_items::update(conn, id, &changes)?))
+        .run(move |conn| {
+            Ok((
+                api_items::get(conn, id)?,
+                api_items::update(conn, id, &changes)?,
+            ))
+        })
         .await?;
     match outcome {
         Updated::Item(item) => {
             log::info!("HTTP API: {user} updated worklist item {id}");
+            let who = (user.as_str(), peer);
+            let (before, fields) = (before.as_ref(), fields_of(&body));
+            worklist_write(
+                &state.extras.audit,
+                who,
+                Action::Update,
+                fields,
+                before,
+                Some(&item),
+            );
             Ok(Json(item_json(item)))
         }
         Updated::NotFound => Err(ApiError::not_found(format!("Worklist item {id} not found"))),
@@ -180,19 +209,29 @@ pub async fn update(
     responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<super::openapi::Message>, ApiError> {
     let user = user.require("delete", "worklist")?.username.clone();
     let id = path_id("item_id", &id)?;
-    let deleted = state
+    let (before, deleted) = state
         .store
-        .run(move |conn| Ok(api_items::delete(conn, id)?))
+        .run(move |conn| Ok((api_items::get(conn, id)?, api_items::delete(conn, id)?)))
         .await?;
     if !deleted {
         return Err(ApiError::not_found(format!("Worklist item {id} not found")));
     }
     log::info!("HTTP API: {user} deleted worklist item {id}");
+    let who = (user.as_str(), peer);
+    worklist_write(
+        &state.extras.audit,
+        who,
+        Action::Delete,
+        Vec::new(),
+        before.as_ref(),
+        None,
+    );
     Ok(Json(super::openapi::Message {
         message: format!("Worklist item {id} deleted successfully"),
     }))

@@ -25,6 +25,8 @@ pub struct IsolatingFactory {
     loaded: Mutex<HashMap<PathBuf, Arc<LoadedPlugin>>>,
     /// Failure history by source name.
     health: Mutex<HashMap<String, Arc<Mutex<Health>>>>,
+    /// Where plugin refusals and disabled sources are recorded.
+    audit: crate::audit::Audit,
 }
 
 impl IsolatingFactory {
@@ -45,7 +47,13 @@ impl IsolatingFactory {
             workers: Workers::default(),
             loaded: Mutex::new(HashMap::new()),
             health: Mutex::new(HashMap::new()),
+            audit: crate::audit::Audit::off(),
         }
+    }
+
+    /// The same, recording plugin refusals and disabled sources in `audit`.
+    pub fn with_audit(self, audit: crate::audit::Audit) -> IsolatingFactory {
+        IsolatingFactory { audit, ..self }
     }
 
     /// A factory over the plugins found in `dirs`, each described by a
@@ -74,11 +82,10 @@ impl IsolatingFactory {
     fn health_of(&self, source: &SourceConfig) -> Arc<Mutex<Health>> {
         let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
         let policy = self.policy.with_limits(&source.crash_limits);
-        Arc::clone(
-            health
-                .entry(source.name.clone())
-                .or_insert_with(|| Arc::new(Mutex::new(Health::new(policy)))),
-        )
+        Arc::clone(health.entry(source.name.clone()).or_insert_with(|| {
+            let health = Health::new(policy).audited(self.audit.clone());
+            Arc::new(Mutex::new(health))
+        }))
     }
 
     fn file_of(&self, source_type: &str, pinned: Option<&str>) -> Result<PathBuf, SourceError> {
@@ -102,6 +109,7 @@ impl IsolatingFactory {
                 None => {
                     let plugin =
                         Arc::new(load_plugin(&file, &self.options).map_err(|refusal| {
+                            self.audit.plugin_refused(&refusal.file, &refusal.reason);
                             SourceError::new(SourceErrorKind::Config, refusal.to_string())
                         })?);
                     loaded.insert(file, Arc::clone(&plugin));

@@ -47,6 +47,7 @@ pub struct Health {
     failures: VecDeque<Instant>,
     in_a_row: u32,
     disabled: Option<String>,
+    audit: crate::audit::Audit,
 }
 
 impl Health {
@@ -57,7 +58,13 @@ impl Health {
             failures: VecDeque::new(),
             in_a_row: 0,
             disabled: None,
+            audit: crate::audit::Audit::off(),
         }
+    }
+
+    /// The same, recording its disabling in `audit`.
+    pub fn audited(self, audit: crate::audit::Audit) -> Health {
+        Health { audit, ..self }
     }
 
     /// Counts a worker failure of `source` (`reason` in words); disables the
@@ -80,6 +87,7 @@ impl Health {
                 self.policy.window.as_secs_f64() / 60.0
             );
             log::error!("{message}");
+            self.audit.source_disabled(source, &message);
             self.disabled = Some(message);
         }
     }

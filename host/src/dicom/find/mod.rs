@@ -56,6 +56,7 @@ pub fn handle<S: Transport>(
             );
         }
     };
+    let mut audited = crate::audit::dicom::FindAudit::new(&peer.shared.audit, &identifier);
     let request = match parse(identifier, &peer.shared.options, &peer.aet) {
         Ok(request) => request,
         Err(e) => {
@@ -126,6 +127,7 @@ pub fn handle<S: Transport>(
                 }
             }
         }
+        audited.returned(row.patient_id.as_deref(), row.patient_name.as_deref());
         let identifier = response_identifier(&request, &row);
         let queued = dimse::encode_data(&identifier, ts)
             .map_err(End::Abort)
@@ -162,6 +164,7 @@ pub fn handle<S: Transport>(
         peer.aet,
         if cancelled { ", cancelled" } else { "" }
     );
+    audited.answered(peer, sent, cancelled);
     peer.respond(
         message,
         final_status,
