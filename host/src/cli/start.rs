@@ -140,7 +140,7 @@ fn serve(
             None
         }
     };
-    let api = super::start_api::with_start(config, &options, plugins)?;
+    let api = super::start_api::with_start(config, &options, plugins, engine.run_now())?;
     let server = Server::bind(options, &config.db_path).map_err(|e| e.to_string())?;
     let running = server
         .spawn()

@@ -45,6 +45,7 @@ pub struct Health {
         super::user_routes::update,
         super::user_routes::delete,
         super::status_routes::sources,
+        super::status_routes::sync_now,
         super::status_routes::plugins,
         super::status_routes::mpps,
         super::explain::route,
