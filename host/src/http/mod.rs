@@ -181,6 +181,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/worklist/{item_id}",
             put(worklist::update).delete(worklist::delete),
         )
+        .route("/worklist/{item_id}/history", get(worklist::history))
         .route("/users", get(user_routes::list).post(user_routes::create))
         .route(
             "/users/{user_id}",

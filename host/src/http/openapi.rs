@@ -40,6 +40,7 @@ pub struct Health {
         super::worklist::create,
         super::worklist::update,
         super::worklist::delete,
+        super::worklist::history,
         super::user_routes::list,
         super::user_routes::create,
         super::user_routes::update,
@@ -57,6 +58,7 @@ pub struct Health {
         super::user_routes::UserResponse,
         super::user_routes::UserCreate,
         super::user_routes::UserUpdate,
+        super::worklist::StatusChange,
         Message,
         Health
     )),

@@ -6,6 +6,7 @@
 //! MPPS instance performs is MPPS's to set ([`Updated::StatusSetByMpps`]), and
 //! (`data_source`, `source_record_id`) stays unique ([`Refused::Duplicate`]).
 
+use super::history::{self, ChangedBy};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
 /// The item fields of the API, in Python's JSON order (after `id`).
@@ -161,11 +162,12 @@ fn refused_duplicate(fields: &[(&str, Option<String>)], current: Option<&ApiItem
     }
 }
 
-/// Inserts an item with these fields (names from [`FIELDS`]); the others
-/// take the table's defaults.
+/// Inserts an item with these fields (names from [`FIELDS`]), made by API
+/// user `user`; the others take the table's defaults.
 pub fn create(
     conn: &mut Connection,
     fields: &[(&str, Option<String>)],
+    user: &str,
 ) -> rusqlite::Result<Result<ApiItem, Refused>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
@@ -184,6 +186,9 @@ pub fn create(
     };
     let id = tx.last_insert_rowid();
     let item = get(&tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    let status = FIELDS.iter().position(|f| *f == STATUS);
+    let status = status.and_then(|i| item.values[i].as_deref());
+    history::record_created(&tx, id, status, &ChangedBy::User(user))?;
     tx.commit()?;
     Ok(Ok(item))
 }
@@ -198,12 +203,14 @@ fn performing_mpps(conn: &Connection, id: i64) -> rusqlite::Result<Option<(Strin
     .optional()
 }
 
-/// Sets these fields of item `id` (`None` clears one). A change of the status
-/// of an item an MPPS instance performs is refused, and nothing is written.
+/// Sets these fields of item `id` (`None` clears one) for API user `user`.
+/// A change of the status of an item an MPPS instance performs is refused,
+/// and nothing is written.
 pub fn update(
     conn: &mut Connection,
     id: i64,
     fields: &[(&str, Option<String>)],
+    user: &str,
 ) -> rusqlite::Result<Updated> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let Some(current) = get(&tx, id)? else {
@@ -213,12 +220,15 @@ pub fn update(
     let status_change = fields.iter().find(|(name, value)| {
         *name == STATUS && status_index.is_some_and(|i| current.values[i] != *value)
     });
-    if status_change.is_some() {
+    if let Some((_, new_status)) = status_change {
         if let Some((sop_instance_uid, status)) = performing_mpps(&tx, id)? {
             return Ok(Updated::StatusSetByMpps {
                 sop_instance_uid,
                 status,
             });
+        }
+        if let Some(new_status) = new_status {
+            history::record_change(&tx, id, new_status, &ChangedBy::User(user))?;
         }
     }
     if !fields.is_empty() {
@@ -288,6 +298,7 @@ mod tests {
             create(
                 &mut conn,
                 &fields(&[("patient_id", id), (STATUS, "SCHEDULED")]),
+                "tester",
             )
             .expect("sql")
             .expect("created");
@@ -311,7 +322,7 @@ mod tests {
     #[test]
     fn status_of_an_item_performed_by_mpps_is_not_changed_by_an_update() {
         let (_dir, mut conn) = store();
-        let item = create(&mut conn, &fields(&[("patient_id", "P1")]))
+        let item = create(&mut conn, &fields(&[("patient_id", "P1")]), "tester")
             .expect("sql")
             .expect("created");
         conn.execute(
@@ -319,12 +330,22 @@ mod tests {
             [item.id],
         )
         .expect("mpps");
-        let outcome = update(&mut conn, item.id, &fields(&[(STATUS, "IN_PROGRESS")]));
+        let outcome = update(
+            &mut conn,
+            item.id,
+            &fields(&[(STATUS, "IN_PROGRESS")]),
+            "tester",
+        );
         assert!(matches!(
             outcome,
             Ok(Updated::StatusSetByMpps { ref status, .. }) if status == "COMPLETED"
         ));
-        let unchanged = update(&mut conn, item.id, &fields(&[("patient_name", "A^B")]));
+        let unchanged = update(
+            &mut conn,
+            item.id,
+            &fields(&[("patient_name", "A^B")]),
+            "tester",
+        );
         assert!(matches!(unchanged, Ok(Updated::Item(_))));
     }
 
@@ -332,8 +353,10 @@ mod tests {
     fn a_second_item_with_the_same_source_record_is_refused() {
         let (_dir, mut conn) = store();
         let pairs = fields(&[("data_source", "csv"), ("source_record_id", "7")]);
-        create(&mut conn, &pairs).expect("sql").expect("created");
-        let again = create(&mut conn, &pairs).expect("sql");
+        create(&mut conn, &pairs, "tester")
+            .expect("sql")
+            .expect("created");
+        let again = create(&mut conn, &pairs, "tester").expect("sql");
         assert!(matches!(again, Err(Refused::Duplicate { .. })));
     }
 }

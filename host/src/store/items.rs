@@ -20,6 +20,7 @@
 //!   did not return and that are still `SCHEDULED` are retracted (see
 //!   [`super::retract`]).
 
+use super::history::{self, ChangedBy};
 use super::retract::{self, Retraction};
 use pylantir_plugin_api::WORKLIST_FIELDS;
 use rusqlite::types::Null;
@@ -327,6 +328,7 @@ fn write_one(
             return Ok(None);
         }
         let id = insert(tx, source, item)?;
+        history::record_created(tx, id, None, &ChangedBy::Source(source))?;
         counts.inserted += 1;
         return Ok(Some(id));
     };
@@ -368,6 +370,7 @@ fn write_one(
         }
     }
     if let Some(status) = item.status.as_ref().filter(|s| source_may_set(&stored, s)) {
+        history::record_change(tx, stored.id, status, &ChangedBy::Source(source))?;
         columns.push("performed_procedure_step_status");
         args.push(status);
         columns.push("status_set_by");

@@ -1,6 +1,7 @@
 //! MPPS persistence: instances in `mpps_instances` (they survive restarts)
 //! and the link to the worklist item they perform, whose status follows them.
 
+use super::history::{self, ChangedBy};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 /// Keys that identify the worklist item an MPPS instance performs, from one
@@ -167,6 +168,11 @@ pub fn create(
         ],
     )?;
     if let (Some(id), Some(new_status)) = (item, item_status(status)) {
+        let by = ChangedBy::Mpps {
+            message: "N-CREATE",
+            sop_instance_uid,
+        };
+        history::record_change(&tx, id, new_status, &by)?;
         tx.execute(
             "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
              retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
@@ -220,6 +226,11 @@ pub fn update(
         return Ok(Updated::NoLongerInProgress);
     }
     if let (Some(id), Some(new_status)) = (item, item_status(status)) {
+        let by = ChangedBy::Mpps {
+            message: "N-SET",
+            sop_instance_uid,
+        };
+        history::record_change(&tx, id, new_status, &by)?;
         tx.execute(
             "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
              retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
