@@ -293,3 +293,60 @@ pub fn run_cli(args: &[&str], stdin: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// The password of `admin` in a [`StartedApi`].
+pub const START_ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// A real `pylantir start` serving the API too (`api.enabled`), with an
+/// `admin` created by `pylantir admin-password`; stopped when dropped.
+pub struct StartedApi {
+    /// The site's directory: configuration, databases, `plugins/`.
+    pub dir: tempfile::TempDir,
+    pub server: crate::server::ServerProcess,
+    pub client: Client,
+    /// An admin's token.
+    pub token: String,
+}
+
+impl StartedApi {
+    /// Writes `cfg.json` (`db_path` `wl.db`, the `api` block, then `extra`
+    /// keys), installs the plugins `lib_names` and starts the server.
+    pub fn start(extra: Value, lib_names: &[&str]) -> StartedApi {
+        let dir = crate::temp_dir();
+        let port = free_port();
+        let mut config = serde_json::json!({
+            "db_path": "wl.db",
+            "data_sources": [],
+            "api": {"enabled": true, "host": "127.0.0.1", "port": port},
+        });
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            config.extend(extra.clone());
+        }
+        let cfg = dir.path().join("cfg.json");
+        std::fs::write(&cfg, config.to_string()).expect("config");
+        let cfg_text = cfg.to_str().expect("utf-8 path");
+        let (code, _, err) = run_cli(
+            &["admin-password", "--pylantir_config", cfg_text],
+            &format!("{START_ADMIN_PASSWORD}\n"),
+        );
+        assert_eq!(code, 0, "admin-password: {err}");
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir(&plugins).expect("plugin dir");
+        crate::install_plugins(&plugins, lib_names);
+        let server = crate::server::ServerProcess::start(&cfg, &plugins, &[]);
+        assert!(
+            server.wait_for_log(Duration::from_secs(20), |l| l
+                .contains("HTTP API listening")),
+            "no API:\n{}",
+            server.log()
+        );
+        let client = Client::new(&format!("http://127.0.0.1:{port}"));
+        let token = client.login("admin", START_ADMIN_PASSWORD);
+        StartedApi {
+            dir,
+            server,
+            client,
+            token,
+        }
+    }
+}

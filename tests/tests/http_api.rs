@@ -84,6 +84,7 @@ const ALL_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/worklist", "write"),
     ("PUT", "/worklist/999999", "write"),
     ("DELETE", "/worklist/999999", "write"),
+    ("GET", "/worklist/999999/history", "read"),
     ("GET", "/users", "admin"),
     ("POST", "/users", "admin"),
     ("PUT", "/users/999999", "admin"),
@@ -92,9 +93,12 @@ const ALL_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/explain", "read"),
 ];
 
-/// Routes only `pylantir start` answers (503 from `start-api`), read role.
-const START_ROUTES: &[(&str, &str, &str)] =
-    &[("GET", "/sources", "read"), ("GET", "/plugins", "read")];
+/// Routes only `pylantir start` answers (503 from `start-api`).
+const START_ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/sources", "read"),
+    ("POST", "/sources/visits/sync", "write"),
+    ("GET", "/plugins", "read"),
+];
 
 fn route_body(method: &str, path: &str) -> Option<Value> {
     match (method, path) {

@@ -20,6 +20,8 @@ mod dicom_mpps;
 mod http_api;
 mod http_cli;
 mod http_explain;
+mod http_history;
+mod http_sources;
 mod isolation_failures;
 mod isolation_lifecycle;
 mod lifecycle_housekeeping;

@@ -87,13 +87,14 @@ pub fn run(args: &StartApiArgs) -> i32 {
 
 /// For `pylantir start`: serves the API too when the configuration's
 /// `api.enabled` is true (on `api.host`:`api.port`), with the sources, the
-/// plugins and the DICOM options of the running server.
+/// plugins, the DICOM options and the sync engine of the running server.
 pub fn with_start(
     config: &Config,
     dicom: &ServerOptions,
     plugins: serde_json::Value,
     store: &crate::store::Store,
     audit: &crate::audit::Audit,
+    run_now: Arc<crate::sync::RunNow>,
 ) -> Result<Option<ApiServer>, String> {
     let settings = ApiSettings::from_config(&config.raw, &config.path, &config.db_path).map_err(
         |problems| {
@@ -112,6 +113,7 @@ pub fn with_start(
         sources: Some(config.sources.clone()),
         plugins: Some(plugins),
         audit: audit.clone(),
+        run_now: Some(run_now),
     };
     http::start(settings, extras, store.clone()).map(Some)
 }

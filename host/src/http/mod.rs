@@ -10,7 +10,8 @@
 //! - [`auth`]: `POST /auth/login` and the bearer-token check of every route.
 //! - [`worklist`]: `/worklist` routes.
 //! - [`user_routes`]: `/users` routes.
-//! - [`status_routes`]: `/sources`, `/plugins`, `/mpps` (beyond Python).
+//! - [`status_routes`]: `/sources`, `/sources/{name}/sync`, `/plugins`,
+//!   `/mpps` (beyond Python).
 //! - [`explain`]: `POST /explain`, why an item is (not) in a C-FIND answer.
 //! - [`openapi`]: `/openapi.json`, generated from the handlers, and the `/docs` page.
 //! - [`input`], [`error`]: request validation and error answers, as FastAPI's.
@@ -66,6 +67,8 @@ pub struct Extras {
     pub plugins: Option<serde_json::Value>,
     /// Where logins and writes are recorded.
     pub audit: crate::audit::Audit,
+    /// Where to ask a source for a sync now (`pylantir start` only).
+    pub run_now: Option<Arc<crate::sync::RunNow>>,
 }
 
 /// The running API server; dropping it does not stop it, [`ApiServer::stop`] does.
@@ -179,12 +182,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/worklist/{item_id}",
             put(worklist::update).delete(worklist::delete),
         )
+        .route("/worklist/{item_id}/history", get(worklist::history))
         .route("/users", get(user_routes::list).post(user_routes::create))
         .route(
             "/users/{user_id}",
             put(user_routes::update).delete(user_routes::delete),
         )
         .route("/sources", get(status_routes::sources))
+        .route("/sources/{name}/sync", post(status_routes::sync_now))
         .route("/plugins", get(status_routes::plugins))
         .route("/mpps", get(status_routes::mpps))
         .route("/explain", post(explain::route))

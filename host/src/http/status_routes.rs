@@ -1,7 +1,8 @@
 //! Beyond Python: what a site asks most about a running server.
 //! `GET /sources` (every configured source, its state and last runs, from
-//! `sync_runs`), `GET /plugins` (as `plugins list --json`) and `GET /mpps`
-//! (recent MPPS instances with the item each performs). Any role may read.
+//! `sync_runs`), `POST /sources/{name}/sync` (a sync now, write role),
+//! `GET /plugins` (as `plugins list --json`) and `GET /mpps` (recent MPPS
+//! instances with the item each performs). Any role may read.
 
 use super::auth::CurrentUser;
 use super::error::ApiError;
@@ -10,7 +11,8 @@ use super::state::AppState;
 use crate::config::{Isolation, SourceConfig};
 use crate::isolation::journal::DISABLED_MARK;
 use crate::store::api_views::{self, MppsView, RunView};
-use axum::extract::State;
+use crate::sync::schedule::Request;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
@@ -124,6 +126,49 @@ pub async fn sources(
         })
         .await?;
     Ok(Json(answer))
+}
+
+/// `POST /sources/{name}/sync`: the source's worker syncs now (even outside
+/// its window) instead of at the end of its interval.
+#[utoipa::path(post, path = "/sources/{name}/sync", operation_id = "post_source_sync", tag = "server", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The source's `name`")),
+    responses((status = 202, description = "The sync is queued: it starts at once", body = Object), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"),
+              (status = 404, description = "No source of that name"), (status = 409, description = "A sync of it is running, or it is disabled"),
+              (status = 503, description = "Served by start-api, which runs no sync")))]
+pub async fn sync_now(
+    State(state): State<Arc<AppState>>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    user.require("sync", "sources")?;
+    let (Some(sources), Some(run_now)) = (&state.extras.sources, &state.extras.run_now) else {
+        return Err(only_with_start("POST /sources/{name}/sync"));
+    };
+    let Some(source) = sources.iter().find(|s| s.name == name) else {
+        return Err(ApiError::not_found(format!("Source {name} not found")));
+    };
+    if !source.enabled {
+        return Err(ApiError::conflict(format!(
+            "Source {name} is disabled in the configuration"
+        )));
+    }
+    match run_now.request(&name) {
+        Request::Queued => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({
+                "source": name,
+                "status": "queued",
+                "message": format!("Sync of source {name} queued; it starts now"),
+            })),
+        )),
+        Request::Running => Err(ApiError::conflict(format!(
+            "A sync of source {name} is already running"
+        ))),
+        Request::NoWorker => Err(ApiError::conflict(format!(
+            "Source {name} is not syncing any more (disabled after crashes, or stopping); \
+             see GET /sources"
+        ))),
+    }
 }
 
 /// `GET /plugins`.

@@ -1,6 +1,7 @@
 //! `/worklist` routes, as Python pylantir answers them: list with filters,
-//! create (200 with the item), partial update, delete. Writes go through
-//! [`crate::store::api_items`], which keeps the store's rules.
+//! create (200 with the item), partial update, delete; and (beyond Python)
+//! an item's status history. Writes go through [`crate::store::api_items`],
+//! which keeps the store's rules.
 
 use super::audited::{fields_of, worklist_write};
 use super::auth::CurrentUser;
@@ -9,11 +10,14 @@ use super::input::{path_id, Fields, JsonBody, QueryPairs};
 use super::state::AppState;
 use crate::audit::record::Action;
 use crate::store::api_items::{self, ApiItem, ListFilter, Refused, Updated, FIELDS, STATUS};
+use crate::store::history;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// The statuses an item may be given.
 pub const STATUSES: &[&str] = &["SCHEDULED", "IN_PROGRESS", "COMPLETED", "DISCONTINUED"];
@@ -124,7 +128,10 @@ pub async fn create(
     }
     let item = state
         .store
-        .run(move |conn| Ok(api_items::create(conn, &values)?))
+        .run({
+            let user = user.clone();
+            move |conn| Ok(api_items::create(conn, &values, &user)?)
+        })
         .await?
         .map_err(refused)?;
     log::info!("HTTP API: {user} created worklist item {}", item.id);
@@ -169,11 +176,14 @@ pub async fn update(
     fields.finish()?;
     let (before, outcome) = state
         .store
-        .run(move |conn| {
-            Ok((
-                api_items::get(conn, id)?,
-                api_items::update(conn, id, &changes)?,
-            ))
+        .run({
+            let user = user.clone();
+            move |conn| {
+                Ok((
+                    api_items::get(conn, id)?,
+                    api_items::update(conn, id, &changes, &user)?,
+                ))
+            }
         })
         .await?;
     match outcome {
@@ -235,4 +245,54 @@ pub async fn delete(
     Ok(Json(super::openapi::Message {
         message: format!("Worklist item {id} deleted successfully"),
     }))
+}
+
+/// One entry of an item's status history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChange {
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// `null` for the status the item was created with.
+    pub from_status: Option<String>,
+    pub to_status: String,
+    /// `mpps`, `source` or `api`.
+    pub by: String,
+    /// `N-CREATE <SOP Instance UID>`, `N-SET <SOP Instance UID>`,
+    /// `sync of source <name>` or `user <name>`.
+    pub detail: String,
+}
+
+/// `GET /worklist/{id}/history`: every status the item had, oldest first.
+#[utoipa::path(get, path = "/worklist/{item_id}/history", operation_id = "get_worklist_history_by_item_id", tag = "worklist", security(("bearer" = [])),
+    params(("item_id" = i64, Path)),
+    responses((status = 200, body = Vec<StatusChange>), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item"), (status = 422, description = "Invalid item id")))]
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<StatusChange>>, ApiError> {
+    user.require("read", "worklist")?;
+    let id = path_id("item_id", &id)?;
+    let changes = state
+        .store
+        .run(move |conn| {
+            if api_items::get(conn, id)?.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(history::of_item(conn, id)?))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Worklist item {id} not found")))?;
+    Ok(Json(
+        changes
+            .into_iter()
+            .map(|c| StatusChange {
+                at: c.at,
+                from_status: c.from_status,
+                to_status: c.to_status,
+                by: c.by,
+                detail: c.detail,
+            })
+            .collect(),
+    ))
 }

@@ -7,6 +7,7 @@
 //! (`data_source`, `source_record_id`) stays unique ([`Refused::Duplicate`]).
 
 use super::db::{self, Db, DbError, DbResult, Row, Value};
+use super::history::{self, ChangedBy};
 
 /// The item fields of the API, in Python's JSON order (after `id`).
 pub const FIELDS: &[&str] = &[
@@ -155,11 +156,12 @@ fn refused_duplicate(fields: &[(&str, Option<String>)], current: Option<&ApiItem
     }
 }
 
-/// Inserts an item with these fields (names from [`FIELDS`]); the others
-/// take the table's defaults.
+/// Inserts an item with these fields (names from [`FIELDS`]), made by API
+/// user `user`; the others take the table's defaults.
 pub fn create(
     db: &dyn Db,
     fields: &[(&str, Option<String>)],
+    user: &str,
 ) -> DbResult<Result<ApiItem, Refused>> {
     let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
     let marks: Vec<String> = (1..=fields.len()).map(|n| format!("?{n}")).collect();
@@ -178,7 +180,13 @@ pub fn create(
             Err(e) if duplicate(&e) => return Ok(Err(refused_duplicate(fields, None))),
             other => other?.and_then(|row| row.int(0)).unwrap_or_default(),
         };
-        Ok(get(tx, id)?.ok_or_else(|| refused_duplicate(fields, None)))
+        let Some(item) = get(tx, id)? else {
+            return Ok(Err(refused_duplicate(fields, None)));
+        };
+        let status = FIELDS.iter().position(|f| *f == STATUS);
+        let status = status.and_then(|i| item.values[i].as_deref());
+        history::record_created(tx, id, status, &ChangedBy::User(user))?;
+        Ok(Ok(item))
     })
 }
 
@@ -197,13 +205,24 @@ fn performing_mpps(db: &dyn Db, id: i64) -> DbResult<Option<(String, String)>> {
     }))
 }
 
-/// Sets these fields of item `id` (`None` clears one). A change of the status
-/// of an item an MPPS instance performs is refused, and nothing is written.
-pub fn update(db: &dyn Db, id: i64, fields: &[(&str, Option<String>)]) -> DbResult<Updated> {
-    db::write(db, |tx| update_in(tx, id, fields))
+/// Sets these fields of item `id` (`None` clears one) for API user `user`.
+/// A change of the status of an item an MPPS instance performs is refused,
+/// and nothing is written.
+pub fn update(
+    db: &dyn Db,
+    id: i64,
+    fields: &[(&str, Option<String>)],
+    user: &str,
+) -> DbResult<Updated> {
+    db::write(db, |tx| update_in(tx, id, fields, user))
 }
 
-fn update_in(tx: &dyn Db, id: i64, fields: &[(&str, Option<String>)]) -> DbResult<Updated> {
+fn update_in(
+    tx: &dyn Db,
+    id: i64,
+    fields: &[(&str, Option<String>)],
+    user: &str,
+) -> DbResult<Updated> {
     let Some(current) = get(tx, id)? else {
         return Ok(Updated::NotFound);
     };
@@ -211,12 +230,15 @@ fn update_in(tx: &dyn Db, id: i64, fields: &[(&str, Option<String>)]) -> DbResul
     let status_change = fields.iter().find(|(name, value)| {
         *name == STATUS && status_index.is_some_and(|i| current.values[i] != *value)
     });
-    if status_change.is_some() {
+    if let Some((_, new_status)) = status_change {
         if let Some((sop_instance_uid, status)) = performing_mpps(tx, id)? {
             return Ok(Updated::StatusSetByMpps {
                 sop_instance_uid,
                 status,
             });
+        }
+        if let Some(new_status) = new_status {
+            history::record_change(tx, id, new_status, &ChangedBy::User(user))?;
         }
     }
     if !fields.is_empty() {
@@ -276,9 +298,13 @@ mod tests {
     fn patient_id_filter_is_a_literal_case_insensitive_substring() {
         let (_dir, conn) = store();
         for id in ["AB_1", "ABX1", "ab%2"] {
-            create(&conn, &fields(&[("patient_id", id), (STATUS, "SCHEDULED")]))
-                .expect("sql")
-                .expect("created");
+            create(
+                &conn,
+                &fields(&[("patient_id", id), (STATUS, "SCHEDULED")]),
+                "tester",
+            )
+            .expect("sql")
+            .expect("created");
         }
         let ids = |needle: &str| -> Vec<String> {
             let filter = ListFilter {
@@ -299,7 +325,7 @@ mod tests {
     #[test]
     fn status_of_an_item_performed_by_mpps_is_not_changed_by_an_update() {
         let (_dir, conn) = store();
-        let item = create(&conn, &fields(&[("patient_id", "P1")]))
+        let item = create(&conn, &fields(&[("patient_id", "P1")]), "tester")
             .expect("sql")
             .expect("created");
         conn.execute(
@@ -307,12 +333,22 @@ mod tests {
             [item.id],
         )
         .expect("mpps");
-        let outcome = update(&conn, item.id, &fields(&[(STATUS, "IN_PROGRESS")]));
+        let outcome = update(
+            &conn,
+            item.id,
+            &fields(&[(STATUS, "IN_PROGRESS")]),
+            "tester",
+        );
         assert!(matches!(
             outcome,
             Ok(Updated::StatusSetByMpps { ref status, .. }) if status == "COMPLETED"
         ));
-        let unchanged = update(&conn, item.id, &fields(&[("patient_name", "A^B")]));
+        let unchanged = update(
+            &conn,
+            item.id,
+            &fields(&[("patient_name", "A^B")]),
+            "tester",
+        );
         assert!(matches!(unchanged, Ok(Updated::Item(_))));
     }
 
@@ -320,8 +356,10 @@ mod tests {
     fn a_second_item_with_the_same_source_record_is_refused() {
         let (_dir, conn) = store();
         let pairs = fields(&[("data_source", "csv"), ("source_record_id", "7")]);
-        create(&conn, &pairs).expect("sql").expect("created");
-        let again = create(&conn, &pairs).expect("sql");
+        create(&conn, &pairs, "tester")
+            .expect("sql")
+            .expect("created");
+        let again = create(&conn, &pairs, "tester").expect("sql");
         assert!(matches!(again, Err(Refused::Duplicate { .. })));
     }
 }

@@ -1,6 +1,7 @@
 //! Copying a SQLite worklist (Python pylantir's or ours) into an empty
 //! PostgreSQL database (`migrate-db`): worklist items with their ids, sync
-//! runs and their records, MPPS instances and housekeeping runs, in one
+//! runs and their records, MPPS instances, status history and housekeeping
+//! runs, in one
 //! transaction, then the row counts of both sides compared.
 
 use super::db::{self, Db, DbError, Value};
@@ -81,6 +82,19 @@ const TABLES: &[(&str, &[&str], &str)] = &[
         "sop_instance_uid",
     ),
     (
+        "worklist_status_history",
+        &[
+            "id",
+            "worklist_item_id",
+            "at",
+            "from_status",
+            "to_status",
+            "changed_by",
+            "detail",
+        ],
+        "id",
+    ),
+    (
         "housekeeping_runs",
         &[
             "id",
@@ -98,7 +112,12 @@ const TABLES: &[(&str, &[&str], &str)] = &[
 
 /// Tables whose `id` PostgreSQL generates: their sequences continue after
 /// the copied ids.
-const IDENTITIES: &[&str] = &["worklist_items", "sync_runs", "housekeeping_runs"];
+const IDENTITIES: &[&str] = &[
+    "worklist_items",
+    "sync_runs",
+    "worklist_status_history",
+    "housekeeping_runs",
+];
 
 /// Rows copied, per table, in [`TABLES`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]

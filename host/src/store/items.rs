@@ -21,6 +21,7 @@
 //!   [`super::retract`]).
 
 use super::db::{self, Db, DbResult, Row, Value};
+use super::history::{self, ChangedBy};
 use super::retract::{self, Retraction};
 use pylantir_plugin_api::WORKLIST_FIELDS;
 use std::collections::HashSet;
@@ -322,6 +323,7 @@ fn write_one(
             return Ok(None);
         }
         let id = insert(tx, source, item)?;
+        history::record_created(tx, id, item.status.as_deref(), &ChangedBy::Source(source))?;
         counts.inserted += 1;
         return Ok(Some(id));
     };
@@ -363,6 +365,7 @@ fn write_one(
         }
     }
     if let Some(status) = item.status.as_ref().filter(|s| source_may_set(&stored, s)) {
+        history::record_change(tx, stored.id, status, &ChangedBy::Source(source))?;
         columns.push("performed_procedure_step_status");
         args.push(status.into());
         columns.push("status_set_by");

@@ -80,6 +80,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     tx.execute_batch(schema::EMPTY_RECORD_IDS_TO_NULL)
         .map_err(sqlite)?;
     tx.execute_batch(schema::OUR_TABLES).map_err(sqlite)?;
+    tx.execute_batch(schema::STATUS_HISTORY).map_err(sqlite)?;
     for (table, column, ddl) in schema::OUR_ADDED_COLUMNS {
         let present: bool = tx
             .query_row(

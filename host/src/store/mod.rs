@@ -12,6 +12,7 @@
 //! - [`query`]: listing worklist items (`query-db`).
 //! - [`find`]: the MWL C-FIND query, run in SQL on indexed columns.
 //! - [`mpps`]: MPPS instances and their link to worklist items.
+//! - [`history`]: the status history of worklist items.
 //! - [`api_items`]: worklist items as the HTTP API reads and writes them.
 //! - [`explain`]: which constraint of a C-FIND filter keeps an item out.
 //! - [`api_views`]: sync runs and MPPS instances as the HTTP API shows them.
@@ -25,6 +26,7 @@ pub mod db;
 pub mod explain;
 pub mod find;
 pub mod housekeeping;
+pub mod history;
 pub mod items;
 pub mod migrate;
 pub mod mpps;

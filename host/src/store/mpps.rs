@@ -2,6 +2,7 @@
 //! and the link to the worklist item they perform, whose status follows them.
 
 use super::db::{self, Db, DbResult, Row, Value};
+use super::history::{self, ChangedBy};
 
 /// Keys that identify the worklist item an MPPS instance performs, from one
 /// item of its Scheduled Step Attributes Sequence and its patient module.
@@ -172,15 +173,20 @@ pub fn create(
             ],
         )?;
         if let (Some(id), Some(new_status)) = (item, item_status(status)) {
-            set_item_status(tx, id, new_status)?;
+            let by = ChangedBy::Mpps {
+                message: "N-CREATE",
+                sop_instance_uid,
+            };
+            set_item_status(tx, id, new_status, &by)?;
         }
         Ok(Created::Stored(item))
     })
 }
 
 /// Moves a worklist item to the status its MPPS instance says (visible again
-/// if it was retracted).
-fn set_item_status(tx: &dyn Db, id: i64, status: &str) -> DbResult<()> {
+/// if it was retracted), recording the change in its history.
+fn set_item_status(tx: &dyn Db, id: i64, status: &str, by: &ChangedBy<'_>) -> DbResult<()> {
+    history::record_change(tx, id, status, by)?;
     tx.execute(
         "UPDATE worklist_items SET performed_procedure_step_status = ?1, status_set_by = 'mpps', \
          retracted_at = NULL, retracted_reason = NULL WHERE id = ?2",
@@ -233,7 +239,11 @@ pub fn update(
             return Ok(Updated::NoLongerInProgress);
         }
         if let (Some(id), Some(new_status)) = (item, item_status(status)) {
-            set_item_status(tx, id, new_status)?;
+            let by = ChangedBy::Mpps {
+                message: "N-SET",
+                sop_instance_uid,
+            };
+            set_item_status(tx, id, new_status, &by)?;
         }
         Ok(Updated::Stored(item))
     })

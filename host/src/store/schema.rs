@@ -125,6 +125,26 @@ CREATE INDEX IF NOT EXISTS worklist_items_accession ON worklist_items (accession
 CREATE INDEX IF NOT EXISTS worklist_items_retracted ON worklist_items (retracted_at);
 ";
 
+/// The status history of worklist items (schema version 3): who or what
+/// (`mpps`, `source`, `api`) gave each status, and when. A deleted item's
+/// history goes with it.
+pub const STATUS_HISTORY: &str = "
+CREATE TABLE IF NOT EXISTS worklist_status_history (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    worklist_item_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS worklist_status_history_item
+    ON worklist_status_history (worklist_item_id, id);
+CREATE TRIGGER IF NOT EXISTS worklist_status_history_of_deleted_items
+    AFTER DELETE ON worklist_items
+    BEGIN DELETE FROM worklist_status_history WHERE worklist_item_id = old.id; END;
+";
+
 /// Python-era rows may hold an empty `source_record_id`: it means "none", and
 /// must not collide in the unique index (NULLs never do).
 pub const EMPTY_RECORD_IDS_TO_NULL: &str =
@@ -132,5 +152,6 @@ pub const EMPTY_RECORD_IDS_TO_NULL: &str =
 
 /// The schema version this build writes (`PRAGMA user_version`).
 /// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes;
-/// 2: the lifecycle (status_set_by, retraction, skipped records, housekeeping).
-pub const SCHEMA_VERSION: i64 = 2;
+/// 2: the lifecycle (status_set_by, retraction, skipped records, housekeeping);
+/// 3: the status history.
+pub const SCHEMA_VERSION: i64 = 3;

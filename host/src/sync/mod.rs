@@ -1,6 +1,7 @@
 //! One scheduler per data source; normalising and upserting entries.
 //!
-//! - [`schedule`]: operation windows and how far back a fetch looks.
+//! - [`schedule`]: operation windows, how far back a fetch looks, and
+//!   requests to sync a source now.
 //! - [`normalise`]: dates, times, sex and lengths of a fetched entry.
 //! - [`apply`]: one fetch into the store (normalise, then one transaction,
 //!   with the retraction of what a complete fetch no longer returns).
@@ -8,8 +9,9 @@
 //! - [`stop`]: the stop signal.
 //!
 //! [`Engine::start`] starts a worker thread per enabled source and returns an
-//! [`EngineHandle`]; [`EngineHandle::stop`] stops them at a safe point and
-//! calls each source's `cleanup`.
+//! [`EngineHandle`]; [`EngineHandle::run_now`] asks a source for a sync now;
+//! [`EngineHandle::stop`] stops them at a safe point and calls each source's
+//! `cleanup`.
 
 pub mod apply;
 pub mod normalise;
@@ -26,6 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use apply::{apply_entries, apply_fetch};
+pub use schedule::RunNow;
 pub use stop::Stop;
 
 /// Why the sync engine could not start.
@@ -66,17 +69,21 @@ impl Engine {
     ) -> Result<EngineHandle, EngineError> {
         log_summary(config, factory.as_ref());
         let stop = Arc::new(Stop::default());
+        let run_now = Arc::new(RunNow::default());
         let guard = crate::config::lifecycle::retraction_guard(&config.raw);
         let mut handle = EngineHandle {
             stop: Arc::clone(&stop),
+            run_now: Arc::clone(&run_now),
             workers: Vec::new(),
         };
         for source in config.enabled_sources() {
+            run_now.register(&source.name);
             let worker = worker::Worker::new(
                 source.clone(),
                 Arc::clone(&factory),
                 store.clone(),
                 Arc::clone(&stop),
+                Arc::clone(&run_now),
             )
             .with_guard(guard);
             let thread = std::thread::Builder::new()
@@ -95,6 +102,7 @@ impl Engine {
 /// Running workers. Dropping the handle stops them too.
 pub struct EngineHandle {
     stop: Arc<Stop>,
+    run_now: Arc<RunNow>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -102,6 +110,12 @@ impl EngineHandle {
     /// Asks every worker to stop at its next safe point, without waiting.
     pub fn request_stop(&self) {
         self.stop.raise();
+        self.run_now.wake_all();
+    }
+
+    /// Where to ask a source's worker for a sync now.
+    pub fn run_now(&self) -> Arc<RunNow> {
+        Arc::clone(&self.run_now)
     }
 
     /// Stops every worker: a running fetch is abandoned, a running write
@@ -115,6 +129,7 @@ impl EngineHandle {
 
     fn shutdown(&mut self) {
         self.stop.raise();
+        self.run_now.wake_all();
         if !join_until(&mut self.workers, Instant::now() + WRITE_GRACE) {
             log::warn!(
                 "a sync is still writing {} s after the stop: interrupting it (its transaction is rolled back)",

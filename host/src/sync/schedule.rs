@@ -1,9 +1,13 @@
-//! When a source syncs and how far back it looks: its daily window and the
-//! fetch interval (with the overlap Python pylantir uses).
+//! When a source syncs and how far back it looks: its daily window, the
+//! fetch interval (with the overlap Python pylantir uses) and requests to
+//! sync a source now ([`RunNow`]).
 
+use super::stop::Stop;
 use crate::config::{ClockTime, Window};
 use chrono::{Duration as Span, NaiveDateTime, Timelike};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Added to every incremental look-back so no change is missed between runs.
 pub const OVERLAP: Duration = Duration::from_secs(300);
@@ -67,6 +71,113 @@ pub fn lookback(
         None => (now - last_close(window, now)).to_std().unwrap_or_default(),
     };
     gap.as_secs_f64().max(floor)
+}
+
+/// What one source's worker is doing, as [`RunNow`] knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Syncing (or about to): a request now would be refused.
+    Busy,
+    /// Waiting for its next run.
+    Waiting,
+    /// Waiting, and asked to sync now.
+    Requested,
+    /// The worker has ended (disabled after crashes, or stopping).
+    Ended,
+}
+
+/// The answer to [`RunNow::request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// The worker was waiting: it syncs now.
+    Queued,
+    /// A sync of that source is running.
+    Running,
+    /// No worker runs that source (disabled, ended, or unknown).
+    NoWorker,
+}
+
+/// Why a worker's wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The stop flag was raised.
+    Stop,
+    /// Someone asked for a sync now.
+    RunNow,
+    /// The wait was over.
+    Due,
+}
+
+/// Requests to sync a source before its interval is over, shared by the
+/// engine's workers (which wait here between runs) and whoever asks (the
+/// HTTP API's `POST /sources/{name}/sync`).
+#[derive(Default)]
+pub struct RunNow {
+    phases: Mutex<HashMap<String, Phase>>,
+    wake: Condvar,
+}
+
+impl RunNow {
+    fn phases(&self) -> std::sync::MutexGuard<'_, HashMap<String, Phase>> {
+        self.phases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers the worker of `source`, busy with its first run.
+    pub fn register(&self, source: &str) {
+        self.phases().insert(source.to_string(), Phase::Busy);
+    }
+
+    /// Marks the worker of `source` as ended: requests are refused.
+    pub fn end(&self, source: &str) {
+        self.phases().insert(source.to_string(), Phase::Ended);
+    }
+
+    /// Asks the worker of `source` to sync now.
+    pub fn request(&self, source: &str) -> Request {
+        let mut phases = self.phases();
+        match phases.get_mut(source) {
+            Some(phase @ (Phase::Waiting | Phase::Requested)) => {
+                *phase = Phase::Requested;
+                self.wake.notify_all();
+                Request::Queued
+            }
+            Some(Phase::Busy) => Request::Running,
+            Some(Phase::Ended) | None => Request::NoWorker,
+        }
+    }
+
+    /// Wakes every waiting worker, so each sees a stop just raised.
+    pub fn wake_all(&self) {
+        let _phases = self.phases();
+        self.wake.notify_all();
+    }
+
+    /// The worker of `source` waits up to `timeout`, until `stop` is
+    /// raised or a sync is requested; it is busy again when this returns.
+    /// Whoever raises `stop` calls [`RunNow::wake_all`] afterwards.
+    pub fn wait(&self, source: &str, timeout: Duration, stop: &Stop) -> Wake {
+        let deadline = Instant::now() + timeout;
+        let mut phases = self.phases();
+        phases.insert(source.to_string(), Phase::Waiting);
+        let wake = loop {
+            if stop.is_raised() {
+                break Wake::Stop;
+            }
+            if phases.get(source) == Some(&Phase::Requested) {
+                break Wake::RunNow;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Wake::Due;
+            }
+            phases = match self.wake.wait_timeout(phases, left) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
+        };
+        phases.insert(source.to_string(), Phase::Busy);
+        wake
+    }
 }
 
 #[cfg(test)]
@@ -140,6 +251,44 @@ mod tests {
         assert_eq!(
             lookback(&w, Duration::from_secs(60), now, Some(last)),
             3900.0
+        );
+    }
+
+    #[test]
+    fn a_requested_sync_ends_a_waiting_workers_wait_at_once() {
+        let run_now = std::sync::Arc::new(RunNow::default());
+        let stop = std::sync::Arc::new(Stop::default());
+        run_now.register("s");
+        assert_eq!(run_now.request("s"), Request::Running);
+        let waiter = {
+            let (run_now, stop) = (run_now.clone(), stop.clone());
+            std::thread::spawn(move || run_now.wait("s", Duration::from_secs(60), &stop))
+        };
+        while run_now.request("s") != Request::Queued {
+            std::thread::yield_now();
+        }
+        assert_eq!(waiter.join().expect("waiter"), Wake::RunNow);
+        assert_eq!(run_now.request("s"), Request::Running);
+        assert_eq!(run_now.request("other"), Request::NoWorker);
+        run_now.end("s");
+        assert_eq!(run_now.request("s"), Request::NoWorker);
+    }
+
+    #[test]
+    fn a_raised_stop_ends_a_waiting_workers_wait() {
+        let run_now = std::sync::Arc::new(RunNow::default());
+        let stop = std::sync::Arc::new(Stop::default());
+        run_now.register("s");
+        let waiter = {
+            let (run_now, stop) = (run_now.clone(), stop.clone());
+            std::thread::spawn(move || run_now.wait("s", Duration::from_secs(60), &stop))
+        };
+        stop.raise();
+        run_now.wake_all();
+        assert_eq!(waiter.join().expect("waiter"), Wake::Stop);
+        assert_eq!(
+            run_now.wait("s", Duration::from_millis(1), &Stop::default()),
+            Wake::Due
         );
     }
 

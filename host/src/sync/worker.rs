@@ -3,7 +3,7 @@
 //! after a panic, crash or timeout.
 
 use super::apply::apply_fetch;
-use super::schedule;
+use super::schedule::{self, RunNow, Wake};
 use super::stop::Stop;
 use crate::config::SourceConfig;
 use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind, SourceFactory};
@@ -33,6 +33,7 @@ pub struct Worker {
     /// opened again when the database went away.
     conn: Option<Conn>,
     stop: Arc<Stop>,
+    run_now: Arc<RunNow>,
     built: Option<Box<dyn DataSource>>,
     last_success: Option<NaiveDateTime>,
     /// Set when the factory says the source is disabled (crash loop): the
@@ -56,6 +57,7 @@ impl Worker {
         factory: Arc<dyn SourceFactory>,
         store: Store,
         stop: Arc<Stop>,
+        run_now: Arc<RunNow>,
     ) -> Self {
         Worker {
             prefix: source.log_prefix(),
@@ -64,6 +66,7 @@ impl Worker {
             store,
             conn: None,
             stop,
+            run_now,
             built: None,
             last_success: None,
             disabled: false,
@@ -78,11 +81,13 @@ impl Worker {
         self
     }
 
-    /// Runs until the stop flag is raised, then cleans the source up.
+    /// Runs until the stop flag is raised, then cleans the source up. A
+    /// sync asked for through [`RunNow`] runs at once, even outside the window.
     pub fn run(mut self) {
+        let mut requested = false;
         while !self.stop.is_raised() {
             let now = chrono::Local::now().naive_local();
-            let wait = if schedule::in_window(&self.source.window, now) {
+            let wait = if requested || schedule::in_window(&self.source.window, now) {
                 let interval = schedule::lookback(
                     &self.source.window,
                     self.source.sync_interval,
@@ -104,10 +109,16 @@ impl Worker {
                 );
                 until.min(self.source.sync_interval)
             };
-            if self.stop.wait(wait) {
-                break;
+            match self.run_now.wait(&self.source.name, wait, &self.stop) {
+                Wake::Stop => break,
+                Wake::RunNow => {
+                    log::info!("{} sync requested now", self.prefix);
+                    requested = true;
+                }
+                Wake::Due => requested = false,
             }
         }
+        self.run_now.end(&self.source.name);
         if let Some(mut source) = self.built.take() {
             source.cleanup();
         }
