@@ -94,25 +94,65 @@ struct WireSkipped {
 }
 
 fn window(wire: &WireWindow) -> Result<Window, String> {
-    let day = |key: &str, text: &Option<String>| -> Result<Option<String>, String> {
-        text.as_deref()
-            .map(|t| {
-                crate::sync::normalise::date(t)
-                    .map(|d| d.replace('-', ""))
-                    .ok_or_else(|| format!("{key} {t:?} is not a date (YYYY-MM-DD)"))
-            })
-            .transpose()
-    };
+    let (from, from_time) = window_side("from", wire.from.as_deref())?;
+    let (to, to_time) = window_side("to", wire.to.as_deref())?;
     let window = Window {
-        from: day("from", &wire.from)?,
-        to: day("to", &wire.to)?,
+        from,
+        to,
+        from_time,
+        to_time,
     };
-    if let (Some(from), Some(to)) = (&window.from, &window.to) {
-        if from > to {
-            return Err(format!("from {from} is after to {to}"));
+    let start = (
+        &window.from,
+        window.from_time.as_deref().unwrap_or("000000"),
+    );
+    let end = (&window.to, window.to_time.as_deref().unwrap_or("235959"));
+    if let ((Some(from), from_time), (Some(to), to_time)) = (start, end) {
+        if (from, from_time) > (to, to_time) {
+            return Err(format!(
+                "from {} is after to {}",
+                side(from, &window.from_time),
+                side(to, &window.to_time)
+            ));
         }
     }
     Ok(window)
+}
+
+/// A window side as the messages show it: `YYYYMMDD` or `YYYYMMDD HHMMSS`.
+fn side(date: &str, time: &Option<String>) -> String {
+    match time {
+        Some(time) => format!("{date} {time}"),
+        None => date.to_string(),
+    }
+}
+
+/// One side of a window: a date (`YYYY-MM-DD`, `YYYYMMDD`) as `YYYYMMDD`,
+/// and with a time after `T` or a space (`HH:MM[:SS]`) also that as `HHMMSS`.
+type WindowSide = (Option<String>, Option<String>);
+
+fn window_side(key: &str, text: Option<&str>) -> Result<WindowSide, String> {
+    let Some(text) = text else {
+        return Ok((None, None));
+    };
+    let wrong = || {
+        format!("{key} {text:?} is not a date (YYYY-MM-DD) or a date-time (YYYY-MM-DDTHH:MM[:SS])")
+    };
+    let (day, time) = match text.split_once(['T', ' ']) {
+        Some((day, time)) => (day, Some(time)),
+        None => (text, None),
+    };
+    let date = crate::sync::normalise::date(day)
+        .map(|d| d.replace('-', ""))
+        .ok_or_else(wrong)?;
+    let time = time
+        .map(|t| {
+            crate::sync::normalise::time(t)
+                .map(|t| format!("{}000000", t.replace(':', ""))[..6].to_string())
+                .ok_or_else(wrong)
+        })
+        .transpose()?;
+    Ok((Some(date), time))
 }
 
 fn skipped_record(wire: WireSkipped) -> Result<Skipped, String> {
@@ -341,6 +381,24 @@ mod tests {
         );
         assert_eq!(fetched.skipped[0].record_id.as_deref(), Some("7"));
         assert_eq!(fetched.skipped_count, 1);
+    }
+
+    #[test]
+    fn a_window_side_may_be_a_date_time_down_to_the_second() {
+        let json = r#"{"entries":[],"complete_window":{"from":"2026-12-01T14:05","to":"2026-12-02 09:30:59"}}"#;
+        let window = parse_fetch("s", json).unwrap().complete_window.unwrap();
+        assert_eq!(window.to_string(), "20261201 140500 to 20261202 093059");
+        let json = r#"{"entries":[],"complete_window":{"from":"2026-12-01T14:05","to":"2026-12-01T14:04"}}"#;
+        let error = parse_fetch("s", json).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("from 20261201 140500 is after to 20261201 140400"),
+            "{}",
+            error.message
+        );
+        let json = r#"{"entries":[],"complete_window":{"from":"2026-12-01T25:00"}}"#;
+        assert!(parse_fetch("s", json).is_err());
     }
 
     #[test]
