@@ -194,24 +194,72 @@ pub fn write_fetch_with(
     items: &[Item],
     retraction: Option<&Retraction>,
 ) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let writer = Writer::new(&tx, name, source_type)?;
-    let mut counts = WriteCounts::default();
-    let mut conflicts = Vec::new();
-    let mut seen = HashSet::with_capacity(items.len());
-    for item in items {
-        if let Some(id) = write_one(&tx, &writer, item, &mut counts, &mut conflicts)? {
-            seen.insert(id);
+    let mut write = FetchWrite::begin(conn, name, source_type)?;
+    write.items(items)?;
+    write.finish(retraction)
+}
+
+/// One fetch written batch by batch in one transaction, so a large fetch
+/// never has to be held whole: [`FetchWrite::items`] per batch, then
+/// [`FetchWrite::finish`] (retraction, commit). Dropped unfinished, it
+/// writes nothing (the transaction is rolled back).
+pub struct FetchWrite<'c> {
+    tx: Transaction<'c>,
+    writer: Writer,
+    counts: WriteCounts,
+    conflicts: Vec<Conflict>,
+    /// The rows the fetch wrote or matched (kept from retraction).
+    seen: HashSet<i64>,
+}
+
+impl<'c> FetchWrite<'c> {
+    /// Opens the transaction of a fetch of the source `name`, of `source_type`.
+    pub fn begin(
+        conn: &'c mut Connection,
+        name: &str,
+        source_type: &str,
+    ) -> rusqlite::Result<FetchWrite<'c>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let writer = Writer::new(&tx, name, source_type)?;
+        Ok(FetchWrite {
+            tx,
+            writer,
+            counts: WriteCounts::default(),
+            conflicts: Vec::new(),
+            seen: HashSet::new(),
+        })
+    }
+
+    /// Writes one batch of items.
+    pub fn items(&mut self, items: &[Item]) -> rusqlite::Result<()> {
+        for item in items {
+            if let Some(id) = write_one(
+                &self.tx,
+                &self.writer,
+                item,
+                &mut self.counts,
+                &mut self.conflicts,
+            )? {
+                self.seen.insert(id);
+            }
         }
+        Ok(())
     }
-    drop(writer);
-    if let Some(retraction) = retraction {
-        let outcome = retract::retract_missing(&tx, name, retraction, &seen)?;
-        counts.retracted = outcome.retracted;
-        counts.note = outcome.held_back;
+
+    /// With `retraction`, retracts what the fetch did not return; commits.
+    pub fn finish(
+        mut self,
+        retraction: Option<&Retraction>,
+    ) -> rusqlite::Result<(WriteCounts, Vec<Conflict>)> {
+        if let Some(retraction) = retraction {
+            let outcome =
+                retract::retract_missing(&self.tx, &self.writer.name, retraction, &self.seen)?;
+            self.counts.retracted = outcome.retracted;
+            self.counts.note = outcome.held_back;
+        }
+        self.tx.commit()?;
+        Ok((self.counts, self.conflicts))
     }
-    tx.commit()?;
-    Ok((counts, conflicts))
 }
 
 /// A stored row, as far as the upsert needs it.
