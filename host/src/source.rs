@@ -86,6 +86,14 @@ impl Fetched {
     }
 }
 
+/// What a fetch answered: the plugin's JSON text, read by the sync batch by
+/// batch ([`crate::sync::apply_answer`]), or a fetch already read.
+pub enum FetchAnswer {
+    /// The answer as the plugin wrote it (an entry array or the object form).
+    Text(Box<dyn AsRef<str> + Send>),
+    Fetched(Fetched),
+}
+
 /// A configured data source as the host uses it.
 pub trait DataSource: Send {
     /// Checks and keeps the source's `config` object.
@@ -98,6 +106,17 @@ pub trait DataSource: Send {
         field_mapping: &Value,
         interval_seconds: f64,
     ) -> Result<Fetched, SourceError>;
+
+    /// The fetch's answer as it came, for the sync to read in batches.
+    /// Without an override: [`Self::fetch`], already read.
+    fn fetch_answer(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<FetchAnswer, SourceError> {
+        self.fetch(field_mapping, interval_seconds)
+            .map(FetchAnswer::Fetched)
+    }
 
     /// The entries of [`Self::fetch`] alone.
     fn fetch_entries(

@@ -29,9 +29,11 @@ pub fn note_host_info(host_info_json: &str) {
     HOST_TAKES_FETCH_RESULT.store(takes, Ordering::Relaxed);
 }
 
-/// The scheduled dates a fetch returned every booking of, inclusive. Items
-/// of the source in it that the fetch did not return are retracted by the
-/// host. Dates are `YYYY-MM-DD`; a side left `None` is unbounded.
+/// The scheduled dates (or date-times) a fetch returned every booking of,
+/// inclusive. Items of the source in it that the fetch did not return are
+/// retracted by the host. Each side is a date `YYYY-MM-DD` (the whole day)
+/// or a local date-time `YYYY-MM-DDTHH:MM[:SS]` (to the second); a side left
+/// `None` is unbounded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CompleteWindow {
     pub from: Option<String>,
@@ -46,6 +48,13 @@ impl CompleteWindow {
 
     /// The days from `from` to `to` (`YYYY-MM-DD`), both included.
     pub fn dates(from: &str, to: &str) -> Self {
+        CompleteWindow::between(from, to)
+    }
+
+    /// From `from` to `to`, both included, each a date (`YYYY-MM-DD`) or a
+    /// local date-time (`YYYY-MM-DDTHH:MM[:SS]`): for a source that asks its
+    /// upstream for a time range rather than whole days.
+    pub fn between(from: &str, to: &str) -> Self {
         CompleteWindow {
             from: Some(from.to_string()),
             to: Some(to.to_string()),

@@ -67,6 +67,17 @@ impl FakeRedcap {
         self
     }
 
+    /// Keeps only the rows of the records `ids` (the others are deleted).
+    pub fn rows_of_records(mut self, ids: &[&str]) -> FakeRedcap {
+        let record_id = self.fields.first().map(|f| f.0.clone()).unwrap_or_default();
+        self.rows.retain(|row| {
+            row.get(&record_id)
+                .and_then(Value::as_str)
+                .is_some_and(|id| ids.contains(&id))
+        });
+        self
+    }
+
     /// Sets a record's last modification time (`YYYY-MM-DD HH:MM:SS`).
     /// Records without one match every date range.
     pub fn modified(mut self, record_id: &str, when: &str) -> FakeRedcap {

@@ -366,3 +366,72 @@ fn check_config_warns_about_overlapping_modality_prefixes_of_a_migrated_config()
         "{stderr}"
     );
 }
+
+/// `record id -> retracted?` of the source's items.
+fn retracted(conn: &rusqlite::Connection) -> Vec<(String, bool)> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT source_record_id, retracted_at IS NOT NULL FROM worklist_items \
+             WHERE data_source = 'bookings' ORDER BY source_record_id",
+        )
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_booking_gone_from_its_window_is_retracted_and_items_outside_the_window_are_kept() {
+    let now = jiff::ZonedDateTime::now()
+        .with_time_zone(pylantir_plugin_api::tz::get("America/Edmonton").unwrap());
+    let day = |z: &jiff::ZonedDateTime| z.strftime("%Y-%m-%d").to_string();
+    let (today, tomorrow) = (day(&now), day(&now.tomorrow().unwrap()));
+    let before = FakeCalpendo::new(USER, PASSWORD)
+        .with_fixture_bookings(&today, &tomorrow)
+        .serve();
+    let detail = pylantir_tests::calpendo::fixture()["booking_detail_12346"]
+        .to_string()
+        .replace("2026-01-27", &today);
+    let after = FakeCalpendo::new(USER, PASSWORD)
+        .booking_from_detail("EEG Lab", serde_json::from_str(&detail).unwrap())
+        .serve();
+    let dir = pylantir_tests::temp_dir();
+    let mut conn = store::open(&dir.path().join("worklist.db")).unwrap();
+    let tomorrows: Vec<pylantir_plugin_api::Entry> = vec![json!({
+        "source_record_id": "777", "patient_id": "SUB777",
+        "scheduled_start_date": tomorrow, "scheduled_start_time": "09:00"
+    })
+    .as_object()
+    .cloned()
+    .unwrap()];
+    apply_entries(&mut conn, "calpendo", "bookings", &tomorrows).unwrap();
+    for server in [&before, &after] {
+        let mut calpendo = source(&config_for(server.url(), PASSWORD, json!({})));
+        let fetched = calpendo.fetch(&json!({}), 60.0).unwrap();
+        assert_eq!(
+            fetched.complete_window.as_ref().map(|w| w.to_string()),
+            Some(format!(
+                "{} 000000 to {} 235959",
+                today.replace('-', ""),
+                today.replace('-', "")
+            ))
+        );
+        pylantir::sync::apply_fetch(
+            &mut conn,
+            "calpendo",
+            "bookings",
+            &fetched,
+            Default::default(),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        retracted(&conn),
+        [
+            ("12345".to_string(), true),
+            ("12346".to_string(), false),
+            ("777".to_string(), false)
+        ]
+    );
+}

@@ -292,3 +292,126 @@ fn the_python_example_configs_pass_the_hosts_validation() {
         );
     }
 }
+
+/// `record id -> retracted?` of the source's items, in record id order.
+fn retracted(conn: &rusqlite::Connection) -> Vec<(String, bool)> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT source_record_id, retracted_at IS NOT NULL FROM worklist_items \
+             WHERE data_source = 'main_redcap' ORDER BY source_record_id",
+        )
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn only_the_periodic_full_export_retracts_a_visit_gone_from_the_project() {
+    let before = Arc::new(project(TOKEN));
+    // Record 2 deleted from the project.
+    let after = Arc::new(
+        project(TOKEN)
+            .modified("1", "2020-01-01 00:00:00")
+            .rows_of_records(&["1"]),
+    );
+    let deleted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = Arc::clone(&deleted);
+    let server = FakeServer::start(move |request| {
+        if switch.load(Ordering::SeqCst) {
+            after.answer(request)
+        } else {
+            before.answer(request)
+        }
+    });
+    let hours = 3.0 / 3600.0;
+    let mut redcap = source(&config_for(
+        server.url(),
+        TOKEN,
+        json!({"full_export_every_hours": hours}),
+    ));
+    let dir = pylantir_tests::temp_dir();
+    let mut conn = pylantir::store::open(&dir.path().join("worklist.db")).unwrap();
+    let sync = |redcap: &mut Box<dyn DataSource>, conn: &mut rusqlite::Connection| {
+        let fetched = redcap.fetch(&mapping(), 3600.0).unwrap();
+        let window = fetched.complete_window.as_ref().map(|w| w.to_string());
+        pylantir::sync::apply_fetch(conn, "redcap", "main_redcap", &fetched, Default::default())
+            .unwrap();
+        window
+    };
+    // The first fetch is a full export.
+    assert_eq!(sync(&mut redcap, &mut conn).as_deref(), Some("all dates"));
+    deleted.store(true, Ordering::SeqCst);
+    // An incremental one, within the hours: record 2 is absent, which proves nothing.
+    assert_eq!(sync(&mut redcap, &mut conn), None);
+    let exports: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.form_value("content").as_deref() == Some("record"))
+        .map(|r| r.form_value("dateRangeBegin").is_some())
+        .collect();
+    assert_eq!(exports, [false, true]);
+    let all_kept = retracted(&conn).iter().all(|(_, r)| !r);
+    assert!(all_kept, "{:?}", retracted(&conn));
+    std::thread::sleep(Duration::from_secs_f64(hours * 3600.0 + 0.5));
+    assert_eq!(sync(&mut redcap, &mut conn).as_deref(), Some("all dates"));
+    assert_eq!(
+        retracted(&conn),
+        [
+            ("1:1".to_string(), false),
+            ("1:2".to_string(), false),
+            ("2:1".to_string(), true)
+        ]
+    );
+}
+
+#[test]
+fn a_visit_whose_configured_field_says_cancelled_is_sent_as_discontinued() {
+    let server = project(TOKEN)
+        .fields("mri", &["mri_status"])
+        .row(&[
+            ("record_id", "2"),
+            ("redcap_repeat_instrument", "mri"),
+            ("redcap_repeat_instance", "2"),
+            ("mri_instance", "2"),
+            ("mri_date", "2026-03-05"),
+            ("mri_time", "10:00"),
+            ("mri_status", "cancelled"),
+        ])
+        .serve();
+    let config = json!({"discontinued": {"field": "mri_status", "values": ["cancelled", "9"]}});
+    let mut redcap = source(&config_for(server.url(), TOKEN, config));
+    let entries = redcap.fetch_entries(&mapping(), 3600.0).unwrap();
+    let statuses: Vec<(&str, Option<&str>)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["source_record_id"].as_str().unwrap(),
+                e.get("performed_procedure_step_status")
+                    .and_then(Value::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("1:1", None),
+            ("1:2", None),
+            ("2:1", None),
+            ("2:2", Some("DISCONTINUED"))
+        ]
+    );
+    let bad = config_for(
+        server.url(),
+        TOKEN,
+        json!({"discontinued": {"field": "mri_status", "values": []}}),
+    );
+    let mut refused = registry().create("redcap", "main_redcap").unwrap();
+    let error = refused.validate_config(&bad).unwrap_err();
+    assert!(
+        error.message.contains("config.discontinued.values"),
+        "{}",
+        error.message
+    );
+}

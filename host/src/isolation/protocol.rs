@@ -87,6 +87,18 @@ pub fn quote(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
 }
 
+/// Writes the success answer around `raw` JSON text, as [`ok_line`] builds
+/// it, without copying a large answer into a line first.
+pub fn write_ok(out: &mut impl std::io::Write, id: u64, raw: &str) -> std::io::Result<()> {
+    if raw.contains(['\n', '\r']) {
+        return out.write_all(ok_line(id, raw).as_bytes());
+    }
+    out.write_all(format!("{{\"id\":{id},\"ok\":").as_bytes())?;
+    out.write_all(raw.as_bytes())?;
+    out.write_all(b"}\n")?;
+    out.flush()
+}
+
 /// A success answer around `raw` JSON text, on one line. A raw line break can
 /// only be whitespace in valid JSON, so it becomes a space.
 pub fn ok_line(id: u64, raw: &str) -> String {
@@ -122,6 +134,15 @@ mod tests {
         let response: Response = serde_json::from_str(&line).unwrap();
         assert_eq!(response.id, 7);
         assert_eq!(response.ok.unwrap().get(), r#"[{"patient_id":"P1"}]"#);
+    }
+
+    #[test]
+    fn a_written_ok_answer_is_the_ok_line() {
+        for raw in [r#"[{"patient_id":"P1"}]"#, "[\n {\"a\": \"b\"}\n]"] {
+            let mut out = Vec::new();
+            write_ok(&mut out, 9, raw).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), ok_line(9, raw));
+        }
     }
 
     #[test]

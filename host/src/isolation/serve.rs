@@ -7,9 +7,11 @@
 //! When stdin closes (the host stopped it, or the host died) the worker ends
 //! at once, even while the plugin is busy or stuck.
 
-use super::protocol::{error_line, ok_line, quote, Hello, HelloLine, Request, PROTOCOL_VERSION};
+use super::protocol::{
+    error_line, ok_line, quote, write_ok, Hello, HelloLine, Request, PROTOCOL_VERSION,
+};
 use crate::loader::{load_plugin, LoadOptions, LoadedPlugin};
-use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr};
+use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
 use pylantir_plugin_api::{DataSourceBox, ErrorKind, PluginError, PluginInfo, API_VERSION};
 use std::fs::File;
 use std::io::{self, BufRead, Write};
@@ -55,8 +57,14 @@ pub fn run(file: &Path, options: &LoadOptions) -> i32 {
                 return 4;
             }
         };
-        let answer = handle(&plugin, &mut source, request);
-        send(&mut protocol, &answer);
+        match handle(&plugin, &mut source, request) {
+            Reply::Line(line) => send(&mut protocol, &line),
+            Reply::Fetched(id, answer) => {
+                if write_ok(&mut protocol, id, answer.as_str()).is_err() {
+                    exit_now(0);
+                }
+            }
+        }
     }
     0
 }
@@ -131,8 +139,44 @@ fn plugin_error(id: u64, error: PluginError) -> String {
     error_line(id, error.kind.0, error.message.as_str())
 }
 
-/// Runs one request against the plugin; the answer line.
-fn handle(plugin: &LoadedPlugin, source: &mut Option<DataSourceBox>, request: Request) -> String {
+/// What a request is answered with.
+enum Reply {
+    Line(String),
+    /// A fetch answer (possibly large), written around as it is.
+    Fetched(u64, RString),
+}
+
+/// Runs one request against the plugin.
+fn handle(plugin: &LoadedPlugin, source: &mut Option<DataSourceBox>, request: Request) -> Reply {
+    match request.op.as_str() {
+        "fetch" => match source.as_mut() {
+            Some(built) => {
+                let mapping = RStr::from_str(raw(&request.field_mapping));
+                match built.fetch_entries(mapping, request.interval.unwrap_or(0.0)) {
+                    RResult::ROk(json) => Reply::Fetched(request.id, json),
+                    RResult::RErr(error) => Reply::Line(plugin_error(request.id, error)),
+                }
+            }
+            None => Reply::Line(no_source(request.id)),
+        },
+        _ => Reply::Line(handle_line(plugin, source, request)),
+    }
+}
+
+fn no_source(id: u64) -> String {
+    error_line(
+        id,
+        ErrorKind::OTHER.0,
+        "no source was built in this worker (`new` comes first)",
+    )
+}
+
+/// Runs one request other than `fetch`; the answer line.
+fn handle_line(
+    plugin: &LoadedPlugin,
+    source: &mut Option<DataSourceBox>,
+    request: Request,
+) -> String {
     let id = request.id;
     if request.op == "new" {
         let source_type = request.source_type.unwrap_or_default();
@@ -147,24 +191,13 @@ fn handle(plugin: &LoadedPlugin, source: &mut Option<DataSourceBox>, request: Re
         };
     }
     let Some(built) = source.as_mut() else {
-        return error_line(
-            id,
-            ErrorKind::OTHER.0,
-            "no source was built in this worker (`new` comes first)",
-        );
+        return no_source(id);
     };
     match request.op.as_str() {
         "validate" => match built.validate_config(RStr::from_str(raw(&request.config))) {
             RResult::ROk(()) => ok_line(id, "null"),
             RResult::RErr(error) => plugin_error(id, error),
         },
-        "fetch" => {
-            let mapping = RStr::from_str(raw(&request.field_mapping));
-            match built.fetch_entries(mapping, request.interval.unwrap_or(0.0)) {
-                RResult::ROk(json) => ok_line(id, json.as_str()),
-                RResult::RErr(error) => plugin_error(id, error),
-            }
-        }
         "call" => {
             let name = request.name.unwrap_or_default();
             match built.call(RStr::from_str(&name), RStr::from_str(raw(&request.payload))) {

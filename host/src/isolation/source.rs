@@ -9,7 +9,7 @@ use super::health::Health;
 use super::process::{WorkerCommand, WorkerProcess, Workers};
 use super::protocol::quote;
 use crate::loader::entries::parse_fetch;
-use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind};
+use crate::source::{DataSource, FetchAnswer, Fetched, SourceError, SourceErrorKind};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -85,6 +85,23 @@ impl WorkerSource {
         Ok(source)
     }
 
+    /// The plugin's fetch answer, as it wrote it.
+    fn answer(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<String, SourceError> {
+        let interval = serde_json::to_string(&interval_seconds).unwrap_or_else(|_| "0".into());
+        let body =
+            format!("\"op\":\"fetch\",\"field_mapping\":{field_mapping},\"interval\":{interval}");
+        let answer = self.request("fetch", &body, self.fetch_timeout)?;
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record_success();
+        Ok(answer)
+    }
+
     /// One request; a worker failure is counted in the source's health.
     fn request(&mut self, op: &str, body: &str, deadline: Duration) -> Result<String, SourceError> {
         self.worker
@@ -106,16 +123,17 @@ impl DataSource for WorkerSource {
         field_mapping: &Value,
         interval_seconds: f64,
     ) -> Result<Fetched, SourceError> {
-        let interval = serde_json::to_string(&interval_seconds).unwrap_or_else(|_| "0".into());
-        let body =
-            format!("\"op\":\"fetch\",\"field_mapping\":{field_mapping},\"interval\":{interval}");
-        let answer = self.request("fetch", &body, self.fetch_timeout)?;
-        let fetched = parse_fetch(&self.source_name, &answer)?;
-        self.health
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record_success();
-        Ok(fetched)
+        let answer = self.answer(field_mapping, interval_seconds)?;
+        parse_fetch(&self.source_name, &answer)
+    }
+
+    fn fetch_answer(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<FetchAnswer, SourceError> {
+        let answer = self.answer(field_mapping, interval_seconds)?;
+        Ok(FetchAnswer::Text(Box::new(answer)))
     }
 
     fn supports_incremental_sync(&self) -> bool {

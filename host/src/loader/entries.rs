@@ -29,23 +29,68 @@ pub fn parse_entries(source_name: &str, json: &str) -> Result<Vec<Entry>, Source
 /// Invalid entries are dropped and reported; an invalid window or skip list
 /// fails the fetch, so nothing is retracted on a word the host cannot read.
 pub fn parse_fetch(source_name: &str, json: &str) -> Result<Fetched, SourceError> {
+    let mut entries = Vec::new();
+    let mut collect = |batch: Vec<Entry>| {
+        entries.extend(batch);
+        Ok(())
+    };
+    let mut fetched =
+        parse_fetch_batches(source_name, json, &mut collect).map_err(|e| match e {
+            BatchError::Source(e) => e,
+            BatchError::Batch(message) => SourceError::new(SourceErrorKind::Other, message),
+        })?;
+    fetched.entries = entries;
+    Ok(fetched)
+}
+
+/// How many entries [`parse_fetch_batches`] hands over at a time.
+pub const BATCH: usize = 500;
+
+/// Why [`parse_fetch_batches`] stopped.
+#[derive(Debug)]
+pub enum BatchError {
+    /// The answer is unusable (not JSON, not entries, a bad window).
+    Source(SourceError),
+    /// The batch callback failed, with its message.
+    Batch(String),
+}
+
+/// [`parse_fetch`] in bounded memory: the valid entries go to `batch`, at
+/// most [`BATCH`] at a time, while the text is read; the returned fetch has
+/// no entries, only what came with them. An error after some batches leaves
+/// it to the caller to undo them (one transaction).
+pub fn parse_fetch_batches(
+    source_name: &str,
+    json: &str,
+    batch: &mut dyn FnMut(Vec<Entry>) -> Result<(), String>,
+) -> Result<Fetched, BatchError> {
     let invalid = |message: String| {
-        SourceError::new(
+        BatchError::Source(SourceError::new(
             SourceErrorKind::Crashed,
             format!("source '{source_name}' answered {message}"),
-        )
+        ))
     };
+    let mut failed = None;
     let mut de = serde_json::Deserializer::from_str(json);
     let answer = de
-        .deserialize_any(AnswerVisitor)
-        .and_then(|answer| de.end().map(|()| answer))
-        .map_err(|e| invalid(format!("something that is not a list of entries: {e}")))?;
+        .deserialize_any(AnswerVisitor {
+            sink: Sink {
+                batch,
+                failed: &mut failed,
+            },
+        })
+        .and_then(|answer| de.end().map(|()| answer));
+    if let Some(message) = failed {
+        return Err(BatchError::Batch(message));
+    }
+    let answer =
+        answer.map_err(|e| invalid(format!("something that is not a list of entries: {e}")))?;
     let checked = answer.checked;
     if let Some(problem) = checked.dropped.first() {
         log::warn!(
             "source '{source_name}': {} of {} entries dropped as invalid; first: {}",
             checked.dropped_count,
-            checked.dropped_count + checked.entries.len(),
+            checked.dropped_count + checked.valid,
             problem.reason
         );
     }
@@ -65,13 +110,29 @@ pub fn parse_fetch(source_name: &str, json: &str) -> Result<Fetched, SourceError
         }
     }
     Ok(Fetched {
-        entries: checked.entries,
+        entries: Vec::new(),
         complete_window,
         skipped,
         skipped_count,
         dropped: checked.dropped,
         dropped_count: checked.dropped_count as u64,
     })
+}
+
+/// Where the entry array's valid entries go, and the callback's error.
+struct Sink<'a> {
+    batch: &'a mut dyn FnMut(Vec<Entry>) -> Result<(), String>,
+    failed: &'a mut Option<String>,
+}
+
+impl Sink<'_> {
+    /// Hands `entries` over; a callback error stops the parse.
+    fn pass<E: serde::de::Error>(&mut self, entries: Vec<Entry>) -> Result<(), E> {
+        (self.batch)(entries).map_err(|message| {
+            *self.failed = Some(message);
+            E::custom("stopped by the batch callback")
+        })
+    }
 }
 
 /// The window as the plugin wrote it.
@@ -94,25 +155,65 @@ struct WireSkipped {
 }
 
 fn window(wire: &WireWindow) -> Result<Window, String> {
-    let day = |key: &str, text: &Option<String>| -> Result<Option<String>, String> {
-        text.as_deref()
-            .map(|t| {
-                crate::sync::normalise::date(t)
-                    .map(|d| d.replace('-', ""))
-                    .ok_or_else(|| format!("{key} {t:?} is not a date (YYYY-MM-DD)"))
-            })
-            .transpose()
-    };
+    let (from, from_time) = window_side("from", wire.from.as_deref())?;
+    let (to, to_time) = window_side("to", wire.to.as_deref())?;
     let window = Window {
-        from: day("from", &wire.from)?,
-        to: day("to", &wire.to)?,
+        from,
+        to,
+        from_time,
+        to_time,
     };
-    if let (Some(from), Some(to)) = (&window.from, &window.to) {
-        if from > to {
-            return Err(format!("from {from} is after to {to}"));
+    let start = (
+        &window.from,
+        window.from_time.as_deref().unwrap_or("000000"),
+    );
+    let end = (&window.to, window.to_time.as_deref().unwrap_or("235959"));
+    if let ((Some(from), from_time), (Some(to), to_time)) = (start, end) {
+        if (from, from_time) > (to, to_time) {
+            return Err(format!(
+                "from {} is after to {}",
+                side(from, &window.from_time),
+                side(to, &window.to_time)
+            ));
         }
     }
     Ok(window)
+}
+
+/// A window side as the messages show it: `YYYYMMDD` or `YYYYMMDD HHMMSS`.
+fn side(date: &str, time: &Option<String>) -> String {
+    match time {
+        Some(time) => format!("{date} {time}"),
+        None => date.to_string(),
+    }
+}
+
+/// One side of a window: a date (`YYYY-MM-DD`, `YYYYMMDD`) as `YYYYMMDD`,
+/// and with a time after `T` or a space (`HH:MM[:SS]`) also that as `HHMMSS`.
+type WindowSide = (Option<String>, Option<String>);
+
+fn window_side(key: &str, text: Option<&str>) -> Result<WindowSide, String> {
+    let Some(text) = text else {
+        return Ok((None, None));
+    };
+    let wrong = || {
+        format!("{key} {text:?} is not a date (YYYY-MM-DD) or a date-time (YYYY-MM-DDTHH:MM[:SS])")
+    };
+    let (day, time) = match text.split_once(['T', ' ']) {
+        Some((day, time)) => (day, Some(time)),
+        None => (text, None),
+    };
+    let date = crate::sync::normalise::date(day)
+        .map(|d| d.replace('-', ""))
+        .ok_or_else(wrong)?;
+    let time = time
+        .map(|t| {
+            crate::sync::normalise::time(t)
+                .map(|t| format!("{}000000", t.replace(':', ""))[..6].to_string())
+                .ok_or_else(wrong)
+        })
+        .transpose()?;
+    Ok((Some(date), time))
 }
 
 fn skipped_record(wire: WireSkipped) -> Result<Skipped, String> {
@@ -140,9 +241,11 @@ struct Answer {
 }
 
 /// Reads either answer form.
-struct AnswerVisitor;
+struct AnswerVisitor<'a> {
+    sink: Sink<'a>,
+}
 
-impl<'de> Visitor<'de> for AnswerVisitor {
+impl<'de> Visitor<'de> for AnswerVisitor<'_> {
     type Value = Answer;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,28 +254,39 @@ impl<'de> Visitor<'de> for AnswerVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Answer, A::Error> {
         Ok(Answer {
-            checked: EntriesVisitor.visit_seq(seq)?,
+            checked: EntriesVisitor { sink: self.sink }.visit_seq(seq)?,
             window: None,
             skipped: Vec::new(),
         })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Answer, A::Error> {
+        let mut sink = Some(self.sink);
         let mut checked = None;
         let mut window = None;
         let mut skipped = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "entries" => checked = Some(map.next_value_seed(EntriesSeed)?),
-                "complete_window" => window = map.next_value()?,
-                "skipped" => {
-                    skipped = map
-                        .next_value::<Option<Vec<WireSkipped>>>()?
-                        .unwrap_or_default()
+            match (key.as_str(), sink.take()) {
+                ("entries", Some(sink)) => {
+                    checked = Some(map.next_value_seed(EntriesVisitor { sink })?)
                 }
-                // Keys of later API versions.
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
+                ("entries", None) => {
+                    return Err(serde::de::Error::duplicate_field("entries"));
+                }
+                (other, unused) => {
+                    sink = unused;
+                    match other {
+                        "complete_window" => window = map.next_value()?,
+                        "skipped" => {
+                            skipped = map
+                                .next_value::<Option<Vec<WireSkipped>>>()?
+                                .unwrap_or_default()
+                        }
+                        // Keys of later API versions.
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
                 }
             }
         }
@@ -185,47 +299,55 @@ impl<'de> Visitor<'de> for AnswerVisitor {
     }
 }
 
-/// The `entries` array inside the object answer.
-struct EntriesSeed;
-
-impl<'de> DeserializeSeed<'de> for EntriesSeed {
+impl<'de> DeserializeSeed<'de> for EntriesVisitor<'_> {
     type Value = Checked;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Checked, D::Error> {
-        deserializer.deserialize_seq(EntriesVisitor)
+        deserializer.deserialize_seq(self)
     }
 }
 
-/// The valid entries of a fetch, and what was dropped.
+/// What the entry array held besides the entries handed over.
 struct Checked {
-    entries: Vec<Entry>,
+    /// How many valid entries were handed over.
+    valid: usize,
     dropped_count: usize,
     /// The first [`SKIPPED_KEPT`] dropped entries, with why.
     dropped: Vec<Skipped>,
 }
 
-/// Reads the entry array, keeping valid entries.
-struct EntriesVisitor;
+/// Reads the entry array, handing valid entries over in batches.
+struct EntriesVisitor<'a> {
+    sink: Sink<'a>,
+}
 
-impl<'de> Visitor<'de> for EntriesVisitor {
+impl<'de> Visitor<'de> for EntriesVisitor<'_> {
     type Value = Checked;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON array of entry objects")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Checked, A::Error> {
         let mut checked = Checked {
-            entries: Vec::with_capacity(seq.size_hint().unwrap_or(0)),
+            valid: 0,
             dropped_count: 0,
             dropped: Vec::new(),
         };
+        let mut batch = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(BATCH));
         while let Some(entry) = seq.next_element_seed(EntrySeed)? {
             match entry {
-                Ok(entry) => checked.entries.push(entry),
+                Ok(entry) => {
+                    checked.valid += 1;
+                    batch.push(entry);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        self.sink.pass(full)?;
+                    }
+                }
                 Err((record_id, problem)) => {
                     checked.dropped_count += 1;
-                    let index = checked.entries.len() + checked.dropped_count;
+                    let index = checked.valid + checked.dropped_count;
                     if checked.dropped.len() < SKIPPED_KEPT {
                         checked.dropped.push(Skipped {
                             record_id,
@@ -234,6 +356,9 @@ impl<'de> Visitor<'de> for EntriesVisitor {
                     }
                 }
             }
+        }
+        if !batch.is_empty() {
+            self.sink.pass(batch)?;
         }
         Ok(checked)
     }
@@ -341,6 +466,24 @@ mod tests {
         );
         assert_eq!(fetched.skipped[0].record_id.as_deref(), Some("7"));
         assert_eq!(fetched.skipped_count, 1);
+    }
+
+    #[test]
+    fn a_window_side_may_be_a_date_time_down_to_the_second() {
+        let json = r#"{"entries":[],"complete_window":{"from":"2026-12-01T14:05","to":"2026-12-02 09:30:59"}}"#;
+        let window = parse_fetch("s", json).unwrap().complete_window.unwrap();
+        assert_eq!(window.to_string(), "20261201 140500 to 20261202 093059");
+        let json = r#"{"entries":[],"complete_window":{"from":"2026-12-01T14:05","to":"2026-12-01T14:04"}}"#;
+        let error = parse_fetch("s", json).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("from 20261201 140500 is after to 20261201 140400"),
+            "{}",
+            error.message
+        );
+        let json = r#"{"entries":[],"complete_window":{"from":"2026-12-01T25:00"}}"#;
+        assert!(parse_fetch("s", json).is_err());
     }
 
     #[test]

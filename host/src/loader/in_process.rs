@@ -4,8 +4,8 @@
 
 use super::entries::parse_fetch;
 use super::load::{source_error, LoadedPlugin};
-use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind};
-use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr};
+use crate::source::{DataSource, FetchAnswer, Fetched, SourceError, SourceErrorKind};
+use pylantir_plugin_api::abi_stable::std_types::{RResult, RStr, RString};
 use pylantir_plugin_api::logging::with_source;
 use pylantir_plugin_api::{DataSourceBox, PluginError};
 use serde_json::Value;
@@ -72,6 +72,24 @@ impl InProcessSource {
             .ok_or_else(|| SourceError::new(SourceErrorKind::Other, "source is not available"))
     }
 
+    /// The plugin's fetch answer, as it wrote it.
+    fn answer(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<RString, SourceError> {
+        let mapping = field_mapping.to_string();
+        let label = self.label.clone();
+        let inner = self.ready()?;
+        let result = with_source(&label, || {
+            inner.fetch_entries(RStr::from_str(&mapping), interval_seconds)
+        });
+        match result {
+            RResult::ROk(json) => Ok(json),
+            RResult::RErr(e) => Err(self.failed(e)),
+        }
+    }
+
     /// Turns a plugin error into a source error, dropping the source on a panic.
     fn failed(&mut self, error: PluginError) -> SourceError {
         let error = source_error(error);
@@ -107,16 +125,17 @@ impl DataSource for InProcessSource {
         field_mapping: &Value,
         interval_seconds: f64,
     ) -> Result<Fetched, SourceError> {
-        let mapping = field_mapping.to_string();
-        let label = self.label.clone();
-        let inner = self.ready()?;
-        let result = with_source(&label, || {
-            inner.fetch_entries(RStr::from_str(&mapping), interval_seconds)
-        });
-        match result {
-            RResult::ROk(json) => parse_fetch(&self.source_name, json.as_str()),
-            RResult::RErr(e) => Err(self.failed(e)),
-        }
+        let json = self.answer(field_mapping, interval_seconds)?;
+        parse_fetch(&self.source_name, json.as_str())
+    }
+
+    fn fetch_answer(
+        &mut self,
+        field_mapping: &Value,
+        interval_seconds: f64,
+    ) -> Result<FetchAnswer, SourceError> {
+        let json = self.answer(field_mapping, interval_seconds)?;
+        Ok(FetchAnswer::Text(Box::new(json)))
     }
 
     fn supports_incremental_sync(&self) -> bool {

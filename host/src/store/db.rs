@@ -314,29 +314,43 @@ pub fn write<T, E: From<DbError>>(
     db: &dyn Db,
     work: impl FnOnce(&dyn Db) -> Result<T, E>,
 ) -> Result<T, E> {
-    db.begin_write()?;
-    let mut open = Open { db, done: false };
-    let result = work(db);
-    open.done = true;
-    match result {
-        Ok(value) => {
-            db.batch("COMMIT")?;
-            Ok(value)
-        }
-        Err(e) => {
-            let _ = db.batch("ROLLBACK");
-            Err(e)
-        }
-    }
+    let tx = Transaction::begin(db)?;
+    let value = work(db)?;
+    tx.commit()?;
+    Ok(value)
 }
 
-/// Rolls an unfinished transaction back (a panic inside [`write`]).
-struct Open<'a> {
+/// An open write transaction ([`Db::begin_write`]) for work that spans
+/// several calls: [`Transaction::commit`] ends it, dropping it rolls back.
+pub struct Transaction<'a> {
     db: &'a dyn Db,
     done: bool,
 }
 
-impl Drop for Open<'_> {
+impl<'a> Transaction<'a> {
+    /// Starts a write transaction on `db`.
+    pub fn begin(db: &'a dyn Db) -> DbResult<Transaction<'a>> {
+        db.begin_write()?;
+        Ok(Transaction { db, done: false })
+    }
+
+    /// The connection, to run statements in the transaction.
+    pub fn db(&self) -> &'a dyn Db {
+        self.db
+    }
+
+    /// Commits (or, when the commit fails, rolls back).
+    pub fn commit(mut self) -> DbResult<()> {
+        self.done = true;
+        let committed = self.db.batch("COMMIT");
+        if committed.is_err() {
+            let _ = self.db.batch("ROLLBACK");
+        }
+        committed
+    }
+}
+
+impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.done {
             let _ = self.db.batch("ROLLBACK");

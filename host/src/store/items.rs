@@ -196,23 +196,68 @@ pub fn write_fetch_with(
     items: &[Item],
     retraction: Option<&Retraction>,
 ) -> DbResult<(WriteCounts, Vec<Conflict>)> {
-    db::write(db, |tx| {
-        let writer = Writer::new(tx, name, source_type)?;
-        let mut counts = WriteCounts::default();
-        let mut conflicts = Vec::new();
-        let mut seen = HashSet::with_capacity(items.len());
+    let mut write = FetchWrite::begin(db, name, source_type)?;
+    write.items(items)?;
+    write.finish(retraction)
+}
+
+/// One fetch written batch by batch in one transaction, so a large fetch
+/// never has to be held whole: [`FetchWrite::items`] per batch, then
+/// [`FetchWrite::finish`] (retraction, commit). Dropped unfinished, it
+/// writes nothing (the transaction is rolled back).
+pub struct FetchWrite<'c> {
+    tx: db::Transaction<'c>,
+    writer: Writer,
+    counts: WriteCounts,
+    conflicts: Vec<Conflict>,
+    /// The rows the fetch wrote or matched (kept from retraction).
+    seen: HashSet<i64>,
+}
+
+impl<'c> FetchWrite<'c> {
+    /// Opens the transaction of a fetch of the source `name`, of `source_type`.
+    pub fn begin(db: &'c dyn Db, name: &str, source_type: &str) -> DbResult<FetchWrite<'c>> {
+        let tx = db::Transaction::begin(db)?;
+        let writer = Writer::new(tx.db(), name, source_type)?;
+        Ok(FetchWrite {
+            tx,
+            writer,
+            counts: WriteCounts::default(),
+            conflicts: Vec::new(),
+            seen: HashSet::new(),
+        })
+    }
+
+    /// Writes one batch of items.
+    pub fn items(&mut self, items: &[Item]) -> DbResult<()> {
         for item in items {
-            if let Some(id) = write_one(tx, &writer, item, &mut counts, &mut conflicts)? {
-                seen.insert(id);
+            if let Some(id) = write_one(
+                self.tx.db(),
+                &self.writer,
+                item,
+                &mut self.counts,
+                &mut self.conflicts,
+            )? {
+                self.seen.insert(id);
             }
         }
+        Ok(())
+    }
+
+    /// With `retraction`, retracts what the fetch did not return; commits.
+    pub fn finish(
+        mut self,
+        retraction: Option<&Retraction>,
+    ) -> DbResult<(WriteCounts, Vec<Conflict>)> {
         if let Some(retraction) = retraction {
-            let outcome = retract::retract_missing(tx, name, retraction, &seen)?;
-            counts.retracted = outcome.retracted;
-            counts.note = outcome.held_back;
+            let outcome =
+                retract::retract_missing(self.tx.db(), &self.writer.name, retraction, &self.seen)?;
+            self.counts.retracted = outcome.retracted;
+            self.counts.note = outcome.held_back;
         }
-        Ok((counts, conflicts))
-    })
+        self.tx.commit()?;
+        Ok((self.counts, self.conflicts))
+    }
 }
 
 /// A stored row, as far as the upsert needs it.

@@ -12,21 +12,30 @@ use std::collections::HashSet;
 
 /// The scheduled dates a fetch is complete for, as `YYYYMMDD`, inclusive;
 /// no bound on a side when `None`. `Window::default()` is the whole source.
+/// A side with a time (`HHMMSS`) starts or ends at that second instead of
+/// the whole day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Window {
     pub from: Option<String>,
     pub to: Option<String>,
+    pub from_time: Option<String>,
+    pub to_time: Option<String>,
 }
 
 impl std::fmt::Display for Window {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let side = |date: &Option<String>, time: &Option<String>, open: &str| match (date, time) {
+            (None, _) => open.to_string(),
+            (Some(date), None) => date.clone(),
+            (Some(date), Some(time)) => format!("{date} {time}"),
+        };
         match (&self.from, &self.to) {
             (None, None) => f.write_str("all dates"),
-            (from, to) => write!(
+            _ => write!(
                 f,
                 "{} to {}",
-                from.as_deref().unwrap_or("the beginning"),
-                to.as_deref().unwrap_or("the end")
+                side(&self.from, &self.from_time, "the beginning"),
+                side(&self.to, &self.to_time, "the end")
             ),
         }
     }
@@ -82,12 +91,16 @@ pub fn retract_missing(
         "SELECT id, source_record_id FROM worklist_items \
          WHERE data_source = ?1 AND retracted_at IS NULL \
          AND COALESCE(NULLIF(performed_procedure_step_status, ''), 'SCHEDULED') = 'SCHEDULED' \
-         AND (CAST(?2 AS TEXT) IS NULL OR sps_date >= ?2) \
-         AND (CAST(?3 AS TEXT) IS NULL OR sps_date <= ?3)",
+         AND (CAST(?2 AS TEXT) IS NULL \
+              OR (sps_date, COALESCE(sps_time, '000000')) >= (CAST(?2 AS TEXT), CAST(?4 AS TEXT))) \
+         AND (CAST(?3 AS TEXT) IS NULL \
+              OR (sps_date, COALESCE(sps_time, '000000')) <= (CAST(?3 AS TEXT), CAST(?5 AS TEXT)))",
         &[
             source.into(),
             window.from.as_deref().into(),
             window.to.as_deref().into(),
+            window.from_time.as_deref().unwrap_or("000000").into(),
+            window.to_time.as_deref().unwrap_or("235959").into(),
         ],
     )?;
     let mut active = 0u64;

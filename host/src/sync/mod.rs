@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use apply::{apply_entries, apply_fetch};
+pub use apply::{apply_answer, apply_entries, apply_fetch};
 pub use schedule::RunNow;
 pub use stop::Stop;
 

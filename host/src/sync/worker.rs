@@ -2,11 +2,11 @@
 //! deadline, writes the fetch, journals the run, and rebuilds its source
 //! after a panic, crash or timeout.
 
-use super::apply::apply_fetch;
+use super::apply::apply_answer;
 use super::schedule::{self, RunNow, Wake};
 use super::stop::Stop;
 use crate::config::SourceConfig;
-use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind, SourceFactory};
+use crate::source::{DataSource, FetchAnswer, SourceError, SourceErrorKind, SourceFactory};
 use crate::store::retract::Guard;
 use crate::store::{runs, Conn, Db, Store};
 use chrono::NaiveDateTime;
@@ -42,13 +42,13 @@ pub struct Worker {
     /// The answer channel of a fetch that passed its deadline and still runs
     /// (an in-process plugin cannot be killed): no new fetch starts until it
     /// ends, so a hung plugin costs one thread, not one per interval.
-    abandoned: Option<FetchAnswer>,
+    abandoned: Option<FetchReply>,
     /// When a retraction is too large to believe (`retraction_guard`).
     guard: Guard,
 }
 
 /// Where a fetch thread hands back its source and its result.
-type FetchAnswer = mpsc::Receiver<(Box<dyn DataSource>, Result<Fetched, SourceError>)>;
+type FetchReply = mpsc::Receiver<(Box<dyn DataSource>, Result<FetchAnswer, SourceError>)>;
 
 impl Worker {
     /// A worker for `source`, writing to `store`.
@@ -177,15 +177,14 @@ impl Worker {
         }
         log::debug!("{} fetching (looking back {interval:.0} s)", self.prefix);
         let guard = self.guard;
-        let result = self.fetch(interval).and_then(|fetched| {
-            apply_fetch(
+        let result = self.fetch(interval).and_then(|answer| {
+            apply_answer(
                 conn,
                 &self.source.source_type,
                 &self.source.name,
-                &fetched,
+                answer,
                 guard,
             )
-            .map_err(|e| format!("writing to the worklist database failed: {e}"))
         });
         let mut records = Vec::new();
         let (counts, error) = match result {
@@ -248,7 +247,7 @@ impl Worker {
 
     /// Fetches on a thread of its own, so a stuck plugin costs only its
     /// deadline (`fetch_timeout`) and a shutdown never waits for it.
-    fn fetch(&mut self, interval: f64) -> Result<Fetched, String> {
+    fn fetch(&mut self, interval: f64) -> Result<FetchAnswer, String> {
         if let Some(previous) = &self.abandoned {
             match previous.try_recv() {
                 Err(TryRecvError::Empty) => {
@@ -270,7 +269,7 @@ impl Worker {
         thread::Builder::new()
             .name(format!("fetch {}", self.source.name))
             .spawn(move || {
-                let result = source.fetch(&mapping, interval);
+                let result = source.fetch_answer(&mapping, interval);
                 let _ = tx.send((source, result));
             })
             .map_err(|e| format!("cannot start the fetch thread: {e}"))?;

@@ -6,8 +6,10 @@ use crate::config::{Config, WindowMode};
 use crate::mapping::{self, Mapping};
 use crate::time::{booking_times, window};
 use pylantir_plugin_api::entry::{SOURCE_RECORD_ID, STATUS};
-use pylantir_plugin_api::serde_json::Value;
-use pylantir_plugin_api::{log, Entry, FieldMapping, Source, SourceContext};
+use pylantir_plugin_api::serde_json::{self, Value};
+use pylantir_plugin_api::{
+    log, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
+};
 
 /// A Calpendo source instance.
 pub struct Calpendo {
@@ -23,6 +25,91 @@ impl Calpendo {
             state: None,
         }
     }
+}
+
+/// The bookings of one window query.
+struct Found {
+    entries: Vec<Entry>,
+    /// The bookings that gave no entry, with why.
+    skipped: Vec<Skipped>,
+    /// The booking starts the query covered.
+    window: CompleteWindow,
+}
+
+impl Calpendo {
+    /// Queries the booking window for `interval_seconds` and turns each
+    /// booking into an entry.
+    fn bookings(
+        &self,
+        field_mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<Found, String> {
+        let (config, api) = self.state.as_ref().ok_or(
+            "the Calpendo source has no configuration yet (validate_config was not called)",
+        )?;
+        let own;
+        let mapping = if field_mapping.is_empty() {
+            &config.field_mapping
+        } else {
+            own = Mapping::parse(field_mapping, "field_mapping")?;
+            &own
+        };
+        let now = jiff::ZonedDateTime::now().with_time_zone(config.timezone.clone());
+        let (start, end) = window(
+            &now,
+            config.window,
+            interval_seconds,
+            config.lookback_multiplier,
+        )?;
+        let path = Api::query_path(config, &start, &end);
+        log::debug!(
+            "Calpendo source '{}': bookings from {start} to {end}",
+            self.name
+        );
+        let ids = api.booking_ids(&path)?;
+        let bookings = api.details(&ids, config.max_parallel_requests)?;
+        warn_unmapped_resources(&self.name, &bookings, config);
+        let mut found = Found {
+            entries: Vec::with_capacity(bookings.len()),
+            skipped: Vec::new(),
+            window: complete_window(&start, &end)?,
+        };
+        for booking in &bookings {
+            match entry(booking, mapping, config) {
+                Ok(entry) => found.entries.push(entry),
+                Err(why) => {
+                    log::info!("Calpendo source '{}': {why}; skipped", self.name);
+                    found.skipped.push(Skipped {
+                        record_id: mapping::lookup(booking, "id"),
+                        reason: why,
+                    });
+                }
+            }
+        }
+        log::info!(
+            "Calpendo source '{}': {} bookings, {} entries",
+            self.name,
+            ids.len(),
+            found.entries.len()
+        );
+        Ok(found)
+    }
+}
+
+/// The booking starts the query `[start, end)` covers, as the window a
+/// fetch is complete for: the query compares whole minutes, so from
+/// `start`'s minute to the last second before `end`'s minute.
+pub fn complete_window(
+    start: &jiff::ZonedDateTime,
+    end: &jiff::ZonedDateTime,
+) -> Result<CompleteWindow, String> {
+    let last = end
+        .checked_sub(jiff::SignedDuration::from_secs(i64::from(end.second()) + 1))
+        .map_err(|e| format!("the booking window could not be computed: {e}"))?;
+    Ok(CompleteWindow::between(
+        &start.strftime("%Y-%m-%dT%H:%M:00").to_string(),
+        &last.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+    ))
 }
 
 /// Booking statuses that mean the visit is off: the entry says DISCONTINUED
@@ -171,45 +258,26 @@ impl Source for Calpendo {
         field_mapping: &FieldMapping,
         interval_seconds: f64,
     ) -> Result<Vec<Entry>, String> {
-        let (config, api) = self.state.as_ref().ok_or(
-            "the Calpendo source has no configuration yet (validate_config was not called)",
-        )?;
-        let own;
-        let mapping = if field_mapping.is_empty() {
-            &config.field_mapping
-        } else {
-            own = Mapping::parse(field_mapping, "field_mapping")?;
-            &own
-        };
-        let now = jiff::ZonedDateTime::now().with_time_zone(config.timezone.clone());
-        let (start, end) = window(
-            &now,
-            config.window,
-            interval_seconds,
-            config.lookback_multiplier,
-        )?;
-        let path = Api::query_path(config, &start, &end);
-        log::debug!(
-            "Calpendo source '{}': bookings from {start} to {end}",
-            self.name
-        );
-        let ids = api.booking_ids(&path)?;
-        let bookings = api.details(&ids, config.max_parallel_requests)?;
-        warn_unmapped_resources(&self.name, &bookings, config);
-        let mut entries = Vec::with_capacity(bookings.len());
-        for booking in &bookings {
-            match entry(booking, mapping, config) {
-                Ok(entry) => entries.push(entry),
-                Err(why) => log::info!("Calpendo source '{}': {why}; skipped", self.name),
-            }
-        }
-        log::info!(
-            "Calpendo source '{}': {} bookings, {} entries",
-            self.name,
-            ids.len(),
-            entries.len()
-        );
-        Ok(entries)
+        self.bookings(field_mapping, interval_seconds)
+            .map(|found| found.entries)
+    }
+
+    /// The window's entries, complete for the window the query asked for
+    /// (a booking gone from it is retracted by the host), with the bookings
+    /// that gave no entry as skipped records.
+    fn fetch(
+        &mut self,
+        field_mapping: &FieldMapping,
+        interval_seconds: f64,
+    ) -> Result<Fetch, String> {
+        let found = self.bookings(field_mapping, interval_seconds)?;
+        let entries_json = serde_json::to_string(&found.entries)
+            .map_err(|e| format!("entries could not be serialised: {e}"))?;
+        Ok(Fetch {
+            entries_json,
+            complete_window: Some(found.window),
+            skipped: found.skipped,
+        })
     }
 
     fn supports_incremental_sync(&self) -> bool {
@@ -230,5 +298,32 @@ impl Source for Calpendo {
 
     fn cleanup(&mut self) {
         self.state = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> jiff::ZonedDateTime {
+        let civil: jiff::civil::DateTime = text.parse().unwrap();
+        civil
+            .to_zoned_datetime(pylantir_plugin_api::tz::get("America/Edmonton").unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_complete_window_is_the_queried_minutes_up_to_the_last_second_before_the_end() {
+        let window =
+            complete_window(&at("2026-12-05T10:03:27.5"), &at("2026-12-06T10:03:27.5")).unwrap();
+        assert_eq!(
+            window,
+            CompleteWindow::between("2026-12-05T10:03:00", "2026-12-06T10:02:59")
+        );
+        let today = complete_window(&at("2026-12-05T00:00"), &at("2026-12-06T00:00")).unwrap();
+        assert_eq!(
+            today,
+            CompleteWindow::between("2026-12-05T00:00:00", "2026-12-05T23:59:59")
+        );
     }
 }

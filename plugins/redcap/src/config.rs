@@ -59,6 +59,19 @@ pub struct Config {
     pub mwl_days_ahead: u64,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// How often a fetch exports every record instead of the recently
+    /// modified ones, and so may say it is complete (`full_export_every_hours`).
+    pub full_export_every: Option<Duration>,
+    /// The visit field and values that mean the visit is called off.
+    pub discontinued: Option<Discontinued>,
+}
+
+/// `config.discontinued`: a visit whose `field` holds one of `values` is
+/// sent as DISCONTINUED.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discontinued {
+    pub field: String,
+    pub values: Vec<String>,
 }
 
 /// Default environment variables for the credentials.
@@ -131,6 +144,8 @@ impl Config {
             mwl_days_ahead,
             connect_timeout: seconds_key(obj, "connect_timeout_seconds", CONNECT_TIMEOUT)?,
             read_timeout: seconds_key(obj, "read_timeout_seconds", READ_TIMEOUT)?,
+            full_export_every: full_export_every(obj)?,
+            discontinued: discontinued(obj)?,
         })
     }
 
@@ -184,6 +199,55 @@ fn seconds_key(obj: &Map<String, Value>, key: &str, default: f64) -> Result<Dura
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// `config.full_export_every_hours`: a number of hours > 0, or absent.
+fn full_export_every(obj: &Map<String, Value>) -> Result<Option<Duration>, String> {
+    match obj.get("full_export_every_hours") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_f64()
+            .filter(|h| h.is_finite() && *h > 0.0 && *h <= 24.0 * 365.0)
+            .map(|h| Some(Duration::from_secs_f64(h * 3600.0)))
+            .ok_or_else(|| {
+                format!("config.full_export_every_hours must be a number of hours > 0, got {value}")
+            }),
+    }
+}
+
+/// `config.discontinued`: `{"field": "mri_status", "values": ["cancelled"]}`.
+fn discontinued(obj: &Map<String, Value>) -> Result<Option<Discontinued>, String> {
+    let rule = match obj.get("discontinued") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(rule)) => rule,
+        Some(other) => {
+            return Err(format!(
+                "config.discontinued must be {{\"field\": name, \"values\": [..]}}, got {other}"
+            ))
+        }
+    };
+    let field = string_key(rule, "field")
+        .map_err(|e| e.replace("config.", "config.discontinued."))?
+        .filter(|f| !f.is_empty())
+        .ok_or("config.discontinued.field must name a REDCap field")?;
+    let values = match rule.get("values") {
+        Some(Value::Array(values)) if !values.is_empty() => values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                text(v).ok_or_else(|| {
+                    format!("config.discontinued.values[{i}] must be a non-empty string, got {v}")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        other => {
+            return Err(format!(
+                "config.discontinued.values must be a non-empty list of values, got {}",
+                other.map_or("nothing".to_string(), Value::to_string)
+            ))
+        }
+    };
+    Ok(Some(Discontinued { field, values }))
+}
+
 fn env_value(var: &str, key: &str) -> Result<String, String> {
     match std::env::var(var) {
         Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_string()),
@@ -216,7 +280,20 @@ pub fn schema() -> Value {
             "repeat_instrument": {"type": "string", "minLength": 1, "default": "mri"},
             "mwl_days_ahead": {"type": "integer", "minimum": 0, "default": 0},
             "connect_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": CONNECT_TIMEOUT},
-            "read_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": READ_TIMEOUT}
+            "read_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": READ_TIMEOUT},
+            "full_export_every_hours": {
+                "type": "number", "exclusiveMinimum": 0,
+                "description": "Export every record this often (else only recently modified ones); a full export retracts visits gone from the project"
+            },
+            "discontinued": {
+                "type": "object",
+                "description": "A visit whose field holds one of the values is sent as DISCONTINUED",
+                "properties": {
+                    "field": {"type": "string", "minLength": 1},
+                    "values": {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}
+                },
+                "required": ["field", "values"]
+            }
         }
     })
 }

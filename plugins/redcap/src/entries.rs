@@ -6,7 +6,7 @@ use crate::api::Field;
 use crate::config::Config;
 use crate::identity;
 use crate::merge::Visit;
-use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
+use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID, STATUS};
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{log, Entry, FieldMapping};
 use std::collections::HashMap;
@@ -116,6 +116,9 @@ impl Plan {
             plan.date_field.clone(),
             plan.time_field.clone(),
         ]);
+        if let Some(rule) = &config.discontinued {
+            wanted.push(rule.field.clone());
+        }
         for template in [&config.patient_name, &config.patient_id] {
             wanted.extend(
                 template
@@ -253,6 +256,12 @@ impl Plan {
             "hisris_coding_designator",
             config.coding_designator(),
         );
+        if let Some(rule) = &config.discontinued {
+            let value = get(&rule.field).trim();
+            if rule.values.iter().any(|v| v == value) {
+                set(&mut pairs, STATUS, "DISCONTINUED".to_string());
+            }
+        }
         for (key, value) in pairs.iter_mut() {
             let normalise: fn(&str) -> String = match *key {
                 "patient_birth_date" => birth_date,

@@ -6,13 +6,18 @@ use crate::config::Config;
 use crate::entries::{to_entry, write_json, Pairs, Plan};
 use crate::merge::Merger;
 use pylantir_plugin_api::serde_json::Value;
-use pylantir_plugin_api::{log, Entry, FieldMapping, Source, SourceContext};
+use pylantir_plugin_api::{
+    log, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
+};
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// A REDCap source instance.
 pub struct Redcap {
     name: String,
     state: Option<(Config, Api)>,
+    /// When the last full export started (`config.full_export_every_hours`).
+    last_full_export: Option<Instant>,
     /// The missing fields last warned about, so the warning is not repeated each cycle.
     warned_missing: Vec<String>,
 }
@@ -23,6 +28,7 @@ impl Redcap {
         Redcap {
             name: ctx.source_name.clone(),
             state: None,
+            last_full_export: None,
             warned_missing: Vec::new(),
         }
     }
@@ -45,14 +51,25 @@ pub fn date_range(interval_seconds: f64) -> Option<(String, String)> {
 }
 
 impl Redcap {
+    /// Whether this fetch exports every record: the first of this source
+    /// and then every `full_export_every_hours`, when that is set.
+    fn full_export_due(&self) -> bool {
+        let every = self.state.as_ref().and_then(|(c, _)| c.full_export_every);
+        match (every, self.last_full_export) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(every), Some(last)) => last.elapsed() >= every,
+        }
+    }
+
     /// One fetch: metadata, export, merge; hands each entry's pairs to
-    /// `each` and returns how many there were.
+    /// `each` and returns the visits that gave no entry.
     fn fetch_each(
         &mut self,
         mapping: &FieldMapping,
         interval_seconds: f64,
         mut each: impl FnMut(Pairs<'_>) -> Result<(), String>,
-    ) -> Result<usize, String> {
+    ) -> Result<Vec<Skipped>, String> {
         let (config, api) = self
             .state
             .as_ref()
@@ -91,18 +108,25 @@ impl Redcap {
             .map(|(i, f)| (f.as_str(), i))
             .collect();
         let mut count = 0;
+        let mut skipped = Vec::new();
         for visit in &visits {
             match plan.entry(visit, &index, config) {
                 Ok(pairs) => {
                     each(pairs)?;
                     count += 1;
                 }
-                Err(why) => log::warn!(
-                    "REDCap source '{}': record {} instance {} skipped: {why}",
-                    self.name,
-                    visit.record_id,
-                    visit.repeat_instance
-                ),
+                Err(why) => {
+                    log::warn!(
+                        "REDCap source '{}': record {} instance {} skipped: {why}",
+                        self.name,
+                        visit.record_id,
+                        visit.repeat_instance
+                    );
+                    skipped.push(Skipped {
+                        record_id: Some(format!("{}:{}", visit.record_id, visit.repeat_instance)),
+                        reason: why,
+                    });
+                }
             }
         }
         log::info!(
@@ -111,7 +135,7 @@ impl Redcap {
             table.rows.len(),
             visits.len(),
         );
-        Ok(count)
+        Ok(skipped)
     }
 }
 
@@ -127,6 +151,7 @@ impl Source for Redcap {
             config.site
         );
         self.state = Some((config, api));
+        self.last_full_export = None;
         Ok(())
     }
 
@@ -144,20 +169,32 @@ impl Source for Redcap {
     }
 
     /// Writes the entries straight into the JSON that crosses the boundary.
-    fn fetch_entries_json(
-        &mut self,
-        mapping: &FieldMapping,
-        interval_seconds: f64,
-    ) -> Result<String, String> {
+    /// A full export (see `full_export_every_hours`) is complete for the
+    /// whole project: visits gone from it are retracted by the host. An
+    /// incremental one says nothing, as absence proves nothing there.
+    fn fetch(&mut self, mapping: &FieldMapping, interval_seconds: f64) -> Result<Fetch, String> {
+        let full = self.full_export_due();
+        let started = Instant::now();
+        // An interval of zero exports every record.
+        let interval = if full { 0.0 } else { interval_seconds };
         let mut json = vec![b'['];
-        self.fetch_each(mapping, interval_seconds, |pairs| {
+        let skipped = self.fetch_each(mapping, interval, |pairs| {
             if json.len() > 1 {
                 json.push(b',');
             }
             write_json(&pairs, &mut json)
         })?;
         json.push(b']');
-        String::from_utf8(json).map_err(|e| format!("entries are not UTF-8: {e}"))
+        if full {
+            self.last_full_export = Some(started);
+            log::info!("REDCap source '{}': full export of every record", self.name);
+        }
+        Ok(Fetch {
+            entries_json: String::from_utf8(json)
+                .map_err(|e| format!("entries are not UTF-8: {e}"))?,
+            complete_window: full.then(CompleteWindow::everything),
+            skipped,
+        })
     }
 
     fn supports_incremental_sync(&self) -> bool {
