@@ -44,7 +44,7 @@ pub fn run(args: &HousekeepingArgs) -> i32 {
     };
     let db_path = document.db_path();
     let result = store::open_existing(&db_path).and_then(|mut conn| {
-        crate::housekeeping::run(&mut conn, &retention, args.dry_run, chrono::Utc::now())
+        crate::housekeeping::run(&mut conn, &retention, args.dry_run, jiff::Timestamp::now())
             .map_err(|e| store::StoreError::sqlite(&db_path, e))
     });
     match result {

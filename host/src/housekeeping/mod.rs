@@ -97,14 +97,14 @@ fn categories() -> [(Category, Keep); 4] {
 }
 
 /// The cutoff of a category: `keep` before `now`, as its column compares.
-fn cutoff(now: chrono::DateTime<chrono::Utc>, keep: Duration, by_date: bool) -> String {
-    let at = now - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+fn cutoff(now: jiff::Timestamp, keep: Duration, by_date: bool) -> String {
+    let at = now.saturating_sub(keep).unwrap_or(jiff::Timestamp::MIN);
     if by_date {
-        at.with_timezone(&chrono::Local)
-            .format("%Y%m%d")
+        at.to_zoned_datetime(pylantir_plugin_api::tz::system())
+            .strftime("%Y%m%d")
             .to_string()
     } else {
-        at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
     }
 }
 
@@ -114,9 +114,9 @@ pub fn run(
     conn: &mut Connection,
     retention: &Retention,
     dry_run: bool,
-    now: chrono::DateTime<chrono::Utc>,
+    now: jiff::Timestamp,
 ) -> rusqlite::Result<Removed> {
-    let started = now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let started = now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     let mut counts = [0u64; 4];
     for (n, (category, keep)) in categories().into_iter().enumerate() {
         let Some(keep) = keep(retention) else {
@@ -148,7 +148,7 @@ pub fn run(
              retracted_items, past_scheduled_items, mpps_instances) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 started,
-                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
                 counts[0] as i64,
                 counts[1] as i64,
                 counts[2] as i64,
@@ -212,7 +212,8 @@ pub fn spawn(
             let result = crate::store::open(&db_path)
                 .map_err(|e| e.to_string())
                 .and_then(|mut conn| {
-                    run(&mut conn, &retention, false, chrono::Utc::now()).map_err(|e| e.to_string())
+                    run(&mut conn, &retention, false, jiff::Timestamp::now())
+                        .map_err(|e| e.to_string())
                 });
             match result {
                 Ok(removed) => log::info!("housekeeping removed {removed}"),

@@ -206,8 +206,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 #[utoipa::path(get, path = "/health", operation_id = "get_health", tag = "server",
     responses((status = 200, body = openapi::Health)))]
 async fn health() -> Json<serde_json::Value> {
-    let now = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6f")
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6f")
         .to_string();
     Json(json!({"status": "healthy", "timestamp": now}))
 }

@@ -111,8 +111,8 @@ pub fn retract_missing(
         });
     }
     let reason = format!("not returned by a fetch complete for {window}");
-    let now = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
     let mut update = tx.prepare_cached(
         "UPDATE worklist_items SET retracted_at = ?2, retracted_reason = ?3 WHERE id = ?1",

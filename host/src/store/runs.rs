@@ -60,8 +60,8 @@ pub struct Run {
 }
 
 fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
 }
 
@@ -139,8 +139,10 @@ pub const KEEP_DAYS: i64 = 30;
 
 /// Deletes the runs of `source` that started more than [`KEEP_DAYS`] ago.
 pub fn prune(conn: &Connection, source: &str) -> rusqlite::Result<usize> {
-    let cutoff = (chrono::Utc::now() - chrono::Duration::days(KEEP_DAYS))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    let cutoff = jiff::Timestamp::now()
+        .saturating_sub(jiff::SignedDuration::from_hours(24 * KEEP_DAYS))
+        .unwrap_or(jiff::Timestamp::MIN)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
     conn.prepare_cached(
         "DELETE FROM sync_run_records WHERE run_id IN \

@@ -9,7 +9,7 @@ use crate::config::SourceConfig;
 use crate::source::{DataSource, Fetched, SourceError, SourceErrorKind, SourceFactory};
 use crate::store::retract::Guard;
 use crate::store::{self, runs};
-use chrono::NaiveDateTime;
+use jiff::civil::DateTime;
 use rusqlite::Connection;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
@@ -28,7 +28,7 @@ pub struct Worker {
     db_path: PathBuf,
     stop: Arc<Stop>,
     built: Option<Box<dyn DataSource>>,
-    last_success: Option<NaiveDateTime>,
+    last_success: Option<DateTime>,
     /// Set when the factory says the source is disabled (crash loop): the
     /// worker records that run and ends.
     disabled: bool,
@@ -82,7 +82,9 @@ impl Worker {
         };
         self.stop.register_writer(conn.get_interrupt_handle());
         while !self.stop.is_raised() {
-            let now = chrono::Local::now().naive_local();
+            let now = jiff::Timestamp::now()
+                .to_zoned_datetime(pylantir_plugin_api::tz::system())
+                .datetime();
             let wait = if schedule::in_window(&self.source.window, now) {
                 let interval = schedule::lookback(
                     &self.source.window,
@@ -116,7 +118,7 @@ impl Worker {
     }
 
     /// One run: fetch, write, journal.
-    fn sync(&mut self, conn: &mut Connection, interval: f64, now: NaiveDateTime) {
+    fn sync(&mut self, conn: &mut Connection, interval: f64, now: DateTime) {
         let run = runs::start(conn, &self.source.name);
         if let Err(error) = &run {
             log::warn!(
