@@ -3,7 +3,7 @@
 //! error of kind [`ErrorKind::PANICKED`] carrying the panic message.
 
 use crate::ffi::{DataSourceFfi, ErrorKind, PluginError};
-use crate::source::Source;
+use crate::source::{CallError, Source};
 use abi_stable::std_types::{RResult, RStr, RString};
 use serde_json::Value;
 use std::any::Any;
@@ -87,16 +87,20 @@ impl DataSourceFfi for GuardedSource {
 
     fn call(&mut self, op: RStr<'_>, payload_json: RStr<'_>) -> RResult<RString, PluginError> {
         let inner = &mut self.inner;
-        let result = guard(ErrorKind::OTHER, || {
+        let answer = guard(ErrorKind::OTHER, || {
             let payload = parse_json("payload", payload_json)?;
-            let answer = inner.call(op.as_str(), &payload)?;
-            Ok(RString::from(answer.to_string()))
+            Ok(inner.call(op.as_str(), &payload))
         });
-        match result {
-            RResult::RErr(e) if e.message.starts_with("unsupported operation") => RResult::RErr(
-                PluginError::new(ErrorKind::UNSUPPORTED_OPERATION, e.message),
-            ),
-            other => other,
+        match answer {
+            RResult::ROk(Ok(value)) => RResult::ROk(RString::from(value.to_string())),
+            RResult::ROk(Err(error)) => {
+                let kind = match error {
+                    CallError::Unsupported(_) => ErrorKind::UNSUPPORTED_OPERATION,
+                    CallError::Failed(_) => ErrorKind::OTHER,
+                };
+                RResult::RErr(PluginError::new(kind, error.to_string()))
+            }
+            RResult::RErr(error) => RResult::RErr(error),
         }
     }
 
@@ -105,5 +109,75 @@ impl DataSourceFfi for GuardedSource {
         if catch_unwind(AssertUnwindSafe(|| inner.cleanup())).is_err() {
             log::error!("source '{}' panicked in cleanup", self.name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Entry;
+    use crate::source::FieldMapping;
+
+    /// Knows `echo`; `fail` fails with a message that looks like an unknown
+    /// operation's.
+    struct Echo;
+
+    impl Source for Echo {
+        fn validate_config(&mut self, _config: &Value) -> Result<(), String> {
+            Ok(())
+        }
+
+        fn fetch_entries(&mut self, _: &FieldMapping, _: f64) -> Result<Vec<Entry>, String> {
+            Ok(Vec::new())
+        }
+
+        fn call(&mut self, op: &str, payload: &Value) -> Result<Value, CallError> {
+            match op {
+                "echo" => Ok(payload.clone()),
+                "fail" => Err("unsupported operation in this state".into()),
+                other => Err(CallError::Unsupported(other.to_string())),
+            }
+        }
+    }
+
+    struct Silent;
+
+    impl Source for Silent {
+        fn validate_config(&mut self, _config: &Value) -> Result<(), String> {
+            Ok(())
+        }
+
+        fn fetch_entries(&mut self, _: &FieldMapping, _: f64) -> Result<Vec<Entry>, String> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn call(source: impl Source, op: &str) -> Result<String, (ErrorKind, String)> {
+        let mut guarded = GuardedSource::new("s".into(), Box::new(source));
+        match guarded.call(RStr::from_str(op), RStr::from_str("[1]")) {
+            RResult::ROk(answer) => Ok(answer.into_string()),
+            RResult::RErr(e) => Err((e.kind, e.message.into_string())),
+        }
+    }
+
+    #[test]
+    fn a_known_operation_answers_its_json() {
+        assert_eq!(call(Echo, "echo"), Ok("[1]".to_string()));
+    }
+
+    #[test]
+    fn the_unsupported_kind_comes_from_the_error_value_not_its_text() {
+        let (kind, message) = call(Echo, "fail").unwrap_err();
+        assert_eq!(kind, ErrorKind::OTHER);
+        assert_eq!(message, "unsupported operation in this state");
+        let (kind, message) = call(Echo, "frobnicate").unwrap_err();
+        assert_eq!(kind, ErrorKind::UNSUPPORTED_OPERATION);
+        assert_eq!(message, "unsupported operation 'frobnicate'");
+    }
+
+    #[test]
+    fn the_default_call_answers_unsupported_operation() {
+        let (kind, _) = call(Silent, "anything").unwrap_err();
+        assert_eq!(kind, ErrorKind::UNSUPPORTED_OPERATION);
     }
 }

@@ -69,7 +69,7 @@ pub use entry::{entry_schema, Entry, SOURCE_RECORD_ID, WORKLIST_FIELDS};
 pub use fetch::{CompleteWindow, Fetch, Skipped};
 pub use ffi::{DataSourceBox, ErrorKind, HostContext, PluginError, PluginModRef};
 pub use info::{PluginInfo, SourceTypeInfo};
-pub use source::{FieldMapping, Plugin, Source, SourceContext};
+pub use source::{CallError, FieldMapping, Plugin, Source, SourceContext};
 
 /// The version of this crate, which is the plugin API version a plugin reports.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");

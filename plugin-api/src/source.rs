@@ -66,13 +66,47 @@ pub trait Source: Send + Sync + 'static {
         false
     }
 
-    /// Operations added after plugin-api 1.0, by name. The default knows none.
-    fn call(&mut self, op: &str, _payload: &Value) -> Result<Value, String> {
-        Err(format!("unsupported operation '{op}'"))
+    /// Operations added after plugin-api 1.0, by name. The default knows
+    /// none: it answers [`CallError::Unsupported`], which the host receives
+    /// as [`ErrorKind::UNSUPPORTED_OPERATION`](crate::ErrorKind). A `String`
+    /// error converts (with `?` or `.into()`) into [`CallError::Failed`].
+    fn call(&mut self, op: &str, _payload: &Value) -> Result<Value, CallError> {
+        Err(CallError::Unsupported(op.to_string()))
     }
 
     /// Releases what the source holds. Called once at shutdown.
     fn cleanup(&mut self) {}
+}
+
+/// Why [`Source::call`] gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The source does not know the operation (its name).
+    Unsupported(String),
+    /// The operation is known but failed (the reason).
+    Failed(String),
+}
+
+/// The message the host shows.
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Unsupported(op) => write!(f, "unsupported operation '{op}'"),
+            CallError::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl From<String> for CallError {
+    fn from(reason: String) -> Self {
+        CallError::Failed(reason)
+    }
+}
+
+impl From<&str> for CallError {
+    fn from(reason: &str) -> Self {
+        CallError::Failed(reason.to_string())
+    }
 }
 
 /// What a source is told when it is built.

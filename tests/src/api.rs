@@ -2,7 +2,7 @@
 //! free loopback port, a small blocking client, and a users database in
 //! Python pylantir's schema with passlib hashes (written here, no Python).
 
-use crate::server::free_port;
+use crate::server::api_url_in;
 use serde_json::Value;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -87,15 +87,14 @@ pub struct ApiProcess {
 
 impl ApiProcess {
     /// Starts `start-api` with the configuration `config` (written by the
-    /// test) and the environment `env`, and waits until `/health` answers.
+    /// test) and the environment `env` on a port the system picks (read
+    /// from its log), and waits until `/health` answers.
     pub fn start(config: &Path, env: &[(&str, &str)]) -> ApiProcess {
-        let port = free_port();
         let log_path = config.with_extension("api.log");
         let log = File::create(&log_path).expect("api log file");
         let mut command = Command::new(&crate::artifacts().bin);
         command
-            .args(["start-api", "--api-host", "127.0.0.1", "--api-port"])
-            .arg(port.to_string())
+            .args(["start-api", "--api-host", "127.0.0.1", "--api-port", "0"])
             .arg("--pylantir_config")
             .arg(config)
             .env("RUST_LOG", "info")
@@ -112,11 +111,31 @@ impl ApiProcess {
             .expect("pylantir start-api could be spawned");
         let mut api = ApiProcess {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: String::new(),
             log_path,
         };
+        api.url = api.wait_url();
         api.wait_ready();
         api
+    }
+
+    /// Waits until the log names the URL it listens on (20 s at most).
+    fn wait_url(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(url) = api_url_in(&self.log()) {
+                return url;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("start-api exited early ({status}):\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "API not listening:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Waits until `/health` answers (20 s at most).
@@ -313,11 +332,10 @@ impl StartedApi {
     /// keys), installs the plugins `lib_names` and starts the server.
     pub fn start(extra: Value, lib_names: &[&str]) -> StartedApi {
         let dir = crate::temp_dir();
-        let port = free_port();
         let mut config = serde_json::json!({
             "db_path": "wl.db",
             "data_sources": [],
-            "api": {"enabled": true, "host": "127.0.0.1", "port": port},
+            "api": {"enabled": true, "host": "127.0.0.1", "port": 0},
         });
         if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
             config.extend(extra.clone());
@@ -340,7 +358,8 @@ impl StartedApi {
             "no API:\n{}",
             server.log()
         );
-        let client = Client::new(&format!("http://127.0.0.1:{port}"));
+        let url = api_url_in(&server.log()).expect("the API's address in the log");
+        let client = Client::new(&url);
         let token = client.login("admin", START_ADMIN_PASSWORD);
         StartedApi {
             dir,

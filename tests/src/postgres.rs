@@ -5,7 +5,6 @@
 //! when the tests run as root. Missing binaries fail the test with a message
 //! saying what to install: these tests are never skipped.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,7 +105,7 @@ impl PgServer {
         run(initdb, "initdb");
         // A port taken between choosing and binding it: try another.
         for _ in 0..5 {
-            let port = free_port();
+            let port = crate::server::free_port();
             let mut pg_ctl = pg_command(&bin.join("pg_ctl"));
             pg_ctl
                 .arg("-D")
@@ -183,13 +182,6 @@ impl Drop for PgServer {
             .args(["-m", "immediate", "-w", "stop"]);
         let _ = command.output();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// The server the tests running now share (started by the first, stopped

@@ -23,6 +23,15 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// The URL of the HTTP API a server log announces ("HTTP API listening on
+/// http://ADDR"): how a test configured with API port 0 learns the port.
+pub fn api_url_in(log: &str) -> Option<String> {
+    log.lines().find_map(|line| {
+        let (_, url) = line.split_once("HTTP API listening on ")?;
+        Some(url.trim().to_string())
+    })
+}
+
 impl ServerProcess {
     /// Starts `pylantir start --pylantir_config CONFIG --plugin-dir DIR` on
     /// 127.0.0.1 and a free port, with extra arguments, and waits (up to 20 s)
@@ -30,20 +39,37 @@ impl ServerProcess {
     /// be taken before the server binds it: a server that exits because its
     /// address is in use is started again on another port.
     pub fn start(config: &Path, plugin_dir: &Path, extra_args: &[&str]) -> ServerProcess {
+        Self::start_with_env(config, plugin_dir, extra_args, &[])
+    }
+
+    /// [`ServerProcess::start`] with these environment variables added to the
+    /// child's (credentials a plugin reads from its environment), so no test
+    /// changes the environment of its own process.
+    pub fn start_with_env(
+        config: &Path,
+        plugin_dir: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         const ATTEMPTS: usize = 5;
         for _ in 1..ATTEMPTS {
-            match Self::try_start(config, plugin_dir, extra_args) {
+            match Self::try_start(config, plugin_dir, extra_args, env) {
                 Ok(server) => return server,
                 Err(log) if log.contains("cannot listen on") => continue,
                 Err(log) => panic!("pylantir start exited early:\n{log}"),
             }
         }
-        Self::try_start(config, plugin_dir, extra_args)
+        Self::try_start(config, plugin_dir, extra_args, env)
             .unwrap_or_else(|log| panic!("pylantir start exited early:\n{log}"))
     }
 
     /// One start; `Err(log)` when the server exited before listening.
-    fn try_start(config: &Path, plugin_dir: &Path, extra_args: &[&str]) -> Result<Self, String> {
+    fn try_start(
+        config: &Path,
+        plugin_dir: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let port = free_port();
         let log_path = config.with_extension("log");
         let log = File::create(&log_path).expect("server log file");
@@ -56,6 +82,7 @@ impl ServerProcess {
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(extra_args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -108,6 +135,13 @@ impl ServerProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The URL of its HTTP API, once it has logged listening (up to 20 s).
+    pub fn api_url(&self) -> String {
+        self.wait_for_log(Duration::from_secs(20), |log| api_url_in(log).is_some());
+        api_url_in(&self.log())
+            .unwrap_or_else(|| panic!("the HTTP API did not listen:\n{}", self.log()))
     }
 
     /// Waits until `pred(log)` holds (up to `timeout`); returns whether it did.

@@ -4,7 +4,7 @@
 //! rotation under load losing no record.
 
 use pylantir_tests::api::{run_cli, Client};
-use pylantir_tests::server::{free_port, ServerProcess};
+use pylantir_tests::server::{api_url_in, ServerProcess};
 use pylantir_tests::{library, temp_dir};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -96,14 +96,13 @@ impl ApiSite {
     fn start(audit_log: Value) -> ApiSite {
         let dir = temp_dir();
         std::fs::create_dir(dir.path().join("logs")).expect("logs directory");
-        let port = free_port();
         let config = write_config(
             dir.path(),
             json!({
                 "db_path": "wl.db",
                 "data_sources": [],
                 "audit_log": audit_log,
-                "api": {"enabled": true, "host": "127.0.0.1", "port": port},
+                "api": {"enabled": true, "host": "127.0.0.1", "port": 0},
             }),
         );
         let cfg = config.to_str().expect("path");
@@ -121,7 +120,8 @@ impl ApiSite {
             "{}",
             server.log()
         );
-        let client = Client::new(&format!("http://127.0.0.1:{port}"));
+        let url = api_url_in(&server.log()).expect("the API's address in the log");
+        let client = Client::new(&url);
         ApiSite {
             dir,
             server,

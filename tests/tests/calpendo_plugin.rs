@@ -397,7 +397,7 @@ fn a_booking_gone_from_its_window_is_retracted_and_items_outside_the_window_are_
         .booking_from_detail("EEG Lab", serde_json::from_str(&detail).unwrap())
         .serve();
     let dir = pylantir_tests::temp_dir();
-    let mut conn = store::open(&dir.path().join("worklist.db")).unwrap();
+    let conn = store::open(&dir.path().join("worklist.db")).unwrap();
     let tomorrows: Vec<pylantir_plugin_api::Entry> = vec![json!({
         "source_record_id": "777", "patient_id": "SUB777",
         "scheduled_start_date": tomorrow, "scheduled_start_time": "09:00"
@@ -405,7 +405,7 @@ fn a_booking_gone_from_its_window_is_retracted_and_items_outside_the_window_are_
     .as_object()
     .cloned()
     .unwrap()];
-    apply_entries(&mut conn, "calpendo", "bookings", &tomorrows).unwrap();
+    apply_entries(&conn, "calpendo", "bookings", &tomorrows).unwrap();
     for server in [&before, &after] {
         let mut calpendo = source(&config_for(server.url(), PASSWORD, json!({})));
         let fetched = calpendo.fetch(&json!({}), 60.0).unwrap();
@@ -417,14 +417,8 @@ fn a_booking_gone_from_its_window_is_retracted_and_items_outside_the_window_are_
                 today.replace('-', "")
             ))
         );
-        pylantir::sync::apply_fetch(
-            &mut conn,
-            "calpendo",
-            "bookings",
-            &fetched,
-            Default::default(),
-        )
-        .unwrap();
+        pylantir::sync::apply_fetch(&conn, "calpendo", "bookings", &fetched, Default::default())
+            .unwrap();
     }
     assert_eq!(
         retracted(&conn),

@@ -3,7 +3,7 @@
 //! API beside DICOM when `api.enabled` is set.
 
 use pylantir_tests::api::{run_cli, ApiProcess, Client};
-use pylantir_tests::server::{free_port, ServerProcess};
+use pylantir_tests::server::ServerProcess;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -115,11 +115,10 @@ fn create_user_and_list_users_work_without_a_terminal() {
 #[test]
 fn start_serves_the_api_beside_dicom_when_api_enabled() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
     let cfg = config(
         dir.path(),
         json!({
-            "api": {"enabled": true, "host": "127.0.0.1", "port": port},
+            "api": {"enabled": true, "host": "127.0.0.1", "port": 0},
             "data_sources": [{"name": "old_csv", "type": "csv", "enabled": false,
                               "sync_interval": 120, "config": {}}],
         }),
@@ -135,7 +134,7 @@ fn start_serves_the_api_beside_dicom_when_api_enabled() {
     assert_eq!(code, 0, "{err}");
     let plugins = tempfile::tempdir().expect("plugin dir");
     let server = ServerProcess::start(&cfg, plugins.path(), &[]);
-    let client = Client::new(&format!("http://127.0.0.1:{port}"));
+    let client = Client::new(&server.api_url());
     assert!(
         server.wait_for_log(std::time::Duration::from_secs(20), |log| log
             .contains("HTTP API listening")),

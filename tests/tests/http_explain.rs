@@ -3,7 +3,7 @@
 //! that keeps each other item out.
 
 use pylantir_tests::api::{run_cli, Client};
-use pylantir_tests::server::{free_port, ServerProcess};
+use pylantir_tests::server::ServerProcess;
 use serde_json::{json, Value};
 
 fn ids(list: &Value) -> Vec<i64> {
@@ -28,12 +28,11 @@ fn failed_checks(answer: &Value, id: i64) -> Vec<String> {
 #[test]
 fn explain_agrees_with_c_find_and_names_the_key_that_failed() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
     let cfg = dir.path().join("cfg.json");
     std::fs::write(
         &cfg,
         json!({"db_path": "wl.db", "data_sources": [],
-               "api": {"enabled": true, "host": "127.0.0.1", "port": port}})
+               "api": {"enabled": true, "host": "127.0.0.1", "port": 0}})
         .to_string(),
     )
     .expect("config");
@@ -49,7 +48,7 @@ fn explain_agrees_with_c_find_and_names_the_key_that_failed() {
         server.wait_for_log(std::time::Duration::from_secs(20), |l| l
             .contains("HTTP API listening"))
     );
-    let client = Client::new(&format!("http://127.0.0.1:{port}"));
+    let client = Client::new(&server.api_url());
     let token = client.login("admin", "admin-password-1");
     let mut item_ids = Vec::new();
     for (name, pid, modality, status) in [

@@ -51,11 +51,13 @@ fn start_fills_the_worklist_from_redcap_and_calpendo_with_data_source_set() {
     let calpendo = FakeCalpendo::new("e2e-user", "e2e-password-77")
         .with_fixture_bookings(&day(&now), &day(&now.tomorrow().unwrap()))
         .serve();
-    // The child process inherits these.
-    std::env::set_var("E2E_START_REDCAP_URL", format!("{}/api/", redcap.url()));
-    std::env::set_var("E2E_START_REDCAP_TOKEN", TOKEN);
-    std::env::set_var("E2E_START_CALPENDO_USER", "e2e-user");
-    std::env::set_var("E2E_START_CALPENDO_PASSWORD", "e2e-password-77");
+    let redcap_url = format!("{}/api/", redcap.url());
+    let credentials = [
+        ("E2E_START_REDCAP_URL", redcap_url.as_str()),
+        ("E2E_START_REDCAP_TOKEN", TOKEN),
+        ("E2E_START_CALPENDO_USER", "e2e-user"),
+        ("E2E_START_CALPENDO_PASSWORD", "e2e-password-77"),
+    ];
 
     let dir = temp_dir();
     let config = json!({
@@ -104,7 +106,7 @@ fn start_fills_the_worklist_from_redcap_and_calpendo_with_data_source_set() {
     std::fs::create_dir(&plugins).expect("plugin dir");
     install_plugins(&plugins, &["pylantir_redcap", "pylantir_calpendo"]);
 
-    let server = ServerProcess::start(&config_path, &plugins, &[]);
+    let server = ServerProcess::start_with_env(&config_path, &plugins, &[], &credentials);
     let synced = server.wait_for_log(Duration::from_secs(30), |log| {
         log.contains("[redcap:main_redcap] fetched 2")
             && log.contains("[calpendo:scanner_bookings] fetched 2")

@@ -5,8 +5,8 @@
 use super::record::{Association, DicomPeer, Event, Mpps, Outcome, Patient, Query};
 use super::Audit;
 use crate::dicom::association::Peer;
-use crate::dicom::transport::Transport;
 use crate::dicom::dimse::Message;
+use crate::dicom::transport::Transport;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::value::Value as DicomValue;
 use dicom_dictionary_std::{tags, uids, StandardDataDictionary};

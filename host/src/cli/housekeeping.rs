@@ -45,7 +45,7 @@ pub fn run(args: &HousekeepingArgs) -> i32 {
     let result = document.database().and_then(|location| {
         let store = store::Store::open_existing(location).map_err(|e| e.to_string())?;
         let conn = store.get().map_err(|e| e.to_string())?;
-        store::housekeeping::run(&*conn, &retention, args.dry_run, chrono::Utc::now())
+        store::housekeeping::run(&*conn, &retention, args.dry_run, jiff::Timestamp::now())
             .map_err(|e| format!("worklist database {}: {e}", store.location()))
     });
     match result {

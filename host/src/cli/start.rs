@@ -156,7 +156,8 @@ fn serve(
             None
         }
     };
-    let api = super::start_api::with_start(config, &options, plugins, &store, audit, engine.run_now())?;
+    let api =
+        super::start_api::with_start(config, &options, plugins, &store, audit, engine.run_now())?;
     let server =
         Server::bind_audited(options, store.clone(), audit.clone()).map_err(|e| e.to_string())?;
     let running = server

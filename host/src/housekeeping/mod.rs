@@ -18,7 +18,8 @@ fn pass(store: &Store, retention: &Retention) -> Result<Option<housekeeping::Rem
     if !conn.try_lock(LOCK).map_err(database)? {
         return Ok(None);
     }
-    let result = housekeeping::run(&*conn, retention, false, chrono::Utc::now()).map_err(database);
+    let result =
+        housekeeping::run(&*conn, retention, false, jiff::Timestamp::now()).map_err(database);
     let unlocked = conn.unlock(LOCK).map_err(database);
     let removed = result?;
     unlocked?;

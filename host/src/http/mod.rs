@@ -214,8 +214,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     responses((status = 200, body = openapi::Health),
               (status = 503, body = openapi::Health)))]
 async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
-    let now = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6f")
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6f")
         .to_string();
     match state
         .store

@@ -28,9 +28,9 @@ fn only_with_start(what: &str) -> ApiError {
 }
 
 fn seconds_between(start: &str, end: &str) -> Option<f64> {
-    let start = chrono::DateTime::parse_from_rfc3339(start).ok()?;
-    let end = chrono::DateTime::parse_from_rfc3339(end).ok()?;
-    Some((end - start).num_milliseconds() as f64 / 1000.0)
+    let start: jiff::Timestamp = start.parse().ok()?;
+    let end: jiff::Timestamp = end.parse().ok()?;
+    Some(end.duration_since(start).as_millis() as f64 / 1000.0)
 }
 
 fn run_json(run: &RunView) -> Value {
@@ -73,14 +73,9 @@ fn next_run(source: &SourceConfig, state: &str, latest: Option<&RunView>) -> Opt
     if matches!(state, "disabled" | "disabled_after_crashes") {
         return None;
     }
-    let started = chrono::DateTime::parse_from_rfc3339(&latest?.started_at).ok()?;
-    let interval = chrono::Duration::from_std(source.sync_interval).ok()?;
-    Some(
-        (started + interval)
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
-    )
+    let started: jiff::Timestamp = latest?.started_at.parse().ok()?;
+    let next = started.checked_add(source.sync_interval).ok()?;
+    Some(next.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
 /// `GET /sources`.

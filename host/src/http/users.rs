@@ -147,8 +147,8 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 
 /// Now, as Python's `datetime.utcnow()` is stored.
 pub fn now_text() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%d %H:%M:%S%.6f")
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M:%S%.6f")
         .to_string()
 }
 

@@ -97,12 +97,7 @@ pub fn record_created(
 
 /// Records that item `item_id` is about to get status `to`, when that
 /// differs from its stored one. Call it before the write, in its transaction.
-pub fn record_change(
-    db: &dyn Db,
-    item_id: i64,
-    to: &str,
-    by: &ChangedBy<'_>,
-) -> DbResult<()> {
+pub fn record_change(db: &dyn Db, item_id: i64, to: &str, by: &ChangedBy<'_>) -> DbResult<()> {
     let Some(row) = db.query_row(
         "SELECT performed_procedure_step_status FROM worklist_items WHERE id = ?1",
         &[item_id.into()],

@@ -93,14 +93,14 @@ fn categories() -> [(Category, Keep); 4] {
 }
 
 /// The cutoff of a category: `keep` before `now`, as its column compares.
-fn cutoff(now: chrono::DateTime<chrono::Utc>, keep: Duration, by_date: bool) -> String {
-    let at = now - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+fn cutoff(now: jiff::Timestamp, keep: Duration, by_date: bool) -> String {
+    let at = now.saturating_sub(keep).unwrap_or(jiff::Timestamp::MIN);
     if by_date {
-        at.with_timezone(&chrono::Local)
-            .format("%Y%m%d")
+        at.to_zoned_datetime(pylantir_plugin_api::tz::system())
+            .strftime("%Y%m%d")
             .to_string()
     } else {
-        at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
     }
 }
 
@@ -110,9 +110,9 @@ pub fn run(
     db: &dyn Db,
     retention: &Retention,
     dry_run: bool,
-    now: chrono::DateTime<chrono::Utc>,
+    now: jiff::Timestamp,
 ) -> DbResult<Removed> {
-    let started = now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let started = now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     let mut counts = [0u64; 4];
     for (n, (category, keep)) in categories().into_iter().enumerate() {
         let Some(keep) = keep(retention) else {
@@ -144,8 +144,8 @@ pub fn run(
              retracted_items, past_scheduled_items, mpps_instances) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             &[
                 started.into(),
-                chrono::Utc::now()
-                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                jiff::Timestamp::now()
+                    .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
                     .to_string()
                     .into(),
                 counts[0].into(),

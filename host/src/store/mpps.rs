@@ -69,16 +69,21 @@ fn now() -> String {
 /// today, then the oldest, so an MPPS never reopens an old completed visit.
 /// Chosen here rather than in SQL, so both backends choose alike.
 fn open_and_nearest(rows: &[Row]) -> Option<i64> {
-    let now = chrono::Local::now().naive_local();
+    let now = jiff::Timestamp::now()
+        .to_zoned_datetime(pylantir_plugin_api::tz::system())
+        .datetime();
     rows.iter()
         .min_by_key(|row| {
             let status = row.text(1).unwrap_or_else(|| "SCHEDULED".into());
             let open = u8::from(!matches!(status.as_str(), "SCHEDULED" | "IN_PROGRESS"));
             let distance = row
                 .text(2)
-                .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y%m%d").ok())
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map_or(i64::MAX, |d| (d - now).num_seconds().abs());
+                .and_then(|d| jiff::civil::Date::strptime("%Y%m%d", &d).ok())
+                .map_or(i64::MAX, |d| {
+                    now.duration_until(d.to_datetime(jiff::civil::Time::midnight()))
+                        .as_secs()
+                        .abs()
+                });
             (open, distance, row.int(0).unwrap_or_default())
         })
         .and_then(|row| row.int(0))

@@ -127,8 +127,8 @@ pub fn retract_missing(
         });
     }
     let reason = format!("not returned by a fetch complete for {window}");
-    let now = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
     for id in &missing {
         tx.execute(

@@ -60,8 +60,8 @@ pub struct Run {
 }
 
 fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
 }
 
@@ -144,8 +144,10 @@ pub const KEEP_DAYS: i64 = 30;
 
 /// Deletes the runs of `source` that started more than [`KEEP_DAYS`] ago.
 pub fn prune(db: &dyn Db, source: &str) -> DbResult<u64> {
-    let cutoff = (chrono::Utc::now() - chrono::Duration::days(KEEP_DAYS))
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    let cutoff = jiff::Timestamp::now()
+        .saturating_sub(jiff::SignedDuration::from_hours(24 * KEEP_DAYS))
+        .unwrap_or(jiff::Timestamp::MIN)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string();
     let args = [Value::from(source), cutoff.into()];
     db.execute(

@@ -86,11 +86,7 @@ struct Applier<'c> {
 }
 
 impl<'c> Applier<'c> {
-    fn begin(
-        db: &'c dyn Db,
-        source_type: &str,
-        source_name: &str,
-    ) -> DbResult<Applier<'c>> {
+    fn begin(db: &'c dyn Db, source_type: &str, source_name: &str) -> DbResult<Applier<'c>> {
         Ok(Applier {
             prefix: format!("[{source_type}:{source_name}]"),
             write: FetchWrite::begin(db, source_name, source_type)?,

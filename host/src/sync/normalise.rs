@@ -169,7 +169,7 @@ pub fn date(text: &str) -> Option<String> {
     let year = digits[..4].parse().ok()?;
     let month = digits[4..6].parse().ok()?;
     let day = digits[6..8].parse().ok()?;
-    chrono::NaiveDate::from_ymd_opt(year, month, day)?;
+    jiff::civil::Date::new(year, month, day).ok()?;
     Some(format!(
         "{}-{}-{}",
         &digits[..4],

@@ -4,7 +4,8 @@
 
 use super::stop::Stop;
 use crate::config::{ClockTime, Window};
-use chrono::{Duration as Span, NaiveDateTime, Timelike};
+use jiff::civil::{DateTime, Time};
+use jiff::ToSpan;
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -17,8 +18,8 @@ fn minutes(t: ClockTime) -> u32 {
 }
 
 /// Whether `now` lies in the window (both ends inclusive, to the minute).
-pub fn in_window(window: &Window, now: NaiveDateTime) -> bool {
-    let m = now.hour() * 60 + now.minute();
+pub fn in_window(window: &Window, now: DateTime) -> bool {
+    let m = now.hour() as u32 * 60 + now.minute() as u32;
     let (start, end) = (minutes(window.start), minutes(window.end));
     if start <= end {
         start <= m && m <= end
@@ -27,32 +28,35 @@ pub fn in_window(window: &Window, now: NaiveDateTime) -> bool {
     }
 }
 
-fn at(now: NaiveDateTime, t: ClockTime, second: u32) -> NaiveDateTime {
-    now.date()
-        .and_hms_opt(t.hour, t.minute, second)
-        .unwrap_or(now)
+fn at(now: DateTime, t: ClockTime, second: i8) -> DateTime {
+    match (i8::try_from(t.hour), i8::try_from(t.minute)) {
+        (Ok(hour), Ok(minute)) => Time::new(hour, minute, second, 0)
+            .map(|time| now.date().to_datetime(time))
+            .unwrap_or(now),
+        _ => now,
+    }
 }
 
 /// When the window last closed before `now` (the end minute's last second).
-pub fn last_close(window: &Window, now: NaiveDateTime) -> NaiveDateTime {
+pub fn last_close(window: &Window, now: DateTime) -> DateTime {
     let today = at(now, window.end, 59);
     if today < now {
         today
     } else {
-        today - Span::days(1)
+        today.saturating_sub(1.day())
     }
 }
 
 /// How long until the window opens; zero inside it.
-pub fn until_open(window: &Window, now: NaiveDateTime) -> Duration {
+pub fn until_open(window: &Window, now: DateTime) -> Duration {
     if in_window(window, now) {
         return Duration::ZERO;
     }
     let mut open = at(now, window.start, 0);
     if open <= now {
-        open += Span::days(1);
+        open = open.saturating_add(1.day());
     }
-    (open - now).to_std().unwrap_or(Duration::ZERO)
+    Duration::try_from(open.duration_since(now)).unwrap_or(Duration::ZERO)
 }
 
 /// How far back a fetch at `now` looks, in seconds: since the last
@@ -62,13 +66,13 @@ pub fn until_open(window: &Window, now: NaiveDateTime) -> Duration {
 pub fn lookback(
     window: &Window,
     sync_interval: Duration,
-    now: NaiveDateTime,
-    last_success: Option<NaiveDateTime>,
+    now: DateTime,
+    last_success: Option<DateTime>,
 ) -> f64 {
     let floor = (sync_interval + OVERLAP).as_secs_f64();
     let gap = match last_success {
-        Some(last) => (now - last).to_std().unwrap_or_default() + OVERLAP,
-        None => (now - last_close(window, now)).to_std().unwrap_or_default(),
+        Some(last) => Duration::try_from(now.duration_since(last)).unwrap_or_default() + OVERLAP,
+        None => Duration::try_from(now.duration_since(last_close(window, now))).unwrap_or_default(),
     };
     gap.as_secs_f64().max(floor)
 }
@@ -183,7 +187,7 @@ impl RunNow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
+    use jiff::civil::date;
 
     fn window(start: (u32, u32), end: (u32, u32)) -> Window {
         Window {
@@ -198,10 +202,8 @@ mod tests {
         }
     }
 
-    fn time(h: u32, m: u32, s: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2025, 3, 7)
-            .and_then(|d| d.and_hms_opt(h, m, s))
-            .expect("valid")
+    fn time(h: i8, m: i8, s: i8) -> DateTime {
+        date(2025, 3, 7).at(h, m, s, 0)
     }
 
     #[test]

@@ -277,7 +277,7 @@ fn stopping_cleans_every_built_source_up() {
 #[test]
 fn a_source_outside_its_window_does_not_sync() {
     let dir = tempfile::tempdir().expect("dir");
-    let now = chrono::Timelike::hour(&chrono::Local::now());
+    let now = jiff::ZonedDateTime::now().hour() as u32;
     let mut closed = source(0, "closed", "ok", 1);
     closed.window = Window {
         start: ClockTime {

@@ -9,7 +9,7 @@ use crate::config::SourceConfig;
 use crate::source::{DataSource, FetchAnswer, SourceError, SourceErrorKind, SourceFactory};
 use crate::store::retract::Guard;
 use crate::store::{runs, Conn, Db, Store};
-use chrono::NaiveDateTime;
+use jiff::civil::DateTime;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -35,7 +35,7 @@ pub struct Worker {
     stop: Arc<Stop>,
     run_now: Arc<RunNow>,
     built: Option<Box<dyn DataSource>>,
-    last_success: Option<NaiveDateTime>,
+    last_success: Option<DateTime>,
     /// Set when the factory says the source is disabled (crash loop): the
     /// worker records that run and ends.
     disabled: bool,
@@ -86,7 +86,9 @@ impl Worker {
     pub fn run(mut self) {
         let mut requested = false;
         while !self.stop.is_raised() {
-            let now = chrono::Local::now().naive_local();
+            let now = jiff::Timestamp::now()
+                .to_zoned_datetime(pylantir_plugin_api::tz::system())
+                .datetime();
             let wait = if requested || schedule::in_window(&self.source.window, now) {
                 let interval = schedule::lookback(
                     &self.source.window,
@@ -145,7 +147,7 @@ impl Worker {
     /// One run under the source's lock: with several nodes on one
     /// PostgreSQL database, the node that holds it fetches and writes, the
     /// others skip this interval (and take over if that node goes away).
-    fn sync_locked(&mut self, interval: f64, now: NaiveDateTime) {
+    fn sync_locked(&mut self, interval: f64, now: DateTime) {
         let Some(conn) = self.connection() else {
             return;
         };
@@ -167,7 +169,7 @@ impl Worker {
     }
 
     /// One run: fetch, write, journal.
-    fn sync(&mut self, conn: &Conn, interval: f64, now: NaiveDateTime) {
+    fn sync(&mut self, conn: &Conn, interval: f64, now: DateTime) {
         let run = runs::start(conn, &self.source.name);
         if let Err(error) = &run {
             log::warn!(

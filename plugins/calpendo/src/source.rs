@@ -8,7 +8,7 @@ use crate::time::{booking_times, window};
 use pylantir_plugin_api::entry::{SOURCE_RECORD_ID, STATUS};
 use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{
-    log, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
+    log, CallError, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
 };
 
 /// A Calpendo source instance.
@@ -284,15 +284,15 @@ impl Source for Calpendo {
         true
     }
 
-    fn call(&mut self, op: &str, payload: &Value) -> Result<Value, String> {
+    fn call(&mut self, op: &str, payload: &Value) -> Result<Value, CallError> {
         match op {
             "validate_field_mapping" => {
                 let mapping = payload
                     .as_object()
                     .ok_or("field_mapping must be an object")?;
-                Mapping::parse(mapping, "field_mapping").map(|_| Value::Null)
+                Ok(Mapping::parse(mapping, "field_mapping").map(|_| Value::Null)?)
             }
-            other => Err(format!("unsupported operation '{other}'")),
+            other => Err(CallError::Unsupported(other.to_string())),
         }
     }
 

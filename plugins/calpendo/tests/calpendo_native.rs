@@ -712,7 +712,10 @@ fn a_source_level_field_mapping_can_be_checked_before_fetching() {
     );
     let bad =
         json!({"patient_id": {"source_field": "title", "_extract": {"pattern": "(", "group": 1}}});
-    let message = calpendo.call("validate_field_mapping", &bad).unwrap_err();
+    let message = calpendo
+        .call("validate_field_mapping", &bad)
+        .unwrap_err()
+        .to_string();
     assert!(
         message.contains("field_mapping.patient_id._extract.pattern"),
         "{message}"
