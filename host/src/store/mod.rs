@@ -14,6 +14,7 @@
 
 pub mod api_items;
 pub mod api_views;
+pub mod console_items;
 pub mod explain;
 pub mod find;
 pub mod items;
