@@ -10,6 +10,7 @@ mod calpendo_plugin;
 mod config_commands;
 mod config_python_examples;
 mod config_validation;
+mod console;
 mod dicom_association;
 mod dicom_binary;
 mod dicom_cli;

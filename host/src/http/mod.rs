@@ -13,12 +13,15 @@
 //! - [`status_routes`]: `/sources`, `/sources/{name}/sync`, `/plugins`,
 //!   `/mpps` (beyond Python).
 //! - [`explain`]: `POST /explain`, why an item is (not) in a C-FIND answer.
+//! - [`console`]: the web console's page and assets at `/`; [`console_api`]: its extra reads.
 //! - [`openapi`]: `/openapi.json`, generated from the handlers, and the `/docs` page.
 //! - [`input`], [`error`]: request validation and error answers, as FastAPI's.
 //! - [`state`]: what the handlers share, and database connections.
 
 pub mod audited;
 pub mod auth;
+pub mod console;
+pub mod console_api;
 pub mod error;
 pub mod explain;
 pub mod input;
@@ -196,6 +199,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
+        .route("/", get(console::index))
+        .route("/console/{asset}", get(console::asset))
+        .route("/console/api/me", get(console_api::me))
+        .route("/console/api/worklist", get(console_api::worklist))
+        .route("/console/api/worklist/{item_id}", get(console_api::item))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -53,6 +53,9 @@ pub struct Health {
         super::status_routes::mpps,
         super::explain::route,
         super::health,
+        super::console_api::me,
+        super::console_api::worklist,
+        super::console_api::item,
     ),
     components(schemas(
         super::auth::LoginRequest,

@@ -87,7 +87,8 @@ fn select() -> &'static str {
     SQL.get_or_init(|| format!("SELECT id, {} FROM worklist_items", FIELDS.join(", ")))
 }
 
-fn read_item(row: &Row) -> ApiItem {
+/// An item from a row of `id` then [`FIELDS`] (further columns ignored).
+pub fn read_item(row: &Row) -> ApiItem {
     ApiItem {
         id: row.int(0).unwrap_or_default(),
         values: (0..FIELDS.len()).map(|i| row.text(1 + i)).collect(),

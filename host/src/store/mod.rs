@@ -14,6 +14,7 @@
 //! - [`mpps`]: MPPS instances and their link to worklist items.
 //! - [`history`]: the status history of worklist items.
 //! - [`api_items`]: worklist items as the HTTP API reads and writes them.
+//! - [`console_items`]: the web console's pages of worklist items.
 //! - [`explain`]: which constraint of a C-FIND filter keeps an item out.
 //! - [`api_views`]: sync runs and MPPS instances as the HTTP API shows them.
 //! - [`housekeeping`]: retention, deleting old rows in bounded batches.
@@ -21,6 +22,7 @@
 
 pub mod api_items;
 pub mod api_views;
+pub mod console_items;
 pub mod copy;
 pub mod db;
 pub mod explain;
