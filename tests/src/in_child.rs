@@ -30,18 +30,19 @@ const PARKED_FROM: RawFd = 64;
 /// The most listeners one child may be handed.
 const MOST_LISTENERS: usize = 8;
 
-/// In the parent: binds `N` listeners on 127.0.0.1, runs the test
-/// `test` (its path in the test binary, e.g. `redcap_plugin::a_test`) in a
-/// child process with the variables `env` returns for their URLs
+/// In the parent: binds `N` listeners on 127.0.0.1, runs the calling test
+/// (libtest names its thread after the test's path, e.g.
+/// `redcap_plugin::a_test`) alone in a child process with the variables `env` returns for their URLs
 /// (`http://127.0.0.1:<port>`) added to its environment, panics with the
 /// child's output unless that one test passed there, and returns `None`.
 ///
 /// In that child: returns the handed-over listeners, for the rest of the
 /// test to serve on.
 pub fn run_in_child<const N: usize>(
-    test: &str,
     env: impl FnOnce(&[String; N]) -> Vec<(String, String)>,
 ) -> Option<[TcpListener; N]> {
+    let thread = std::thread::current();
+    let test = thread.name().expect("libtest names each test's thread");
     if std::env::var(CHILD_OF).as_deref() == Ok(test) {
         return Some(handed_over());
     }

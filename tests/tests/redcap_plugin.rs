@@ -36,11 +36,11 @@ fn url_env(n: usize) -> String {
 /// The environment variable holding the API token of [`in_child`].
 const TOKEN_ENV: &str = "E2E_REDCAP_TOKEN";
 
-/// Runs `test` in a child process whose environment holds the API URLs of
+/// Runs the calling test again in a child process whose environment holds the API URLs of
 /// `SERVERS` fake REDCap servers (each on a listener handed to the child)
 /// and `token`; in that child, returns the listeners for the test to serve on.
-fn in_child<const SERVERS: usize>(test: &str, token: &str) -> Option<[TcpListener; SERVERS]> {
-    run_in_child(test, |urls: &[String; SERVERS]| {
+fn in_child<const SERVERS: usize>(token: &str) -> Option<[TcpListener; SERVERS]> {
+    run_in_child(|urls: &[String; SERVERS]| {
         let mut env: Vec<(String, String)> = (0..)
             .zip(urls)
             .map(|(n, url)| (url_env(n), format!("{url}/api/")))
@@ -138,9 +138,7 @@ fn project(token: &str) -> FakeRedcap {
 
 #[test]
 fn the_loaded_plugin_returns_one_entry_per_visit_with_a_stable_record_id() {
-    let test =
-        "redcap_plugin::the_loaded_plugin_returns_one_entry_per_visit_with_a_stable_record_id";
-    let Some([listener]) = in_child(test, TOKEN) else {
+    let Some([listener]) = in_child(TOKEN) else {
         return;
     };
     let server = project(TOKEN).serve_on(listener);
@@ -179,8 +177,7 @@ fn the_loaded_plugin_returns_one_entry_per_visit_with_a_stable_record_id() {
 #[test]
 fn a_refused_token_arrives_as_a_fetch_error_without_the_token() {
     let wrong = "00000000111111112222222233333333";
-    let test = "redcap_plugin::a_refused_token_arrives_as_a_fetch_error_without_the_token";
-    let Some([listener]) = in_child(test, wrong) else {
+    let Some([listener]) = in_child(wrong) else {
         return;
     };
     let _server = project(TOKEN).serve_on(listener);
@@ -194,8 +191,7 @@ fn a_refused_token_arrives_as_a_fetch_error_without_the_token() {
 
 #[test]
 fn a_slow_server_arrives_as_a_fetch_error_once_the_read_timeout_passes() {
-    let test = "redcap_plugin::a_slow_server_arrives_as_a_fetch_error_once_the_read_timeout_passes";
-    let Some([listener]) = in_child(test, TOKEN) else {
+    let Some([listener]) = in_child(TOKEN) else {
         return;
     };
     let project = Arc::new(project(TOKEN));
@@ -231,8 +227,7 @@ fn records_answer(listener: TcpListener, reply: Reply) -> FakeServer {
 
 #[test]
 fn a_server_error_page_and_malformed_json_arrive_as_fetch_errors() {
-    let test = "redcap_plugin::a_server_error_page_and_malformed_json_arrive_as_fetch_errors";
-    let Some(listeners) = in_child::<2>(test, TOKEN) else {
+    let Some(listeners) = in_child::<2>(TOKEN) else {
         return;
     };
     let cases = [
@@ -260,8 +255,7 @@ fn a_server_error_page_and_malformed_json_arrive_as_fetch_errors() {
 
 #[test]
 fn an_invalid_config_is_refused_through_the_host() {
-    let test = "redcap_plugin::an_invalid_config_is_refused_through_the_host";
-    let Some([listener]) = in_child(test, TOKEN) else {
+    let Some([listener]) = in_child(TOKEN) else {
         return;
     };
     let _server = project(TOKEN).serve_on(listener);
@@ -280,8 +274,7 @@ fn an_invalid_config_is_refused_through_the_host() {
 #[test]
 fn the_token_is_absent_from_everything_the_host_logged() {
     let token = "5A5A5A5A6B6B6B6B7C7C7C7C8D8D8D8D";
-    let test = "redcap_plugin::the_token_is_absent_from_everything_the_host_logged";
-    let Some([listener, echo_listener]) = in_child(test, token) else {
+    let Some([listener, echo_listener]) = in_child(token) else {
         return;
     };
     let _server = project(token).serve_on(listener);
@@ -310,14 +303,13 @@ fn the_token_is_absent_from_everything_the_host_logged() {
 
 #[test]
 fn the_python_example_configs_pass_the_hosts_validation() {
-    let test = "redcap_plugin::the_python_example_configs_pass_the_hosts_validation";
     let env = |_: &[String; 0]| {
         vec![
             ("REDCAP_API_URL".into(), "http://127.0.0.1:9/api/".into()),
             ("REDCAP_API_TOKEN".into(), TOKEN.into()),
         ]
     };
-    if run_in_child(test, env).is_none() {
+    if run_in_child(env).is_none() {
         return;
     }
     for example in [
@@ -353,9 +345,7 @@ fn retracted(conn: &rusqlite::Connection) -> Vec<(String, bool)> {
 
 #[test]
 fn only_the_periodic_full_export_retracts_a_visit_gone_from_the_project() {
-    let test =
-        "redcap_plugin::only_the_periodic_full_export_retracts_a_visit_gone_from_the_project";
-    let Some([listener]) = in_child(test, TOKEN) else {
+    let Some([listener]) = in_child(TOKEN) else {
         return;
     };
     let before = Arc::new(project(TOKEN));
@@ -413,9 +403,7 @@ fn only_the_periodic_full_export_retracts_a_visit_gone_from_the_project() {
 
 #[test]
 fn a_visit_whose_configured_field_says_cancelled_is_sent_as_discontinued() {
-    let test =
-        "redcap_plugin::a_visit_whose_configured_field_says_cancelled_is_sent_as_discontinued";
-    let Some([listener]) = in_child(test, TOKEN) else {
+    let Some([listener]) = in_child(TOKEN) else {
         return;
     };
     let _server = project(TOKEN)
