@@ -70,7 +70,12 @@ pub fn tls(
     raw: &Map<String, Value>,
     config_path: &Path,
 ) -> Result<(Option<TlsListener>, bool), Vec<Problem>> {
-    let block = super::tls::block(raw.get("tls"), "tls", TlsListener::DEFAULT_PORT, config_path)?;
+    let block = super::tls::block(
+        raw.get("tls"),
+        "tls",
+        TlsListener::DEFAULT_PORT,
+        config_path,
+    )?;
     Ok(match block {
         Some(block) => (
             Some(TlsListener {

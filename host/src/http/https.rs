@@ -31,7 +31,11 @@ impl HttpsListener {
     pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> io::Result<Self> {
         let addr = listener.local_addr()?;
         let (sender, ready) = mpsc::channel(READY_QUEUE);
-        let accepting = tokio::spawn(accept_and_handshake(listener, TlsAcceptor::from(config), sender));
+        let accepting = tokio::spawn(accept_and_handshake(
+            listener,
+            TlsAcceptor::from(config),
+            sender,
+        ));
         Ok(HttpsListener {
             addr,
             ready,
