@@ -7,6 +7,7 @@
 //!
 //! - [`plugin_files`]: plugin directories for a test: plugins under chosen
 //!   names, the binary beside them, the fixture plugins that need their own build.
+//! - [`pki`]: test certificates (a CA, server and client certificates), made with rcgen.
 //! - [`logs`]: a logger that keeps every record, for asserting what was (not) reported.
 //! - [`server`]: the real `pylantir start` as a child process on a free loopback port.
 //! - [`http`]: a fake HTTP server on 127.0.0.1 for upstream APIs.
@@ -28,6 +29,7 @@ pub mod http;
 pub mod in_child;
 pub mod isolation;
 pub mod logs;
+pub mod pki;
 pub mod plugin_files;
 pub mod postgres;
 pub mod redcap;

@@ -530,6 +530,45 @@ fn associations_accepted_and_refused_are_audited_with_both_aes_and_the_peer() {
 }
 
 #[test]
+fn an_association_over_tls_is_audited_with_the_client_certificates_subject() {
+    let pki = pylantir_tests::pki::pki();
+    let tls_port = pylantir_tests::server::free_port().to_string();
+    let site = DicomSite::start(json!({"tls": {
+        "cert": pki.server.cert, "key": pki.server.key, "client_ca": pki.ca,
+        "port": tls_port.parse::<u16>().expect("port")}}));
+    let output = std::process::Command::new(&pylantir_tests::artifacts().bin)
+        .args(["echo", "--ip", "127.0.0.1", "--port", &tls_port])
+        .args([
+            "--AEtitle",
+            "MWL_SERVER",
+            "--callingAEtitle",
+            "CT1",
+            "--tls",
+        ])
+        .arg("--tls-ca")
+        .arg(&pki.ca)
+        .arg("--tls-cert")
+        .arg(&pki.client.cert)
+        .arg("--tls-key")
+        .arg(&pki.client.key)
+        .output()
+        .expect("pylantir echo runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found = wait_for_records(site.dir.path(), |r| !of_kind(r, "association").is_empty());
+    let associations = of_kind(&found, "association");
+    assert_eq!(associations.len(), 1, "{found:?}\n{}", site.server.log());
+    assert_eq!(
+        peer_fields(&associations[0]),
+        json!({"outcome": "success", "reason": null, "calling_ae": "CT1",
+               "called_ae": "MWL_SERVER", "ip": "127.0.0.1", "tls_subject": "CN=MODALITY-1"})
+    );
+}
+
+#[test]
 fn a_cfind_is_audited_with_its_keys_the_number_of_items_and_the_patients() {
     if pylantir_tests::dicom::dcmtk("findscu").is_none() {
         return;

@@ -23,6 +23,7 @@ mod http_cli;
 mod http_explain;
 mod http_history;
 mod http_sources;
+mod http_tls;
 mod isolation_failures;
 mod isolation_lifecycle;
 mod lifecycle_housekeeping;

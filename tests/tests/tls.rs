@@ -10,100 +10,9 @@ use pylantir::dicom::scu::Client;
 use pylantir::dicom::transport::TlsListener;
 use pylantir::tls::ServerFiles;
 use pylantir_tests::dicom::*;
-use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair,
-};
-use std::path::{Path, PathBuf};
+use pylantir_tests::pki::{pki, Ca, Pem, Pki};
+use std::path::Path;
 use std::process::Command;
-
-/// A test CA.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let cert = params.self_signed(&key).expect("CA certificate");
-        Ca { cert, key }
-    }
-
-    /// Issues a certificate for `name` (server: SANs 127.0.0.1 and
-    /// localhost); `expired`: valid in 2020 only. Writes `<stem>.crt` and
-    /// `<stem>.key` into `dir`.
-    fn issue(&self, dir: &Path, stem: &str, name: &str, server: bool, expired: bool) -> Pem {
-        let key = KeyPair::generate().expect("leaf key");
-        let names = if server {
-            vec!["127.0.0.1".to_string(), "localhost".to_string()]
-        } else {
-            Vec::new()
-        };
-        let mut params = CertificateParams::new(names).expect("leaf params");
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages = vec![if server {
-            ExtendedKeyUsagePurpose::ServerAuth
-        } else {
-            ExtendedKeyUsagePurpose::ClientAuth
-        }];
-        if expired {
-            params.not_before = date_time_ymd(2020, 1, 1);
-            params.not_after = date_time_ymd(2020, 12, 31);
-        }
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("leaf certificate");
-        let pem = Pem {
-            cert: dir.join(format!("{stem}.crt")),
-            key: dir.join(format!("{stem}.key")),
-        };
-        std::fs::write(&pem.cert, cert.pem()).expect("write certificate");
-        std::fs::write(&pem.key, key.serialize_pem()).expect("write key");
-        pem
-    }
-
-    fn write(&self, dir: &Path, stem: &str) -> PathBuf {
-        let path = dir.join(format!("{stem}.crt"));
-        std::fs::write(&path, self.cert.pem()).expect("write CA certificate");
-        path
-    }
-}
-
-/// A certificate file and its key file.
-struct Pem {
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-/// Certificates for one test: a CA, a server and a client certificate it
-/// issued, and a client certificate from a CA the server does not trust.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca: PathBuf,
-    server: Pem,
-    client: Pem,
-    stranger: Pem,
-}
-
-fn pki() -> Pki {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ca = Ca::new("pylantir test CA");
-    let server = ca.issue(dir.path(), "server", "pylantir test server", true, false);
-    let client = ca.issue(dir.path(), "client", "MODALITY-1", false, false);
-    let stranger = Ca::new("another CA").issue(dir.path(), "stranger", "STRANGER", false, false);
-    let ca = ca.write(dir.path(), "ca");
-    Pki {
-        dir,
-        ca,
-        server,
-        client,
-        stranger,
-    }
-}
 
 fn listener(pki: &Pki, client_ca: bool) -> TlsListener {
     TlsListener::load(
@@ -401,14 +310,15 @@ fn check_config_names_missing_expired_and_mismatched_certificate_files() {
         "{text}"
     );
     let (ok, text) = check_config(
-        &serde_json::json!({"tls": {"cert": "old-server.crt", "key": "old-server.key"}}),
+        &serde_json::json!({"tls": {"cert": expired.cert, "key": expired.key}}),
         dir,
     );
     assert!(
-        !ok && text.contains("old-server.crt") && text.contains("expired"),
+        !ok && text.contains("tls.cert")
+            && text.contains(&expired.cert.display().to_string())
+            && text.contains("expired"),
         "{text}"
     );
-    let _ = expired;
     let (ok, text) = check_config(
         &serde_json::json!({"tls": {"cert": "server.crt", "key": "client.key"}}),
         dir,

@@ -1,10 +1,9 @@
 //! `pylantir bench-find`: a C-FIND load client. C concurrent workers send K
-//! queries each (one association each, or a new association per query) and
-//! report queries/s, datasets/s, latency percentiles and the client's own
-//! CPU time per query. `--seed-db` fills a database with test items instead.
+//! queries each (one association each, or a new association per query; plain
+//! TCP, or TLS with `--tls`) and report queries/s, datasets/s, latency
+//! percentiles and the client's own CPU time per query. `--seed-db` fills a database with test items instead.
 
-use super::echo::ConnectionArgs;
-use crate::dicom::scu::Client;
+use super::echo::{connect, ConnectionArgs};
 use crate::store::db::{self, DbError};
 use crate::store::postgres::Target;
 use crate::store::{Location, Store};
@@ -189,13 +188,21 @@ pub fn run(args: &BenchFindArgs) -> i32 {
     let today = jiff::ZonedDateTime::now().strftime("%Y%m%d").to_string();
     let identifier = query(args, &today);
     let options = args.connection.scu();
+    // Read once: each query's association then pays the TLS handshake only.
+    let tls = match args.connection.tls_config() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
     let classes = [uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND];
     let cpu_before = cpu_time();
     let started = Instant::now();
     let results: Vec<Result<(Vec<Duration>, u64), String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..args.clients)
             .map(|_| {
-                let (options, identifier) = (&options, &identifier);
+                let (options, identifier, tls) = (&options, &identifier, &tls);
                 scope.spawn(move || -> Result<(Vec<Duration>, u64), String> {
                     let mut latencies = Vec::with_capacity(args.queries);
                     let mut datasets = 0u64;
@@ -204,9 +211,8 @@ pub fn run(args: &BenchFindArgs) -> i32 {
                         let t = Instant::now();
                         let mut client = match persistent.take() {
                             Some(c) => c,
-                            None => {
-                                Client::connect(options, &classes).map_err(|e| e.to_string())?
-                            }
+                            None => connect(options, tls.clone(), &classes)
+                                .map_err(|e| e.to_string())?,
                         };
                         let status = client
                             .find_raw(identifier, false, |_, _| {
@@ -259,10 +265,11 @@ pub fn run(args: &BenchFindArgs) -> i32 {
     let secs = elapsed.as_secs_f64();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{} queries ({} workers, {}) in {secs:.2} s: {:.0} queries/s, {:.0} datasets/s ({:.1} per query)",
+        "{} queries ({} workers, {}{}) in {secs:.2} s: {:.0} queries/s, {:.0} datasets/s ({:.1} per query)",
         latencies.len(),
         args.clients,
         if args.new_association { "new association per query" } else { "one association per worker" },
+        if tls.is_some() { ", TLS" } else { "" },
         n / secs,
         datasets as f64 / secs,
         datasets as f64 / n.max(1.0)

@@ -5,6 +5,7 @@ use crate::dicom::scu::{Client, ScuError, ScuOptions};
 use clap::Args;
 use dicom_dictionary_std::uids;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where the SCU commands connect, and as whom.
@@ -55,18 +56,35 @@ impl ConnectionArgs {
         }
     }
 
-    /// Connects, over TLS with `--tls`, proposing these SOP classes.
-    pub fn connect(&self, sop_classes: &[&str]) -> Result<Client, ScuError> {
-        let options = self.scu();
+    /// The TLS client configuration of `--tls` (its files read now), or
+    /// `None` for plain TCP.
+    pub fn tls_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, ScuError> {
         match (&self.tls, &self.tls_ca) {
             (true, Some(ca)) => {
                 let identity = self.tls_cert.as_deref().zip(self.tls_key.as_deref());
                 let config =
                     crate::tls::client_config(ca, identity).map_err(|e| ScuError(e.message))?;
-                Client::connect_tls(&options, config, sop_classes)
+                Ok(Some(config))
             }
-            _ => Client::connect(&options, sop_classes),
+            _ => Ok(None),
         }
+    }
+
+    /// Connects, over TLS with `--tls`, proposing these SOP classes.
+    pub fn connect(&self, sop_classes: &[&str]) -> Result<Client, ScuError> {
+        connect(&self.scu(), self.tls_config()?, sop_classes)
+    }
+}
+
+/// Connects to `options.addr`, over TLS with `tls`, proposing these SOP classes.
+pub fn connect(
+    options: &ScuOptions,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    sop_classes: &[&str],
+) -> Result<Client, ScuError> {
+    match tls {
+        Some(config) => Client::connect_tls(options, config, sop_classes),
+        None => Client::connect(options, sop_classes),
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`validate`]: every check, collecting all problems with their JSON path;
 //!   the lists of known keys.
 //! - [`server`]: the DICOM server's keys, read into its options.
+//! - [`tls`]: a TLS block (DICOM's `tls`, the HTTP API's `api.tls`).
 //! - [`paths`]: `~` expansion and paths relative to the configuration file.
 //!
 //! [`read`] turns a file into a [`Document`] (JSON, legacy converted);
@@ -20,6 +21,7 @@ pub mod legacy;
 pub mod lifecycle;
 pub mod paths;
 pub mod server;
+pub mod tls;
 pub mod validate;
 
 use crate::source::SourceFactory;

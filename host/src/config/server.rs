@@ -3,10 +3,9 @@
 //! block), read into [`ServerOptions`]. [`super::check`] runs this with no flags, `start`
 //! with its command line: both see the same problems.
 
-use super::{paths, Problem};
+use super::Problem;
 use crate::dicom::transport::TlsListener;
 use crate::dicom::ServerOptions;
-use crate::tls::ServerFiles;
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -64,103 +63,30 @@ pub fn options(raw: &Map<String, Value>, flags: &Flags) -> Result<ServerOptions,
     }
 }
 
-/// The keys of the `tls` block.
-const TLS_KEYS: [&str; 5] = ["port", "cert", "key", "client_ca", "plain"];
-
-/// The `tls` block: the TLS listener (its files read and checked now, so a
-/// missing, unreadable, expired or mismatched file is a problem naming it)
-/// and whether the plain listener also runs. Paths are relative to the
-/// configuration file `config_path`.
+/// The top-level `tls` block: the DICOM TLS listener (its files read and
+/// checked, see [`super::tls`]) and whether the plain listener also runs.
+/// Paths are relative to the configuration file `config_path`.
 pub fn tls(
     raw: &Map<String, Value>,
     config_path: &Path,
 ) -> Result<(Option<TlsListener>, bool), Vec<Problem>> {
-    let Some(value) = raw.get("tls") else {
-        return Ok((None, true));
-    };
-    let Some(block) = value.as_object() else {
-        return Err(vec![Problem::new(
-            "tls",
-            Some(value),
-            "must be an object with cert and key",
-        )]);
-    };
-    let mut problems = Vec::new();
-    for key in block.keys().filter(|k| !TLS_KEYS.contains(&k.as_str())) {
-        problems.push(Problem::new(
-            format!("tls.{key}"),
-            block.get(key),
-            format!("unknown key (known: {})", TLS_KEYS.join(", ")),
-        ));
-    }
-    let mut file = |key: &str, required: bool| match block.get(key) {
-        Some(Value::String(text)) if !text.trim().is_empty() => {
-            Some(paths::resolve(config_path, text))
-        }
-        None if !required => None,
-        other => {
-            problems.push(Problem::new(
-                format!("tls.{key}"),
-                other,
-                "must be the path of a PEM file",
-            ));
-            None
-        }
-    };
-    let cert = file("cert", true);
-    let key = file("key", true);
-    let client_ca = file("client_ca", false);
-    let port = match block.get("port") {
-        None => Some(TlsListener::DEFAULT_PORT),
-        Some(value) => {
-            let port = value.as_u64().and_then(|p| u16::try_from(p).ok());
-            if port.is_none() {
-                problems.push(Problem::new(
-                    "tls.port",
-                    Some(value),
-                    "must be a port number 0-65535",
-                ));
-            }
-            port
-        }
-    };
-    let plain = match block.get("plain") {
-        None => true,
-        Some(Value::Bool(plain)) => *plain,
-        Some(other) => {
-            problems.push(Problem::new(
-                "tls.plain",
-                Some(other),
-                "must be true or false",
-            ));
-            true
-        }
-    };
-    let (Some(cert), Some(key), Some(port)) = (cert, key, port) else {
-        return Err(problems);
-    };
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let files = ServerFiles {
-        cert,
-        key,
-        client_ca,
-    };
-    TlsListener::load(port, files.clone())
-        .map(|listener| (Some(listener), plain))
-        .map_err(|e| {
-            let key = match &e.file {
-                Some(file) if Some(file) == files.client_ca.as_ref() => "client_ca",
-                Some(file) if *file == files.key => "key",
-                _ => "cert",
-            };
-            vec![Problem::new(
-                format!("tls.{key}"),
-                block.get(key),
-                e.message,
-            )]
-        })
+    let block = super::tls::block(
+        raw.get("tls"),
+        "tls",
+        TlsListener::DEFAULT_PORT,
+        config_path,
+    )?;
+    Ok(match block {
+        Some(block) => (
+            Some(TlsListener {
+                port: block.port,
+                files: block.files,
+                config: block.config,
+            }),
+            block.plain,
+        ),
+        None => (None, true),
+    })
 }
 
 /// A problem from [`ServerOptions::from_config`]'s `path: message` text,

@@ -113,6 +113,17 @@ pub fn check(document: &Document, factory: &dyn SourceFactory) -> Result<Config,
     if let Err(tls) = super::server::tls(raw, &document.path) {
         problems.extend(tls);
     }
+    if let Some(api) = raw.get("api").and_then(Value::as_object) {
+        let https = super::tls::block(
+            api.get("tls"),
+            "api.tls",
+            crate::http::settings::DEFAULT_HTTPS_PORT,
+            &document.path,
+        );
+        if let Err(https) = https {
+            problems.extend(https);
+        }
+    }
 
     let mut sources = Vec::new();
     match raw.get("data_sources") {

@@ -13,6 +13,7 @@
 //! - [`status_routes`]: `/sources`, `/sources/{name}/sync`, `/plugins`,
 //!   `/mpps` (beyond Python).
 //! - [`explain`]: `POST /explain`, why an item is (not) in a C-FIND answer.
+//! - [`https`]: the HTTPS listener (`api.tls`).
 //! - [`console`]: the web console's page and assets at `/`; [`console_api`]: its extra reads.
 //! - [`openapi`]: `/openapi.json`, generated from the handlers, and the `/docs` page.
 //! - [`input`], [`error`]: request validation and error answers, as FastAPI's.
@@ -24,6 +25,7 @@ pub mod console;
 pub mod console_api;
 pub mod error;
 pub mod explain;
+pub mod https;
 pub mod input;
 pub mod limiter;
 pub mod openapi;
@@ -41,6 +43,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use error::ApiError;
 use serde_json::json;
@@ -77,12 +80,12 @@ pub struct Extras {
 /// The running API server; dropping it does not stop it, [`ApiServer::stop`] does.
 pub struct ApiServer {
     addr: SocketAddr,
-    shutdown: tokio::sync::oneshot::Sender<()>,
+    shutdown: tokio::sync::watch::Sender<()>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl ApiServer {
-    /// The address it listens on.
+    /// The address it listens on (plain HTTP's, else HTTPS's).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -100,9 +103,35 @@ fn open_users(path: &std::path::Path) -> Result<rusqlite::Connection, String> {
     users::open(path).map_err(|e| format!("users database {}: {e}", path.display()))
 }
 
+/// A bound listening socket and, for HTTPS, its TLS configuration.
+struct Bound {
+    socket: std::net::TcpListener,
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+fn bind(host: &str, port: u16, tls: Option<Arc<rustls::ServerConfig>>) -> Result<Bound, String> {
+    let address = format!("{host}:{port}");
+    let socket = std::net::TcpListener::bind(&address)
+        .map_err(|e| format!("HTTP API: cannot listen on {address}: {e}"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| format!("HTTP API: {e}"))?;
+    let addr = socket.local_addr().map_err(|e| format!("HTTP API: {e}"))?;
+    Ok(Bound { socket, addr, tls })
+}
+
+/// The TLS configuration of `api.tls`, offering HTTP/1.1 by ALPN.
+fn https_config(block: &crate::config::tls::TlsBlock) -> Arc<rustls::ServerConfig> {
+    let mut config = (*block.config).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
 /// Opens the users database, loads the token secret, binds `settings.host`:
-/// `settings.port` and serves the API, on the worklist `store`, on a thread
-/// of its own.
+/// `settings.port` (plain HTTP, unless `api.tls.plain` is false) and
+/// `settings.host`:`api.tls.port` (HTTPS, with `api.tls`) and serves the
+/// API, on the worklist `store`, on a thread of its own.
 pub fn start(settings: ApiSettings, extras: Extras, store: Store) -> Result<ApiServer, String> {
     let users_conn = open_users(&settings.users_db)?;
     let count = users::count(&users_conn)
@@ -117,15 +146,14 @@ pub fn start(settings: ApiSettings, extras: Extras, store: Store) -> Result<ApiS
     }
     auth::decoy_hash();
     let secret = tokens::load_secret(&settings.users_db)?;
-    let address = format!("{}:{}", settings.host, settings.port);
-    let listener = std::net::TcpListener::bind(&address)
-        .map_err(|e| format!("HTTP API: cannot listen on {address}: {e}"))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| format!("HTTP API: {e}"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| format!("HTTP API: {e}"))?;
+    let mut listeners = Vec::new();
+    if settings.plain() {
+        listeners.push(bind(&settings.host, settings.port, None)?);
+    }
+    if let Some(https) = &settings.https {
+        listeners.push(bind(&settings.host, https.port, Some(https_config(https)))?);
+    }
+    let addr = listeners[0].addr;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)
@@ -142,37 +170,77 @@ pub fn start(settings: ApiSettings, extras: Extras, store: Store) -> Result<ApiS
         settings,
     });
     let app = router(state);
-    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (shutdown, stopped) = tokio::sync::watch::channel(());
+    let urls: Vec<String> = listeners
+        .iter()
+        .map(|bound| {
+            let scheme = if bound.tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{}", bound.addr)
+        })
+        .collect();
     let thread = std::thread::Builder::new()
         .name("http-api".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => listener,
-                    Err(e) => {
-                        log::error!("HTTP API: {e}");
-                        return;
-                    }
-                };
-                let service = app.into_make_service_with_connect_info::<SocketAddr>();
-                let served = axum::serve(listener, service)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await;
-                if let Err(e) = served {
-                    log::error!("HTTP API stopped: {e}");
+                let mut servers = tokio::task::JoinSet::new();
+                for bound in listeners {
+                    servers.spawn(serve(bound, app.clone(), stopped.clone()));
                 }
+                while servers.join_next().await.is_some() {}
             });
             runtime.shutdown_timeout(Duration::from_secs(2));
         })
         .map_err(|e| format!("HTTP API: cannot start its thread: {e}"))?;
-    log::info!("HTTP API listening on http://{addr}");
+    for url in urls {
+        log::info!("HTTP API listening on {url}");
+    }
     Ok(ApiServer {
         addr,
         shutdown,
         thread,
     })
+}
+
+/// Serves `app` on one listener until `stop` changes (or its sender is gone).
+async fn serve(bound: Bound, app: Router, mut stop: tokio::sync::watch::Receiver<()>) {
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    let listener = match tokio::net::TcpListener::from_std(bound.socket) {
+        Ok(listener) => listener,
+        Err(e) => {
+            log::error!("HTTP API: {e}");
+            return;
+        }
+    };
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let served = match bound.tls {
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(config) => {
+            let listener = match https::HttpsListener::new(listener, config) {
+                Ok(listener) => listener,
+                Err(e) => {
+                    log::error!("HTTP API: {e}");
+                    return;
+                }
+            };
+            // Small responses go out at once; the tap also gives the
+            // connection's peer address to `ConnectInfo`.
+            let listener = listener.tap_io(|stream| {
+                let _ = stream.get_ref().0.set_nodelay(true);
+            });
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    if let Err(e) = served {
+        log::error!("HTTP API on {} stopped: {e}", bound.addr);
+    }
 }
 
 /// Every route, with CORS, the body limit, the timeout and request logging.

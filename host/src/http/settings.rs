@@ -1,13 +1,17 @@
 //! The HTTP API's settings: the configuration's `api` block (its CORS keys
-//! exactly as Python pylantir reads them, plus our `enabled`, `host`, `port`
-//! and `token_max_minutes`) and where the users database is.
+//! exactly as Python pylantir reads them, plus our `enabled`, `host`, `port`,
+//! `token_max_minutes` and `tls`) and where the users database is.
 
+use crate::config::tls::TlsBlock;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Python's `start-api` default port.
 pub const DEFAULT_PORT: u16 = 8000;
+
+/// The HTTPS port when `api.tls` has no `port`.
+pub const DEFAULT_HTTPS_PORT: u16 = 8443;
 
 /// The longest token lifetime a login may ask for, unless configured.
 pub const DEFAULT_TOKEN_MAX_MINUTES: u64 = 24 * 60;
@@ -47,8 +51,10 @@ pub struct ApiSettings {
     pub enabled: bool,
     /// `api.host` (default 0.0.0.0, as `start-api`).
     pub host: String,
-    /// `api.port` (default 8000).
+    /// `api.port` (default 8000): the plain HTTP port.
     pub port: u16,
+    /// `api.tls`: HTTPS on `api.tls.port`, its files already read and checked.
+    pub https: Option<TlsBlock>,
     pub cors: Cors,
     /// `api.token_max_minutes`: the cap on a login's requested lifetime.
     pub token_max: Duration,
@@ -67,6 +73,11 @@ fn string_list(value: &Value) -> Option<Vec<String>> {
 }
 
 impl ApiSettings {
+    /// Whether plain HTTP is served (on `api.port`): unless `api.tls.plain` is false.
+    pub fn plain(&self) -> bool {
+        self.https.as_ref().is_none_or(|https| https.plain)
+    }
+
     /// Reads the `api` block and `users_db_path` of the configuration file
     /// `config_path` (top-level object `raw`); every problem is reported with
     /// its key.
@@ -80,6 +91,7 @@ impl ApiSettings {
             enabled: false,
             host: "0.0.0.0".into(),
             port: DEFAULT_PORT,
+            https: None,
             cors: Cors::default(),
             token_max: Duration::from_secs(DEFAULT_TOKEN_MAX_MINUTES * 60),
             users_db: users_db_path(raw, config_path, db_path, &mut problems),
@@ -136,6 +148,17 @@ impl ApiSettings {
                     Some(minutes) => settings.token_max = Duration::from_secs(minutes * 60),
                     None => problems.push(wrong("a number of minutes from 1 to 525600")),
                 },
+                "tls" => {
+                    match crate::config::tls::block(
+                        Some(value),
+                        "api.tls",
+                        DEFAULT_HTTPS_PORT,
+                        config_path,
+                    ) {
+                        Ok(https) => settings.https = https,
+                        Err(found) => problems.extend(found.iter().map(ToString::to_string)),
+                    }
+                }
                 _ => log::warn!("api.{key}: unknown key, ignored"),
             }
         }
