@@ -19,10 +19,12 @@
 //! - [`isolation`]: a site running the real `pylantir start` with plugins in
 //!   worker processes, and the fixture plugins that crash in every way.
 //! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
+//! - [`bench_entries`]: generated worklist entries for the store benches.
 //! - [`postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl) and fresh databases on it.
 //! - [`stores`]: one test on both stores (SQLite and PostgreSQL), `both_stores!`.
 
 pub mod api;
+pub mod bench_entries;
 pub mod calpendo;
 pub mod dicom;
 pub mod http;

@@ -1,20 +1,31 @@
 //! A throwaway PostgreSQL server for the tests: `initdb` and `pg_ctl` (from
 //! the PostgreSQL 15 packages) into a temporary directory, listening on a
-//! free loopback port (and a socket in that directory), stopped and removed
-//! when the last test using it is done. Run as the `postgres` system user
-//! when the tests run as root. Missing binaries fail the test with a message
-//! saying what to install: these tests are never skipped.
+//! free loopback port (and a socket in that directory). One server serves
+//! the whole test process (started on first use, stopped when the process
+//! exits); each test gets a database of its own on it. Run as the
+//! `postgres` system user when the tests run as root. Missing binaries fail
+//! the test with a message saying what to install: these tests are never
+//! skipped.
+//!
+//! Every server has a watchdog: a shell process that waits for end-of-file
+//! on a pipe only this process writes to, then stops the server and removes
+//! its directory. Closing the pipe (on drop, or at exit) stops a server;
+//! so does the end of this process however it ends (a crash, `kill -9`),
+//! because the kernel closes the pipe then.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// A running server in a temporary directory; stopped and removed on drop.
+/// A running server in a temporary directory; stopped and removed on drop
+/// (or by its watchdog when this process ends).
 pub struct PgServer {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     bin: PathBuf,
     port: u16,
+    watchdog: Mutex<Option<Child>>,
 }
 
 /// One empty database of the shared server, dropped with this value.
@@ -77,6 +88,32 @@ fn run(mut command: Command, what: &str) {
     );
 }
 
+/// Starts the watchdog of the server in `dir`: it waits for end-of-file on
+/// its standard input (the pipe kept in [`PgServer`]), then stops the
+/// server (`pg_ctl stop -m immediate`) and removes `dir`. It runs in a
+/// process group of its own and ignores SIGINT/SIGTERM/SIGHUP, so a Ctrl-C
+/// on the test run reaches only the test process, whose end it then sees.
+fn watchdog(bin: &Path, dir: &Path) -> Child {
+    let mut stop = pg_command(&bin.join("pg_ctl"));
+    stop.arg("-D")
+        .arg(dir.join("data"))
+        .args(["-m", "immediate", "-w", "stop"]);
+    let script = "trap '' INT TERM HUP; cat >/dev/null; dir=$1; shift; \"$@\"; rm -rf \"$dir\"";
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("pylantir-pg-watchdog")
+        .arg(dir)
+        .arg(stop.get_program())
+        .args(stop.get_args())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the PostgreSQL watchdog (sh): {e}"))
+}
+
 impl PgServer {
     /// Initialises and starts a new server.
     pub fn start() -> PgServer {
@@ -84,18 +121,31 @@ impl PgServer {
         let dir = tempfile::Builder::new()
             .prefix("pylantir-pg-")
             .tempdir()
-            .expect("temp dir");
+            .expect("temp dir")
+            .keep();
+        // From here on the watchdog removes the directory.
+        let server = PgServer {
+            watchdog: Mutex::new(Some(watchdog(&bin, &dir))),
+            dir,
+            bin,
+            port: 0,
+        };
+        server.initialise_and_start()
+    }
+
+    fn initialise_and_start(mut self) -> PgServer {
+        let (bin, dir) = (&self.bin, &self.dir);
         if running_as_root() {
             run(
                 {
                     let mut c = Command::new("chown");
-                    c.arg("postgres").arg(dir.path());
+                    c.arg("postgres").arg(dir);
                     c
                 },
                 "chown postgres",
             );
         }
-        let data = dir.path().join("data");
+        let data = dir.join("data");
         let mut initdb = pg_command(&bin.join("initdb"));
         initdb
             .arg("-D")
@@ -111,21 +161,22 @@ impl PgServer {
                 .arg("-D")
                 .arg(&data)
                 .arg("-l")
-                .arg(dir.path().join("log"))
+                .arg(dir.join("log"))
                 .arg("-o")
                 .arg(format!(
                     "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
                      -c synchronous_commit=off -c full_page_writes=off",
-                    dir.path().display()
+                    dir.display()
                 ))
                 .args(["-w", "start"]);
             if pg_ctl.output().is_ok_and(|out| out.status.success()) {
-                return PgServer { dir, bin, port };
+                self.port = port;
+                return self;
             }
         }
         panic!(
             "PostgreSQL did not start: {}",
-            std::fs::read_to_string(dir.path().join("log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
         );
     }
 
@@ -156,7 +207,7 @@ impl PgServer {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
-            self.dir.path().display()
+            self.dir.display()
         );
         self.pg_ctl(&["-o", &options, "-w", "start"]);
     }
@@ -165,45 +216,64 @@ impl PgServer {
         let mut command = pg_command(&self.bin.join("pg_ctl"));
         command
             .arg("-D")
-            .arg(self.dir.path().join("data"))
+            .arg(self.dir.join("data"))
             .arg("-l")
-            .arg(self.dir.path().join("log"))
+            .arg(self.dir.join("log"))
             .args(args);
         run(command, "pg_ctl");
+    }
+
+    /// Stops the server and removes its directory, once: closes the
+    /// watchdog's pipe and waits for the watchdog to finish.
+    fn shut_down(&self) {
+        let watchdog = self
+            .watchdog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut watchdog) = watchdog {
+            drop(watchdog.stdin.take());
+            let _ = watchdog.wait();
+        }
     }
 }
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        let mut command = pg_command(&self.bin.join("pg_ctl"));
-        command
-            .arg("-D")
-            .arg(self.dir.path().join("data"))
-            .args(["-m", "immediate", "-w", "stop"]);
-        let _ = command.output();
+        self.shut_down();
     }
 }
 
-/// The server the tests running now share (started by the first, stopped
-/// after the last).
-static SHARED: Mutex<Weak<PgServer>> = Mutex::new(Weak::new());
+/// The server all tests of this process share: started by the first test
+/// that asks for it, stopped at exit (or by its watchdog).
+static SHARED: OnceLock<Arc<PgServer>> = OnceLock::new();
 static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// Stops the shared server when the process exits normally (the test
+/// harness returns from `main`, or calls `exit` after a failure).
+extern "C" fn shut_down_shared() {
+    if let Some(server) = SHARED.get() {
+        server.shut_down();
+    }
+}
+
+fn shared() -> Arc<PgServer> {
+    SHARED
+        .get_or_init(|| {
+            let server = Arc::new(PgServer::start());
+            // SAFETY: registers a plain `extern "C"` function that takes
+            // no arguments and does not unwind (shut_down never panics).
+            let registered = unsafe { libc::atexit(shut_down_shared) };
+            assert_eq!(registered, 0, "atexit failed for the PostgreSQL server");
+            server
+        })
+        .clone()
+}
 
 impl PgDatabase {
     /// A new empty database on the shared server.
     pub fn new() -> PgDatabase {
-        let server = {
-            let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-            match shared.upgrade() {
-                Some(server) => server,
-                None => {
-                    let server = Arc::new(PgServer::start());
-                    *shared = Arc::downgrade(&server);
-                    server
-                }
-            }
-        };
-        PgDatabase::on(server)
+        PgDatabase::on(shared())
     }
 
     /// A new empty database on a server of its own (tests that stop it).

@@ -217,3 +217,48 @@ fn open_existing_refuses_to_create_a_database() {
     assert!(matches!(error, StoreError::Missing { .. }));
     assert!(!path.exists());
 }
+
+/// The SQLite query plan of a scanner's C-FIND (today, modality, station).
+fn scanner_query_plan(conn: &Connection) -> String {
+    use pylantir::store::find::{build_sql, Range, Text, WorklistFilter};
+    use pylantir::store::Db;
+    let filter = WorklistFilter {
+        modality: Some(Text::Exact("MR".into())),
+        station_aet: Some(Text::Exact("SCANNER1".into())),
+        sps_date: Some(Range {
+            lower: Some("20261205".into()),
+            upper: Some("20261205".into()),
+        }),
+        visible_statuses: vec!["SCHEDULED".into()],
+        ..WorklistFilter::default()
+    };
+    let (sql, params) = build_sql(&filter, conn.dialect());
+    conn.query(&format!("EXPLAIN QUERY PLAN {sql}"), &params)
+        .expect("query plan")
+        .iter()
+        .filter_map(|row| row.text(3))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[test]
+fn a_scanner_query_searches_the_scheduled_date_index_also_after_migrating_from_version_3() {
+    let dir = pylantir_tests::temp_dir();
+    let path = dir.path().join("worklist.db");
+    let conn = store::open(&path).expect("created");
+    let plan = scanner_query_plan(&conn);
+    assert!(plan.contains("worklist_items_sps_datetime"), "{plan}");
+
+    // Version 3 indexed retracted_at on every row.
+    conn.execute_batch(
+        "DROP INDEX worklist_items_retracted_set; \
+         CREATE INDEX worklist_items_retracted ON worklist_items (retracted_at); \
+         PRAGMA user_version = 3;",
+    )
+    .expect("a version 3 database");
+    drop(conn);
+    let conn = store::open(&path).expect("migrated");
+    let plan = scanner_query_plan(&conn);
+    assert!(plan.contains("worklist_items_sps_datetime"), "{plan}");
+    assert_eq!(user_version(&conn), schema::SCHEMA_VERSION);
+}

@@ -484,7 +484,9 @@ CREATE INDEX IF NOT EXISTS worklist_items_status ON worklist_items (performed_pr
 CREATE INDEX IF NOT EXISTS worklist_items_data_source ON worklist_items (data_source);
 CREATE INDEX IF NOT EXISTS worklist_items_study_uid ON worklist_items (study_instance_uid);
 CREATE INDEX IF NOT EXISTS worklist_items_accession ON worklist_items (accession_number);
-CREATE INDEX IF NOT EXISTS worklist_items_retracted ON worklist_items (retracted_at);
+DROP INDEX IF EXISTS worklist_items_retracted;
+CREATE INDEX IF NOT EXISTS worklist_items_retracted_set ON worklist_items (retracted_at)
+    WHERE retracted_at IS NOT NULL;
 ";
 
 #[cfg(test)]

@@ -122,7 +122,12 @@ CREATE INDEX IF NOT EXISTS worklist_items_status ON worklist_items (performed_pr
 CREATE INDEX IF NOT EXISTS worklist_items_data_source ON worklist_items (data_source);
 CREATE INDEX IF NOT EXISTS worklist_items_study_uid ON worklist_items (study_instance_uid);
 CREATE INDEX IF NOT EXISTS worklist_items_accession ON worklist_items (accession_number);
-CREATE INDEX IF NOT EXISTS worklist_items_retracted ON worklist_items (retracted_at);
+-- Only retracted rows (housekeeping's retracted category): a full index of
+-- a column that is NULL on almost every row made SQLite's planner take it
+-- for C-FIND's `retracted_at IS NULL` and scan the whole table (schema 4).
+DROP INDEX IF EXISTS worklist_items_retracted;
+CREATE INDEX IF NOT EXISTS worklist_items_retracted_set ON worklist_items (retracted_at)
+    WHERE retracted_at IS NOT NULL;
 ";
 
 /// The status history of worklist items (schema version 3): who or what
@@ -153,5 +158,5 @@ pub const EMPTY_RECORD_IDS_TO_NULL: &str =
 /// The schema version this build writes (`PRAGMA user_version`).
 /// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes;
 /// 2: the lifecycle (status_set_by, retraction, skipped records, housekeeping);
-/// 3: the status history.
-pub const SCHEMA_VERSION: i64 = 3;
+/// 3: the status history; 4: the retraction index covers retracted rows only.
+pub const SCHEMA_VERSION: i64 = 4;
