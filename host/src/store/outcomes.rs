@@ -32,6 +32,19 @@ pub struct WriteBack<'a> {
     pub performed: &'a Performed,
 }
 
+impl WriteBack<'static> {
+    /// No source writes back.
+    pub const NONE: WriteBack<'static> = WriteBack {
+        sources: &[],
+        performed: &Performed {
+            start: None,
+            end: None,
+            station_ae_title: None,
+            station_name: None,
+        },
+    };
+}
+
 /// One queued outcome, as delivery reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queued {
