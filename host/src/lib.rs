@@ -13,6 +13,7 @@
 //! - [`sync`]: one scheduler per data source; normalising and upserting entries.
 //! - [`store`]: the SQLite worklist database: schema, migrations, queries.
 //! - [`housekeeping`]: retention: deleting expired rows in bounded batches.
+//! - [`write_back`]: MPPS outcomes sent to their sources' plugins.
 //! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
 //! - [`tls`]: TLS on rustls (the BCP 195 profile), certificate and key files.
 //! - [`http`]: the HTTP API (Python pylantir's REST API and more), its users and tokens.
@@ -29,3 +30,4 @@ pub mod source;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod write_back;

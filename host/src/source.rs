@@ -17,6 +17,9 @@ pub enum SourceErrorKind {
     Panicked,
     /// The call did not answer within its deadline.
     Timeout,
+    /// The plugin does not know the operation asked of `call` (a plugin
+    /// built before the operation existed).
+    Unsupported,
     /// The plugin's process died or the plugin answered something invalid.
     Crashed,
     /// The source was disabled after repeated crashes; it stays off until
@@ -130,6 +133,15 @@ pub trait DataSource: Send {
 
     /// Whether the source honours `interval_seconds`.
     fn supports_incremental_sync(&self) -> bool;
+
+    /// Runs `op`, an operation added after plugin-api 1.0, with its JSON
+    /// payload; the plugin's JSON answer. Without an override: unsupported.
+    fn call(&mut self, op: &str, _payload: &Value) -> Result<Value, SourceError> {
+        Err(SourceError::new(
+            SourceErrorKind::Unsupported,
+            format!("unsupported operation '{op}'"),
+        ))
+    }
 
     /// Releases what the source holds; called once at shutdown.
     fn cleanup(&mut self);

@@ -4,12 +4,16 @@
 //! the repeat columns after the record id, `dateRangeBegin`/`dateRangeEnd` on
 //! each record's last modification time; HTTP 403 with REDCap's JSON error
 //! for a wrong token and HTTP 400 naming fields the project does not have.
+//! Record imports (`action=import`, flat JSON) are checked against the
+//! project's fields and answered `{"count": N}`; [`imported_rows`] reads them
+//! back from the server's request log.
 
 use crate::http::{FakeServer, Reply, Request};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// REDCap's answer text to a wrong token.
 pub const FORBIDDEN: &str = "You do not have permissions to use the API";
@@ -24,6 +28,8 @@ pub struct FakeRedcap {
     /// Rendered exports by columns and date range: the rows never change once
     /// served, so each export is rendered once (big projects stay cheap to serve).
     rendered: Arc<Mutex<HashMap<String, String>>>,
+    /// Imports are answered only after this long (a hanging server).
+    import_delay: Duration,
 }
 
 impl FakeRedcap {
@@ -87,6 +93,12 @@ impl FakeRedcap {
         self
     }
 
+    /// Answers record imports only after `delay` (a hanging server).
+    pub fn imports_hang(mut self, delay: Duration) -> FakeRedcap {
+        self.import_delay = delay;
+        self
+    }
+
     /// Serves the project on 127.0.0.1.
     pub fn serve(self) -> FakeServer {
         let project = Arc::new(self);
@@ -112,6 +124,9 @@ impl FakeRedcap {
         match value("content") {
             Some("version") => Reply::raw(200, "text/html; charset=UTF-8", "14.5.10"),
             Some("metadata") => Reply::json(200, &self.metadata()),
+            Some("record") if value("action") == Some("import") => {
+                self.import(value("format"), value("type"), value("data"))
+            }
             Some("record") if value("format") == Some("json") && value("type") == Some("flat") => {
                 let requested: Vec<&str> = form
                     .iter()
@@ -123,6 +138,34 @@ impl FakeRedcap {
             Some("record") => error(400, "This fake only exports format=json, type=flat"),
             _ => error(400, "The parameter \"content\" is missing or invalid"),
         }
+    }
+
+    /// A flat JSON import: every column must be a project field or a repeat column.
+    fn import(&self, format: Option<&str>, kind: Option<&str>, data: Option<&str>) -> Reply {
+        if format != Some("json") || kind != Some("flat") {
+            return error(400, "This fake only imports format=json, type=flat");
+        }
+        let rows = match data.map(serde_json::from_str::<Vec<Map<String, Value>>>) {
+            Some(Ok(rows)) => rows,
+            _ => return error(400, "The data being imported is not formatted correctly"),
+        };
+        let repeat = ["redcap_repeat_instrument", "redcap_repeat_instance"];
+        let unknown: Vec<String> = rows
+            .iter()
+            .flat_map(|row| row.keys())
+            .filter(|k| !repeat.contains(&k.as_str()) && !self.fields.iter().any(|f| &f.0 == *k))
+            .map(|k| format!("'{k}'"))
+            .collect();
+        if !unknown.is_empty() {
+            return error(
+                400,
+                &format!(
+                    "The following fields in the data are not valid: {}",
+                    unknown.join(", ")
+                ),
+            );
+        }
+        Reply::json(200, &json!({ "count": rows.len() })).after(self.import_delay)
     }
 
     fn metadata(&self) -> Value {
@@ -233,6 +276,18 @@ impl FakeRedcap {
         body.push(']');
         body
     }
+}
+
+/// The rows of every record import the server received, in order.
+pub fn imported_rows(server: &FakeServer) -> Vec<Map<String, Value>> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.form_value("action").as_deref() == Some("import"))
+        .filter_map(|r| r.form_value("data"))
+        .filter_map(|data| serde_json::from_str::<Vec<Map<String, Value>>>(&data).ok())
+        .flatten()
+        .collect()
 }
 
 fn error(status: u16, message: &str) -> Reply {

@@ -195,6 +195,7 @@ fn an_in_progress_item_is_never_retracted() {
         "S",
         b"",
         &links,
+        &pylantir::store::outcomes::WriteBack::NONE,
     )
     .expect("N-CREATE");
 

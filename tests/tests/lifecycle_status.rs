@@ -70,7 +70,8 @@ fn a_status_set_by_mpps_is_never_changed_by_a_source_status(backend: Backend) {
         patient_name: Some("DOE^JANE".into()),
         ..mpps::LinkKeys::default()
     }];
-    mpps::create(&conn, "2.25.1", "IN PROGRESS", "SCANNER", b"", &links).expect("N-CREATE");
+    let none = &pylantir::store::outcomes::WriteBack::NONE;
+    mpps::create(&conn, "2.25.1", "IN PROGRESS", "SCANNER", b"", &links, none).expect("N-CREATE");
     assert_eq!(
         status_of(&conn, "B1"),
         Some(("IN_PROGRESS".into(), Some("mpps".into())))

@@ -30,6 +30,7 @@ mod lifecycle_housekeeping;
 mod lifecycle_retraction;
 mod lifecycle_skipped;
 mod lifecycle_status;
+mod lifecycle_write_back;
 mod plugins_csv;
 mod plugins_in_process;
 mod plugins_json;

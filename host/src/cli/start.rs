@@ -144,6 +144,8 @@ fn serve(
         log::warn!("no data sources configured: serving the worklist database as it is");
     }
     let store = Store::open(config.database.clone()).map_err(|e| e.to_string())?;
+    let write_back = crate::write_back::Delivery::start(config.enabled_sources(), &factory, &store)
+        .map_err(|e| format!("cannot start the MPPS write-back: {e}"))?;
     let engine = Engine::start(config, &store, factory).map_err(|e| e.to_string())?;
     let housekeeping_stop = Arc::new(crate::sync::Stop::default());
     let housekeeping = match crate::config::lifecycle::retention(&config.raw) {
@@ -175,6 +177,7 @@ fn serve(
         api.stop();
     }
     engine.stop();
+    write_back.stop(std::time::Duration::from_secs(2));
     housekeeping_stop.raise();
     if housekeeping.is_some_and(|thread| thread.join().is_err()) {
         log::error!("housekeeping ended with a panic");

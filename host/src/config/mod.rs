@@ -137,6 +137,11 @@ impl Config {
     ) -> Result<crate::dicom::ServerOptions, Vec<Problem>> {
         let mut options = server::options(&self.raw, flags)?;
         (options.tls, options.plain) = server::tls(&self.raw, &self.path)?;
+        options.write_back_sources = self
+            .enabled_sources()
+            .filter(|source| source.mpps_write_back)
+            .map(|source| source.name.clone())
+            .collect();
         Ok(options)
     }
 }
@@ -168,6 +173,9 @@ pub struct SourceConfig {
     pub plugin: Option<String>,
     /// This source's `max_crashes` / `crash_window_minutes`.
     pub crash_limits: CrashLimits,
+    /// `mpps_write_back` (default false): MPPS outcomes of its items are
+    /// sent to its plugin ([`crate::write_back`]).
+    pub mpps_write_back: bool,
     /// The source's whole JSON object (visibility keys such as `window_mode`).
     pub raw: Map<String, Value>,
 }

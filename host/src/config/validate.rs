@@ -225,6 +225,7 @@ pub const KNOWN_SOURCE_KEYS: &[&str] = &[
     "plugin",
     "max_crashes",
     "crash_window_minutes",
+    "mpps_write_back",
     "window_mode",
     "daily_window",
     "mwl_days_ahead",
@@ -434,6 +435,18 @@ fn parse_source(
         }
     };
     let crash_limits = crash_limits(object, &at(""), problems);
+    let mpps_write_back = match object.get("mpps_write_back") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            problems.push(Problem::new(
+                at("mpps_write_back"),
+                Some(other),
+                "must be true or false",
+            ));
+            false
+        }
+    };
     unknown_keys(object, KNOWN_SOURCE_KEYS, &at(""), problems);
 
     Some(SourceConfig {
@@ -449,6 +462,7 @@ fn parse_source(
         isolation,
         plugin,
         crash_limits,
+        mpps_write_back,
         raw: object.clone(),
     })
 }

@@ -7,6 +7,7 @@ use super::association::{End, Peer};
 use super::dimse::{self, status, Message, ResponseFields};
 use super::transport::Transport;
 use crate::store::mpps::{self as store, Created, LinkKeys};
+use crate::store::outcomes::{Performed, WriteBack};
 use dicom_core::header::Header;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
@@ -153,6 +154,56 @@ fn link_keys(object: &InMemDicomObject) -> Vec<LinkKeys> {
     keys
 }
 
+/// `YYYY-MM-DDTHH:MM:SS` from a DICOM date and time (`HH`, `HHMM` or
+/// `HHMMSS`, fraction dropped); the date alone without a time; `None`
+/// without a well-formed date.
+fn date_time(date: Option<String>, time: Option<String>) -> Option<String> {
+    let date = date?;
+    let date = date.trim();
+    if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let day = format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
+    let digits: String = time
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .replace(':', "");
+    if digits.is_empty() || digits.len() > 6 || digits.len() % 2 == 1 {
+        return Some(day);
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(day);
+    }
+    let padded = format!("{digits:0<6}");
+    Some(format!(
+        "{day}T{}:{}:{}",
+        &padded[..2],
+        &padded[2..4],
+        &padded[4..]
+    ))
+}
+
+/// What the data set says about the performed step, for the write-back.
+fn performed(object: &InMemDicomObject) -> Performed {
+    let text = |tag| dimse::str_of(object, tag).filter(|s| !s.is_empty());
+    Performed {
+        start: date_time(
+            text(tags::PERFORMED_PROCEDURE_STEP_START_DATE),
+            text(tags::PERFORMED_PROCEDURE_STEP_START_TIME),
+        ),
+        end: date_time(
+            text(tags::PERFORMED_PROCEDURE_STEP_END_DATE),
+            text(tags::PERFORMED_PROCEDURE_STEP_END_TIME),
+        ),
+        station_ae_title: text(tags::PERFORMED_STATION_AE_TITLE),
+        station_name: text(tags::PERFORMED_STATION_NAME),
+    }
+}
+
 /// Handles N-CREATE-RQ.
 pub fn handle_create<S: Transport>(
     peer: &mut Peer<'_, S>,
@@ -179,13 +230,26 @@ fn create<S: Transport>(
         return Err(invalid_status(value.as_deref()));
     }
     let links = link_keys(&object);
+    let performed = performed(&object);
     let bytes = encode_stored(&mut object)?;
     let shared = peer.shared;
     let conn = shared
         .store
         .get()
         .map_err(|e| Outcome::failure(status::PROCESSING_FAILURE, format!("database: {e}")))?;
-    match store::create(&*conn, uid, "IN PROGRESS", &peer.aet, &bytes, &links) {
+    let write_back = WriteBack {
+        sources: &shared.options.write_back_sources,
+        performed: &performed,
+    };
+    match store::create(
+        &*conn,
+        uid,
+        "IN PROGRESS",
+        &peer.aet,
+        &bytes,
+        &links,
+        &write_back,
+    ) {
         Ok(Created::Stored(Some(item))) => {
             log::info!(
                 "MPPS {uid} from {} ('{}') IN PROGRESS, worklist item {item}",
@@ -273,8 +337,13 @@ fn set<S: Transport>(
             object.put(element.clone());
         }
     }
+    let performed = performed(&object);
     let bytes = encode_stored(&mut object)?;
-    match store::update(&*conn, uid, &new_status, &bytes) {
+    let write_back = WriteBack {
+        sources: &shared.options.write_back_sources,
+        performed: &performed,
+    };
+    match store::update(&*conn, uid, &new_status, &bytes, &write_back) {
         Ok(store::Updated::NoLongerInProgress) => Err(no_longer_updatable()),
         Ok(store::Updated::Stored(item)) => {
             log::info!(
@@ -293,5 +362,26 @@ fn set<S: Transport>(
                 "database write failed",
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date_time;
+
+    #[test]
+    fn performed_date_and_time_become_iso_text() {
+        let t = |d: &str, t: &str| date_time(Some(d.into()), Some(t.into()));
+        assert_eq!(
+            t("20250130", "101500.25").as_deref(),
+            Some("2025-01-30T10:15:00")
+        );
+        assert_eq!(
+            t("20250130", "1015").as_deref(),
+            Some("2025-01-30T10:15:00")
+        );
+        assert_eq!(t("20250130", "").as_deref(), Some("2025-01-30"));
+        assert_eq!(t("2025-01-30", "1015"), None);
+        assert_eq!(date_time(None, Some("1015".into())), None);
     }
 }

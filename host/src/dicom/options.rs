@@ -51,6 +51,8 @@ pub struct ServerOptions {
     pub tls: Option<TlsListener>,
     /// Whether the plain listener on `port` runs (`tls.plain`, default true).
     pub plain: bool,
+    /// The sources whose MPPS outcomes are written back (`mpps_write_back`).
+    pub write_back_sources: Vec<String>,
 }
 
 /// One data source's visibility rule.
@@ -101,6 +103,7 @@ impl ServerOptions {
             windows: Vec::new(),
             tls: None,
             plain: true,
+            write_back_sources: Vec::new(),
         }
     }
 

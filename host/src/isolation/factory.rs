@@ -184,6 +184,7 @@ impl SourceFactory for IsolatingFactory {
             isolation: Isolation::Process,
             plugin: None,
             crash_limits: Default::default(),
+            mpps_write_back: false,
             raw: Default::default(),
         };
         self.in_worker(&source)

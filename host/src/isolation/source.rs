@@ -9,6 +9,7 @@ use super::health::Health;
 use super::process::{WorkerCommand, WorkerProcess, Workers};
 use super::protocol::quote;
 use crate::loader::entries::parse_fetch;
+use crate::loader::in_process::answer_of;
 use crate::source::{DataSource, FetchAnswer, Fetched, SourceError, SourceErrorKind};
 use serde_json::Value;
 use std::path::Path;
@@ -138,6 +139,16 @@ impl DataSource for WorkerSource {
 
     fn supports_incremental_sync(&self) -> bool {
         self.incremental
+    }
+
+    /// A call has the source's `fetch_timeout` as its deadline.
+    fn call(&mut self, op: &str, payload: &Value) -> Result<Value, SourceError> {
+        let body = format!(
+            "\"op\":\"call\",\"name\":{},\"payload\":{payload}",
+            quote(op)
+        );
+        let answer = self.request("call", &body, self.fetch_timeout)?;
+        answer_of(op, &answer)
     }
 
     fn cleanup(&mut self) {

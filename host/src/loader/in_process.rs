@@ -105,6 +105,16 @@ impl InProcessSource {
     }
 }
 
+/// A `call` answer as JSON, or a `Crashed` error naming the operation.
+pub fn answer_of(op: &str, text: &str) -> Result<Value, SourceError> {
+    serde_json::from_str(text).map_err(|e| {
+        SourceError::new(
+            SourceErrorKind::Crashed,
+            format!("the answer to `{op}` is not JSON: {e}"),
+        )
+    })
+}
+
 impl DataSource for InProcessSource {
     fn validate_config(&mut self, config: &Value) -> Result<(), SourceError> {
         let text = config.to_string();
@@ -140,6 +150,19 @@ impl DataSource for InProcessSource {
 
     fn supports_incremental_sync(&self) -> bool {
         self.incremental
+    }
+
+    fn call(&mut self, op: &str, payload: &Value) -> Result<Value, SourceError> {
+        let text = payload.to_string();
+        let label = self.label.clone();
+        let inner = self.ready()?;
+        let result = with_source(&label, || {
+            inner.call(RStr::from_str(op), RStr::from_str(&text))
+        });
+        match result {
+            RResult::ROk(json) => answer_of(op, json.as_str()),
+            RResult::RErr(e) => Err(self.failed(e)),
+        }
     }
 
     fn cleanup(&mut self) {

@@ -115,6 +115,7 @@ pub fn source_error(error: PluginError) -> SourceError {
         ErrorKind::CONFIG => SourceErrorKind::Config,
         ErrorKind::FETCH => SourceErrorKind::Fetch,
         ErrorKind::PANICKED => SourceErrorKind::Panicked,
+        ErrorKind::UNSUPPORTED_OPERATION => SourceErrorKind::Unsupported,
         _ => SourceErrorKind::Other,
     };
     SourceError::new(kind, error.message.into_string())

@@ -1,8 +1,8 @@
 //! Copying a SQLite worklist (Python pylantir's or ours) into an empty
 //! PostgreSQL database (`migrate-db`): worklist items with their ids, sync
-//! runs and their records, MPPS instances, status history and housekeeping
-//! runs, in one
-//! transaction, then the row counts of both sides compared.
+//! runs and their records, MPPS instances, status history, housekeeping
+//! runs and the MPPS write-back queue, in one transaction, then the row
+//! counts of both sides compared.
 
 use super::db::{self, Db, DbError, Value};
 use std::fmt;
@@ -108,6 +108,25 @@ const TABLES: &[(&str, &[&str], &str)] = &[
         ],
         "id",
     ),
+    (
+        "mpps_outcomes",
+        &[
+            "id",
+            "source",
+            "worklist_item_id",
+            "source_record_id",
+            "status",
+            "sop_instance_uid",
+            "payload",
+            "state",
+            "attempts",
+            "due_at",
+            "last_error",
+            "created_at",
+            "finished_at",
+        ],
+        "id",
+    ),
 ];
 
 /// Tables whose `id` PostgreSQL generates: their sequences continue after
@@ -117,6 +136,7 @@ const IDENTITIES: &[&str] = &[
     "sync_runs",
     "worklist_status_history",
     "housekeeping_runs",
+    "mpps_outcomes",
 ];
 
 /// Rows copied, per table, in [`TABLES`] order.

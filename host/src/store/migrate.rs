@@ -81,6 +81,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         .map_err(sqlite)?;
     tx.execute_batch(schema::OUR_TABLES).map_err(sqlite)?;
     tx.execute_batch(schema::STATUS_HISTORY).map_err(sqlite)?;
+    tx.execute_batch(schema::MPPS_OUTCOMES).map_err(sqlite)?;
     for (table, column, ddl) in schema::OUR_ADDED_COLUMNS {
         let present: bool = tx
             .query_row(

@@ -13,6 +13,7 @@
 //! - [`find`]: the MWL C-FIND query, run in SQL on indexed columns.
 //! - [`mpps`]: MPPS instances and their link to worklist items.
 //! - [`history`]: the status history of worklist items.
+//! - [`outcomes`]: the MPPS write-back queue.
 //! - [`api_items`]: worklist items as the HTTP API reads and writes them.
 //! - [`console_items`]: the web console's pages of worklist items.
 //! - [`explain`]: which constraint of a C-FIND filter keeps an item out.
@@ -32,6 +33,7 @@ pub mod housekeeping;
 pub mod items;
 pub mod migrate;
 pub mod mpps;
+pub mod outcomes;
 pub mod pool;
 pub mod postgres;
 pub mod query;

@@ -3,6 +3,7 @@
 
 use super::db::{self, Db, DbResult, Row, Value};
 use super::history::{self, ChangedBy};
+use super::outcomes::{self, WriteBack};
 
 /// Keys that identify the worklist item an MPPS instance performs, from one
 /// item of its Scheduled Step Attributes Sequence and its patient module.
@@ -144,7 +145,8 @@ pub fn find_item(db: &dyn Db, links: &[LinkKeys]) -> DbResult<Option<i64>> {
 }
 
 /// Stores a new instance (N-CREATE) in one transaction, links it and moves
-/// the linked item to IN_PROGRESS.
+/// the linked item to IN_PROGRESS, queueing that outcome for its source
+/// when `write_back` says so.
 pub fn create(
     db: &dyn Db,
     sop_instance_uid: &str,
@@ -152,6 +154,7 @@ pub fn create(
     calling_aet: &str,
     attributes: &[u8],
     links: &[LinkKeys],
+    write_back: &WriteBack<'_>,
 ) -> DbResult<Created> {
     db::write(db, |tx| {
         let exists = tx
@@ -183,6 +186,7 @@ pub fn create(
                 sop_instance_uid,
             };
             set_item_status(tx, id, new_status, &by)?;
+            outcomes::queue(tx, id, new_status, sop_instance_uid, write_back)?;
         }
         Ok(Created::Stored(item))
     })
@@ -214,14 +218,16 @@ pub fn get(db: &dyn Db, sop_instance_uid: &str) -> DbResult<Option<Instance>> {
 }
 
 /// Replaces an instance's status and attributes (N-SET, already merged) and,
-/// for a final status, moves its linked item to that status. Only an
-/// instance still IN PROGRESS is changed, so two concurrent N-SETs can never
-/// overwrite a final status.
+/// for a final status, moves its linked item to that status (queueing that
+/// outcome for its source when `write_back` says so). Only an instance still
+/// IN PROGRESS is changed, so two concurrent N-SETs can never overwrite a
+/// final status.
 pub fn update(
     db: &dyn Db,
     sop_instance_uid: &str,
     status: &str,
     attributes: &[u8],
+    write_back: &WriteBack<'_>,
 ) -> DbResult<Updated> {
     db::write(db, |tx| {
         let item = tx
@@ -249,6 +255,9 @@ pub fn update(
                 sop_instance_uid,
             };
             set_item_status(tx, id, new_status, &by)?;
+            if status != "IN PROGRESS" {
+                outcomes::queue(tx, id, new_status, sop_instance_uid, write_back)?;
+            }
         }
         Ok(Updated::Stored(item))
     })

@@ -150,6 +150,27 @@ CREATE TRIGGER IF NOT EXISTS worklist_status_history_of_deleted_items
     BEGIN DELETE FROM worklist_status_history WHERE worklist_item_id = old.id; END;
 ";
 
+/// The MPPS write-back queue (schema version 5), see [`super::outcomes`].
+/// `due_at` is in Unix seconds; the other times are RFC 3339 text.
+pub const MPPS_OUTCOMES: &str = "
+CREATE TABLE IF NOT EXISTS mpps_outcomes (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    worklist_item_id INTEGER,
+    source_record_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    sop_instance_uid TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS mpps_outcomes_pending ON mpps_outcomes (source, state, id);
+";
+
 /// Python-era rows may hold an empty `source_record_id`: it means "none", and
 /// must not collide in the unique index (NULLs never do).
 pub const EMPTY_RECORD_IDS_TO_NULL: &str =
@@ -158,5 +179,6 @@ pub const EMPTY_RECORD_IDS_TO_NULL: &str =
 /// The schema version this build writes (`PRAGMA user_version`).
 /// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes;
 /// 2: the lifecycle (status_set_by, retraction, skipped records, housekeeping);
-/// 3: the status history; 4: the retraction index covers retracted rows only.
-pub const SCHEMA_VERSION: i64 = 4;
+/// 3: the status history; 4: the retraction index covers retracted rows only;
+/// 5: the MPPS write-back queue.
+pub const SCHEMA_VERSION: i64 = 5;

@@ -103,6 +103,7 @@ fn source(index: usize, name: &str, kind: &str, interval: u64) -> SourceConfig {
         isolation: Isolation::InProcess,
         plugin: None,
         crash_limits: Default::default(),
+        mpps_write_back: false,
         raw: Map::new(),
     }
 }

@@ -47,7 +47,7 @@ impl Api {
 
     /// The project's fields, in project order (`content=metadata`).
     pub fn metadata(&self) -> Result<Vec<Field>, String> {
-        let body = self.post("metadata", &[])?;
+        let body = self.post("metadata", "export", &[])?;
         Ok(self
             .parse_list("metadata", &body)?
             .into_iter()
@@ -78,7 +78,7 @@ impl Api {
             params.push(("dateRangeBegin".to_string(), begin));
             params.push(("dateRangeEnd".to_string(), end));
         }
-        let body = self.post("record", &params)?;
+        let body = self.post("record", "export", &params)?;
         Table::parse(&body).map_err(|why| {
             self.token.redact(&format!(
                 "REDCap at {} answered the record export with something that is not a JSON list of records ({why}); it begins: {}",
@@ -88,8 +88,37 @@ impl Api {
         })
     }
 
+    /// Imports one value into a record (`content=record`, `action=import`,
+    /// flat JSON): `row` holds the record id field, the repeat columns when
+    /// the record is a repeat instance, and the field with its value.
+    /// REDCap's answer (`{"count": 1}`).
+    pub fn import(&self, row: &Map<String, Value>) -> Result<Value, String> {
+        let data = Value::Array(vec![Value::Object(row.clone())]).to_string();
+        let params = [
+            ("action".to_string(), "import".to_string()),
+            ("type".to_string(), "flat".to_string()),
+            ("overwriteBehavior".to_string(), "normal".to_string()),
+            ("returnContent".to_string(), "count".to_string()),
+            ("data".to_string(), data),
+        ];
+        let body = self.post("record", "import", &params)?;
+        serde_json::from_str(&body).map_err(|e| {
+            self.token.redact(&format!(
+                "REDCap at {} answered the record import with something that is not JSON ({e}); it begins: {}",
+                self.url,
+                body_excerpt(&body)
+            ))
+        })
+    }
+
     /// POSTs `content` with `extra` parameters; the body of a 2xx answer.
-    fn post(&self, content: &str, extra: &[(String, String)]) -> Result<String, String> {
+    /// `action` (export, import) names the call in messages.
+    fn post(
+        &self,
+        content: &str,
+        action: &str,
+        extra: &[(String, String)],
+    ) -> Result<String, String> {
         let mut form: Vec<(&str, &str)> = vec![
             ("token", self.token.expose()),
             ("content", content),
@@ -106,13 +135,13 @@ impl Api {
                 let status = response.status();
                 response.text().map(|body| (status, body))
             });
-        let (status, body) = result.map_err(|e| self.transport_error(content, &e))?;
+        let (status, body) = result.map_err(|e| self.transport_error(content, action, &e))?;
         if status.is_success() {
             Ok(body)
         } else {
             Err(self
                 .token
-                .redact(&self.status_error(content, status.as_u16(), &body)))
+                .redact(&self.status_error(content, action, status.as_u16(), &body)))
         }
     }
 
@@ -138,10 +167,10 @@ impl Api {
         }
     }
 
-    fn transport_error(&self, content: &str, error: &reqwest::Error) -> String {
+    fn transport_error(&self, content: &str, action: &str, error: &reqwest::Error) -> String {
         let message = if error.is_timeout() {
             format!(
-                "REDCap at {} did not answer the {content} export within {} s (config.read_timeout_seconds)",
+                "REDCap at {} did not answer the {content} {action} within {} s (config.read_timeout_seconds)",
                 self.url,
                 self.read_timeout.as_secs_f64()
             )
@@ -153,7 +182,7 @@ impl Api {
             )
         } else {
             format!(
-                "the {content} export from REDCap at {} failed: {}",
+                "the {content} {action} from REDCap at {} failed: {}",
                 self.url,
                 error_chain(error)
             )
@@ -161,7 +190,7 @@ impl Api {
         self.token.redact(&message)
     }
 
-    fn status_error(&self, content: &str, status: u16, body: &str) -> String {
+    fn status_error(&self, content: &str, action: &str, status: u16, body: &str) -> String {
         let said = serde_json::from_str::<Value>(body)
             .ok()
             .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
@@ -175,16 +204,16 @@ impl Api {
                 self.url, self.token_env
             ),
             (400, Some(text)) => format!(
-                "REDCap at {} rejected the {content} export (HTTP 400): {text}",
+                "REDCap at {} rejected the {content} {action} (HTTP 400): {text}",
                 self.url
             ),
             (500..=599, said) => format!(
-                "REDCap at {} failed with a server error (HTTP {status}) on the {content} export: {}",
+                "REDCap at {} failed with a server error (HTTP {status}) on the {content} {action}: {}",
                 self.url,
                 said.unwrap_or_else(|| body_excerpt(body))
             ),
             (_, said) => format!(
-                "REDCap at {} answered the {content} export with HTTP {status}: {}",
+                "REDCap at {} answered the {content} {action} with HTTP {status}: {}",
                 self.url,
                 said.unwrap_or_else(|| body_excerpt(body))
             ),

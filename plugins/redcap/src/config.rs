@@ -64,6 +64,8 @@ pub struct Config {
     pub full_export_every: Option<Duration>,
     /// The visit field and values that mean the visit is called off.
     pub discontinued: Option<Discontinued>,
+    /// The field written for each MPPS outcome (`write_back`).
+    pub write_back: Option<crate::write_back::WriteBack>,
 }
 
 /// `config.discontinued`: a visit whose `field` holds one of `values` is
@@ -146,6 +148,7 @@ impl Config {
             read_timeout: seconds_key(obj, "read_timeout_seconds", READ_TIMEOUT)?,
             full_export_every: full_export_every(obj)?,
             discontinued: discontinued(obj)?,
+            write_back: crate::write_back::parse(obj)?,
         })
     }
 
@@ -293,6 +296,25 @@ pub fn schema() -> Value {
                     "values": {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}
                 },
                 "required": ["field", "values"]
+            },
+            "write_back": {
+                "type": "object",
+                "description": "MPPS write-back (the source's mpps_write_back): the field and value imported into the visit's record for each outcome status",
+                "properties": {
+                    "field_map": {
+                        "type": "object",
+                        "propertyNames": {"enum": ["IN_PROGRESS", "COMPLETED", "DISCONTINUED"]},
+                        "additionalProperties": {
+                            "type": "object",
+                            "properties": {
+                                "field": {"type": "string", "minLength": 1},
+                                "value": {"type": ["string", "number"]}
+                            },
+                            "required": ["field", "value"]
+                        }
+                    }
+                },
+                "required": ["field_map"]
             }
         }
     })

@@ -6,6 +6,7 @@
 //! - [`merge`]: grouping rows by record and merging visit rows with the baseline.
 //! - [`identity`]: PatientName / PatientID templates and the study conventions.
 //! - [`entries`]: the field mapping, the exported fields and the entry of one visit.
+//! - [`write_back`]: the MPPS outcome imported into the visit's record.
 //! - [`source`]: the [`Source`](pylantir_plugin_api::Source) tying them together.
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod identity;
 pub mod merge;
 pub mod source;
 pub mod table;
+pub mod write_back;
 
 use pylantir_plugin_api::{export_plugin, Plugin, SourceTypeInfo};
 

@@ -7,7 +7,7 @@ use crate::entries::{to_entry, write_json, Pairs, Plan};
 use crate::merge::Merger;
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{
-    log, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
+    log, CallError, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
 };
 use std::collections::HashMap;
 use std::time::Instant;
@@ -199,6 +199,32 @@ impl Source for Redcap {
 
     fn supports_incremental_sync(&self) -> bool {
         true
+    }
+
+    /// `mpps_outcome`: the outcome imported into the visit's record
+    /// ([`crate::write_back`]).
+    fn call(&mut self, op: &str, payload: &Value) -> Result<Value, CallError> {
+        if op != "mpps_outcome" {
+            return Err(CallError::Unsupported(op.to_string()));
+        }
+        let (config, api) = self
+            .state
+            .as_ref()
+            .ok_or("the REDCap source has no configuration yet (validate_config was not called)")?;
+        let answer =
+            crate::write_back::write(config.write_back.as_ref(), api, &config.instrument, payload)?;
+        let written = if answer["written"] == true {
+            "written back"
+        } else {
+            "not written back: no field is configured for it"
+        };
+        log::info!(
+            "REDCap source '{}': MPPS outcome {} of record {} {written}",
+            self.name,
+            payload["status"].as_str().unwrap_or("?"),
+            payload["source_record_id"].as_str().unwrap_or("?")
+        );
+        Ok(answer)
     }
 
     fn cleanup(&mut self) {
