@@ -16,6 +16,7 @@
 //! - [`isolation`]: a site running the real `pylantir start` with plugins in
 //!   worker processes, and the fixture plugins that crash in every way.
 //! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
+//! - [`schemathesis`]: the pinned schema-based API fuzzer, installed on first use.
 //! - [`postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl) and fresh databases on it.
 //! - [`stores`]: one test on both stores (SQLite and PostgreSQL), `both_stores!`.
 
@@ -28,6 +29,7 @@ pub mod logs;
 pub mod plugin_files;
 pub mod postgres;
 pub mod redcap;
+pub mod schemathesis;
 pub mod server;
 pub mod stores;
 

@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// A `{"message": ...}` answer.
@@ -71,7 +71,8 @@ pub struct Health {
 )]
 struct ApiDoc;
 
-/// Adds the worklist item schemas and the bearer security scheme.
+/// Adds the worklist item schemas and the bearer security scheme, and
+/// marks every request body required (an empty body is a 422).
 struct ItemSchemas;
 
 fn nullable_string() -> ObjectBuilder {
@@ -139,6 +140,19 @@ impl Modify for ItemSchemas {
                     .build(),
             ),
         );
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if let Some(body) = operation.request_body.as_mut() {
+                    body.required = Some(Required::True);
+                }
+            }
+        }
     }
 }
 
@@ -155,4 +169,79 @@ pub async fn openapi_json() -> Json<Document> {
 /// `GET /docs`: the interactive page, served from the binary.
 pub async fn docs_page() -> Html<&'static str> {
     Html(include_str!("docs.html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document;
+    use serde_json::Value;
+
+    fn operations() -> Vec<(String, Value)> {
+        let doc = serde_json::to_value(document()).expect("document as JSON");
+        let mut found = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                found.push((
+                    format!("{} {path}", method.to_uppercase()),
+                    operation.clone(),
+                ));
+            }
+        }
+        found
+    }
+
+    fn references(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(object) => {
+                for (key, value) in object {
+                    match (key.as_str(), value) {
+                        ("$ref", Value::String(target)) => found.push(target.clone()),
+                        _ => references(value, found),
+                    }
+                }
+            }
+            Value::Array(values) => values.iter().for_each(|v| references(v, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_schema_reference_names_a_component() {
+        let doc = serde_json::to_value(document()).expect("document as JSON");
+        let mut targets = Vec::new();
+        references(&doc, &mut targets);
+        assert!(!targets.is_empty());
+        for target in targets {
+            let name = target
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{target} is not a component reference"));
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "{target} names no schema"
+            );
+        }
+    }
+
+    #[test]
+    fn operations_with_integer_parameters_document_422() {
+        for (operation, body) in operations() {
+            let parameters = body["parameters"].as_array().cloned().unwrap_or_default();
+            let validated = parameters.iter().any(|p| p["schema"]["type"] == "integer");
+            if validated {
+                assert!(
+                    body["responses"].get("422").is_some(),
+                    "{operation} can answer 422 but does not document it"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_request_body_is_required() {
+        for (operation, body) in operations() {
+            if let Some(request) = body.get("requestBody") {
+                assert_eq!(request["required"], true, "{operation}");
+            }
+        }
+    }
 }

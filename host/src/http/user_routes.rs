@@ -178,7 +178,7 @@ pub async fn create(
 #[utoipa::path(put, path = "/users/{user_id}", operation_id = "put_users_by_user_id", tag = "users", security(("bearer" = [])),
     params(("user_id" = i64, Path)), request_body = UserUpdate,
     responses((status = 200, body = UserResponse), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Own account demoted or deactivated"),
-              (status = 404, description = "No such user"), (status = 422, description = "Invalid body")))]
+              (status = 404, description = "No such user"), (status = 422, description = "Invalid user id or body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -243,7 +243,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/users/{user_id}", operation_id = "delete_users_by_user_id", tag = "users", security(("bearer" = [])),
     params(("user_id" = i64, Path)),
     responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Own account"),
-              (status = 404, description = "No such user")))]
+              (status = 404, description = "No such user"), (status = 422, description = "Invalid user id")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
