@@ -8,7 +8,9 @@ use crate::store::api_items::{FIELDS, STATUS};
 use axum::response::Html;
 use axum::Json;
 use serde::Serialize;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -64,6 +66,7 @@ pub struct Health {
         super::user_routes::UserCreate,
         super::user_routes::UserUpdate,
         super::worklist::StatusChange,
+        super::explain::ExplainRequest,
         Message,
         Health
     )),
@@ -76,13 +79,18 @@ struct ApiDoc;
 struct ItemSchemas;
 
 fn nullable_string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-        Type::String,
-        Type::Null,
-    ]))
+    ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
 }
 
-fn item_object(with_id: bool, fields: &[&str], required: &[&str]) -> Schema {
+/// A worklist item object: `id` (when `with_id`), then `fields` (the
+/// `required` ones non-null strings); a request body (`ignored` given)
+/// accepts those keys with any value and refuses every other key.
+fn item_object(
+    with_id: bool,
+    fields: &[&str],
+    required: &[&str],
+    ignored: Option<&[&str]>,
+) -> Schema {
     let mut object = ObjectBuilder::new();
     if with_id {
         object = object
@@ -94,6 +102,8 @@ fn item_object(with_id: bool, fields: &[&str], required: &[&str]) -> Schema {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .enum_values(Some(STATUSES.iter().copied()))
+        } else if required.contains(name) {
+            ObjectBuilder::new().schema_type(Type::String)
         } else {
             nullable_string()
         };
@@ -101,6 +111,15 @@ fn item_object(with_id: bool, fields: &[&str], required: &[&str]) -> Schema {
     }
     for name in required {
         object = object.required(*name);
+    }
+    if let Some(ignored) = ignored {
+        for name in ignored {
+            let any = ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .description(Some("Ignored"));
+            object = object.property(*name, any);
+        }
+        object = object.additional_properties(Some(AdditionalProperties::FreeForm(false)));
     }
     Schema::Object(object.build())
 }
@@ -114,9 +133,15 @@ impl Modify for ItemSchemas {
             .filter(|f| !IGNORED_ON_UPDATE.contains(f))
             .collect();
         let schemas = [
-            ("WorklistItem", item_object(true, FIELDS, &[])),
-            ("WorklistItemCreate", item_object(false, FIELDS, REQUIRED)),
-            ("WorklistItemUpdate", item_object(false, &writable, &[])),
+            ("WorklistItem", item_object(true, FIELDS, &[], None)),
+            (
+                "WorklistItemCreate",
+                item_object(false, FIELDS, REQUIRED, Some(&["id"])),
+            ),
+            (
+                "WorklistItemUpdate",
+                item_object(false, &writable, &[], Some(IGNORED_ON_UPDATE)),
+            ),
             (
                 "WorklistItemList",
                 Schema::Array(
@@ -234,6 +259,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn request_bodies_that_refuse_unknown_keys_say_so() {
+        let doc = serde_json::to_value(document()).expect("document as JSON");
+        for (operation, body) in operations() {
+            let Some(schema) = body.pointer("/requestBody/content/application~1json/schema") else {
+                continue;
+            };
+            let schema = match schema["$ref"].as_str() {
+                Some(target) => doc
+                    .pointer(&target.replacen('#', "", 1))
+                    .unwrap_or_else(|| panic!("{target}"))
+                    .clone(),
+                None => schema.clone(),
+            };
+            if operation != "POST /explain" {
+                assert_eq!(
+                    schema["additionalProperties"], false,
+                    "{operation}: {schema}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn updating_an_item_documents_the_duplicate_source_record_400() {
+        let (_, put) = operations()
+            .into_iter()
+            .find(|(operation, _)| operation == "PUT /worklist/{item_id}")
+            .expect("PUT /worklist/{item_id}");
+        assert!(put["responses"].get("400").is_some(), "{put}");
     }
 
     #[test]

@@ -57,25 +57,32 @@ impl From<User> for UserResponse {
 
 /// The body of `POST /users`.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserCreate {
+    #[schema(min_length = 1)]
     pub username: String,
+    #[schema(min_length = 1)]
     pub password: String,
     pub email: Option<String>,
     pub full_name: Option<String>,
     /// `admin`, `write` or `read` (default `read`).
+    #[schema(value_type = String, required = false, pattern = "^(admin|write|read)$")]
     pub role: Option<String>,
 }
 
 /// The body of `PUT /users/{id}`; absent keys are unchanged, `null` clears
 /// `email` or `full_name`.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     #[schema(value_type = Option<String>)]
     pub full_name: Option<Option<String>>,
+    #[schema(value_type = String, required = false)]
     pub password: Option<String>,
     /// `admin`, `write` or `read`.
+    #[schema(value_type = String, required = false, pattern = "^(admin|write|read)$")]
     pub role: Option<String>,
     pub is_active: Option<bool>,
 }

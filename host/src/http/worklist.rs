@@ -151,7 +151,7 @@ pub async fn create(
 #[utoipa::path(put, path = "/worklist/{item_id}", operation_id = "put_worklist_by_item_id", tag = "worklist", security(("bearer" = [])),
     params(("item_id" = i64, Path)), request_body = ref("#/components/schemas/WorklistItemUpdate"),
     responses((status = 200, body = ref("#/components/schemas/WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item"),
-              (status = 409, description = "Status set by MPPS"), (status = 422, description = "Invalid item id or body")))]
+              (status = 400, description = "Duplicate source record"), (status = 409, description = "Status set by MPPS"), (status = 422, description = "Invalid item id or body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
