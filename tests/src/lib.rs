@@ -20,6 +20,7 @@
 //!   worker processes, and the fixture plugins that crash in every way.
 //! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
 //! - [`bench_entries`]: generated worklist entries for the store benches.
+//! - [`schemathesis`]: the pinned schema-based API fuzzer, installed on first use.
 //! - [`postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl) and fresh databases on it.
 //! - [`stores`]: one test on both stores (SQLite and PostgreSQL), `both_stores!`.
 
@@ -35,6 +36,7 @@ pub mod pki;
 pub mod plugin_files;
 pub mod postgres;
 pub mod redcap;
+pub mod schemathesis;
 pub mod server;
 pub mod stores;
 

@@ -21,6 +21,7 @@ mod dicom_mpps;
 mod http_api;
 mod http_cli;
 mod http_explain;
+mod http_fuzz;
 mod http_history;
 mod http_sources;
 mod http_tls;

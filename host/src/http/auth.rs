@@ -23,10 +23,12 @@ use utoipa::ToSchema;
 
 /// The login request.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
     /// Requested lifetime in minutes (> 0), capped by `api.token_max_minutes`.
+    #[schema(minimum = 1)]
     pub access_token_expire_minutes: Option<u64>,
 }
 

@@ -215,10 +215,25 @@ fn options(state: &AppState) -> ServerOptions {
         .unwrap_or_else(|| ServerOptions::new("MWL_SERVER", "0.0.0.0", 4242))
 }
 
+/// The body of `POST /explain` (its schema; the route reads it field by field).
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    /// The C-FIND identifier: DICOM JSON (PS3.18 F.2) or keyword -> value.
+    #[schema(value_type = Object, required = false)]
+    pub identifier: Option<Value>,
+    /// The calling AE title (default `EXPLAIN`).
+    pub calling_ae_title: Option<String>,
+    /// Items to explain.
+    pub item_ids: Option<Vec<i64>>,
+    /// Explain every item of this patient.
+    pub patient_id: Option<String>,
+}
+
 /// `POST /explain`.
 #[utoipa::path(post, path = "/explain", operation_id = "post_explain", tag = "server",
     security(("bearer" = [])),
-    request_body(content = Object, description = "{identifier: DICOM JSON or keyword object, calling_ae_title?, item_ids?, patient_id?}"),
+    request_body = ExplainRequest,
     responses((status = 200, description = "Matches, and why chosen items are not returned", body = Object),
               (status = 401, description = "No, bad or expired token"), (status = 422, description = "Invalid body")))]
 pub async fn route(

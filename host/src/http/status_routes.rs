@@ -207,7 +207,8 @@ fn mpps_json(view: MppsView) -> Value {
 /// `GET /mpps?limit=N` (default 100, at most 1000), newest first.
 #[utoipa::path(get, path = "/mpps", operation_id = "get_mpps", tag = "server", security(("bearer" = [])),
     params(("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "Default 100")),
-    responses((status = 200, description = "Recent MPPS instances, newest first", body = Vec<Object>), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low")))]
+    responses((status = 200, description = "Recent MPPS instances, newest first", body = Vec<Object>), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"),
+              (status = 422, description = "Invalid limit")))]
 pub async fn mpps(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,

@@ -57,25 +57,32 @@ impl From<User> for UserResponse {
 
 /// The body of `POST /users`.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserCreate {
+    #[schema(min_length = 1)]
     pub username: String,
+    #[schema(min_length = 1)]
     pub password: String,
     pub email: Option<String>,
     pub full_name: Option<String>,
     /// `admin`, `write` or `read` (default `read`).
+    #[schema(value_type = String, required = false, pattern = "^(admin|write|read)$")]
     pub role: Option<String>,
 }
 
 /// The body of `PUT /users/{id}`; absent keys are unchanged, `null` clears
 /// `email` or `full_name`.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     #[schema(value_type = Option<String>)]
     pub full_name: Option<Option<String>>,
+    #[schema(value_type = String, required = false)]
     pub password: Option<String>,
     /// `admin`, `write` or `read`.
+    #[schema(value_type = String, required = false, pattern = "^(admin|write|read)$")]
     pub role: Option<String>,
     pub is_active: Option<bool>,
 }
@@ -178,7 +185,7 @@ pub async fn create(
 #[utoipa::path(put, path = "/users/{user_id}", operation_id = "put_users_by_user_id", tag = "users", security(("bearer" = [])),
     params(("user_id" = i64, Path)), request_body = UserUpdate,
     responses((status = 200, body = UserResponse), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Own account demoted or deactivated"),
-              (status = 404, description = "No such user"), (status = 422, description = "Invalid body")))]
+              (status = 404, description = "No such user"), (status = 422, description = "Invalid user id or body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -243,7 +250,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/users/{user_id}", operation_id = "delete_users_by_user_id", tag = "users", security(("bearer" = [])),
     params(("user_id" = i64, Path)),
     responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Own account"),
-              (status = 404, description = "No such user")))]
+              (status = 404, description = "No such user"), (status = 422, description = "Invalid user id")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -64,7 +64,7 @@ fn refused(refusal: Refused) -> ApiError {
            ("offset" = Option<i64>, Query, minimum = 0),
            ("patient_id" = Option<String>, Query, description = "Case-insensitive literal substring"),
            ("modality" = Option<String>, Query, description = "Exact")),
-    responses((status = 200, body = ref("WorklistItemList")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 422, description = "Invalid parameter")))]
+    responses((status = 200, body = ref("#/components/schemas/WorklistItemList")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 422, description = "Invalid parameter")))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
@@ -91,8 +91,8 @@ pub async fn list(
 
 /// `POST /worklist`.
 #[utoipa::path(post, path = "/worklist", operation_id = "post_worklist", tag = "worklist", security(("bearer" = [])),
-    request_body = ref("WorklistItemCreate"),
-    responses((status = 200, body = ref("WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Duplicate source record"),
+    request_body = ref("#/components/schemas/WorklistItemCreate"),
+    responses((status = 200, body = ref("#/components/schemas/WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 400, description = "Duplicate source record"),
               (status = 413, description = "Body too large"), (status = 422, description = "Invalid body")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -149,9 +149,9 @@ pub async fn create(
 
 /// `PUT /worklist/{id}`.
 #[utoipa::path(put, path = "/worklist/{item_id}", operation_id = "put_worklist_by_item_id", tag = "worklist", security(("bearer" = [])),
-    params(("item_id" = i64, Path)), request_body = ref("WorklistItemUpdate"),
-    responses((status = 200, body = ref("WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item"),
-              (status = 409, description = "Status set by MPPS"), (status = 422, description = "Invalid body")))]
+    params(("item_id" = i64, Path)), request_body = ref("#/components/schemas/WorklistItemUpdate"),
+    responses((status = 200, body = ref("#/components/schemas/WorklistItem")), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item"),
+              (status = 400, description = "Duplicate source record"), (status = 409, description = "Status set by MPPS"), (status = 422, description = "Invalid item id or body")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -216,7 +216,8 @@ pub async fn update(
 /// `DELETE /worklist/{id}`.
 #[utoipa::path(delete, path = "/worklist/{item_id}", operation_id = "delete_worklist_by_item_id", tag = "worklist", security(("bearer" = [])),
     params(("item_id" = i64, Path)),
-    responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item")))]
+    responses((status = 200, body = super::openapi::Message), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"), (status = 404, description = "No such item"),
+              (status = 422, description = "Invalid item id")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
