@@ -116,8 +116,7 @@ fn write_config(dir: &Path, source: Value) -> std::path::PathBuf {
 
 fn redcap() {
     let server = redcap_project().serve();
-    std::env::set_var("BENCH_REDCAP_URL", format!("{}/api/", server.url()));
-    std::env::set_var("BENCH_REDCAP_TOKEN", TOKEN);
+    let url = format!("{}/api/", server.url());
     let dir = pylantir_tests::temp_dir();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir(&plugins).expect("plugin dir");
@@ -135,7 +134,11 @@ fn redcap() {
         }),
     );
     let started = Instant::now();
-    let pylantir = ServerProcess::start(&config, &plugins, &[]);
+    let env = [
+        ("BENCH_REDCAP_URL", url.as_str()),
+        ("BENCH_REDCAP_TOKEN", TOKEN),
+    ];
+    let pylantir = ServerProcess::start_with_env(&config, &plugins, &[], &env);
     let synced = pylantir.wait_for_log(Duration::from_secs(120), |log| {
         log.contains("[redcap:study] fetched") || log.contains("sync failed")
     });

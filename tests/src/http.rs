@@ -4,6 +4,7 @@
 //! Each request is answered on its own thread, so a slow reply does not hold
 //! up the others, and the server stops when it is dropped.
 
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -117,7 +118,17 @@ pub struct FakeServer {
 impl FakeServer {
     /// Starts a server on 127.0.0.1 (a free port) answering with `handler`.
     pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> FakeServer {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        FakeServer::on(listener, handler)
+    }
+
+    /// Starts a server on `listener` (one bound on 127.0.0.1, e.g. handed
+    /// over by [`crate::in_child`]) answering with `handler`.
+    pub fn on(
+        listener: TcpListener,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> FakeServer {
+        let server = tiny_http::Server::from_listener(listener, None).expect("serve the listener");
         let port = server.server_addr().to_ip().expect("an IP listener").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));

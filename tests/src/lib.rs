@@ -10,6 +10,8 @@
 //! - [`logs`]: a logger that keeps every record, for asserting what was (not) reported.
 //! - [`server`]: the real `pylantir start` as a child process on a free loopback port.
 //! - [`http`]: a fake HTTP server on 127.0.0.1 for upstream APIs.
+//! - [`in_child`]: one test run again in a child process with environment
+//!   variables of its own (and loopback listeners handed over).
 //! - [`api`]: `pylantir start-api` as a child process, an HTTP client, a Python-schema users.db.
 //! - [`dicom`]: a worklist site with the DICOM server in-process, rows by
 //!   plain SQL, DCMTK runners and our SCU.
@@ -23,6 +25,7 @@ pub mod api;
 pub mod calpendo;
 pub mod dicom;
 pub mod http;
+pub mod in_child;
 pub mod isolation;
 pub mod logs;
 pub mod plugin_files;

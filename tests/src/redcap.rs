@@ -8,6 +8,7 @@
 use crate::http::{FakeServer, Reply, Request};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 /// REDCap's answer text to a wrong token.
@@ -90,6 +91,12 @@ impl FakeRedcap {
     pub fn serve(self) -> FakeServer {
         let project = Arc::new(self);
         FakeServer::start(move |request| project.answer(request))
+    }
+
+    /// Serves the project on `listener`.
+    pub fn serve_on(self, listener: TcpListener) -> FakeServer {
+        let project = Arc::new(self);
+        FakeServer::on(listener, move |request| project.answer(request))
     }
 
     /// The answer REDCap gives to `request`.

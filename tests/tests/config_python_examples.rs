@@ -91,21 +91,24 @@ fn readme_project() -> FakeRedcap {
         ])
 }
 
-/// The project served once for the whole test binary, with the environment
-/// every example's REDCap source reads (the child processes inherit it).
-fn redcap_env() {
+/// The environment every example's sources read, for the `pylantir start`
+/// children: the REDCap project served once for the whole test binary, and
+/// Calpendo credentials.
+fn sources_env() -> [(&'static str, &'static str); 4] {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
+    let url = URL.get_or_init(|| {
         let server = readme_project().serve();
         let url = format!("{}/api/", server.url());
         // Serves until the test binary exits.
         std::mem::forget(server);
-        std::env::set_var("REDCAP_API_URL", &url);
-        std::env::set_var("REDCAP_API_TOKEN", TOKEN);
-        std::env::set_var("CALPENDO_USERNAME", "scheduler");
-        std::env::set_var("CALPENDO_PASSWORD", "secret");
         url
     });
+    [
+        ("REDCAP_API_URL", url.as_str()),
+        ("REDCAP_API_TOKEN", TOKEN),
+        ("CALPENDO_USERNAME", "scheduler"),
+        ("CALPENDO_PASSWORD", "secret"),
+    ]
 }
 
 fn example(name: &str) -> PathBuf {
@@ -135,7 +138,6 @@ fn plugins(dir: &Path) -> PathBuf {
 
 #[test]
 fn every_python_example_config_starts_and_stops() {
-    redcap_env();
     for name in [
         "calpendo_config_example.json",
         "config_example_with_cors.json",
@@ -150,7 +152,8 @@ fn every_python_example_config_starts_and_stops() {
                 *source = Value::String("http://127.0.0.1:9".into());
             }
         });
-        let mut server = ServerProcess::start(&config, &plugins(dir.path()), &[]);
+        let mut server =
+            ServerProcess::start_with_env(&config, &plugins(dir.path()), &[], &sources_env());
         let status = server.terminate(Duration::from_secs(10));
         assert!(
             status.is_some_and(|s| s.success()),
@@ -189,13 +192,12 @@ fn rows(db: &Path) -> Vec<Vec<Option<String>>> {
 
 #[test]
 fn the_readme_config_syncs_from_redcap_to_the_rows_python_pylantir_writes() {
-    redcap_env();
     let dir = temp_dir();
     // A one-second interval, so that a second sync comes soon.
     let config = copy_of("readme_data_sources_example.json", dir.path(), |config| {
         config["data_sources"][0]["sync_interval"] = 1.into();
     });
-    let server = ServerProcess::start(&config, &plugins(dir.path()), &[]);
+    let server = ServerProcess::start_with_env(&config, &plugins(dir.path()), &[], &sources_env());
     let fetched = |log: &str, n: usize| log.matches("[redcap:main_redcap] fetched 2:").count() >= n;
     assert!(
         server.wait_for_log(Duration::from_secs(30), |log| fetched(log, 1)),

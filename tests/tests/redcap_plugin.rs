@@ -6,11 +6,13 @@ use pylantir::config;
 use pylantir::loader::Registry;
 use pylantir::source::{DataSource, SourceErrorKind, SourceFactory};
 use pylantir_tests::http::{FakeServer, Reply};
+use pylantir_tests::in_child::run_in_child;
 use pylantir_tests::logs;
 use pylantir_tests::plugin_files::load_in_process;
 use pylantir_tests::redcap::FakeRedcap;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::TcpListener;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -26,20 +28,35 @@ fn registry() -> &'static Registry {
     })
 }
 
-fn config_for(url: &str, token: &str, extra: Value) -> Value {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::SeqCst);
-    let (url_env, token_env) = (
-        format!("E2E_REDCAP_URL_{n}"),
-        format!("E2E_REDCAP_TOKEN_{n}"),
-    );
-    std::env::set_var(&url_env, format!("{url}/api/"));
-    std::env::set_var(&token_env, token);
+/// The environment variable holding the API URL of the `n`th server of [`in_child`].
+fn url_env(n: usize) -> String {
+    format!("E2E_REDCAP_URL_{n}")
+}
+
+/// The environment variable holding the API token of [`in_child`].
+const TOKEN_ENV: &str = "E2E_REDCAP_TOKEN";
+
+/// Runs the calling test again in a child process whose environment holds the API URLs of
+/// `SERVERS` fake REDCap servers (each on a listener handed to the child)
+/// and `token`; in that child, returns the listeners for the test to serve on.
+fn in_child<const SERVERS: usize>(token: &str) -> Option<[TcpListener; SERVERS]> {
+    run_in_child(|urls: &[String; SERVERS]| {
+        let mut env: Vec<(String, String)> = (0..)
+            .zip(urls)
+            .map(|(n, url)| (url_env(n), format!("{url}/api/")))
+            .collect();
+        env.push((TOKEN_ENV.to_string(), token.to_string()));
+        env
+    })
+}
+
+/// A config naming the `server`th URL and the token of [`in_child`], merged with `extra`.
+fn config_for(server: usize, extra: Value) -> Value {
     let mut config = json!({
         "site": "792",
         "protocol": {"792": "BRAIN_MRI_3T", "mapping": "GEHC"},
-        "api_url_env": url_env,
-        "api_token_env": token_env,
+        "api_url_env": url_env(server),
+        "api_token_env": TOKEN_ENV,
         "mwl_days_ahead": 3,
     });
     if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
@@ -121,8 +138,11 @@ fn project(token: &str) -> FakeRedcap {
 
 #[test]
 fn the_loaded_plugin_returns_one_entry_per_visit_with_a_stable_record_id() {
-    let server = project(TOKEN).serve();
-    let mut redcap = source(&config_for(server.url(), TOKEN, json!({})));
+    let Some([listener]) = in_child(TOKEN) else {
+        return;
+    };
+    let server = project(TOKEN).serve_on(listener);
+    let mut redcap = source(&config_for(0, json!({})));
     assert!(redcap.supports_incremental_sync());
     let entries = redcap.fetch_entries(&mapping(), 3600.0).unwrap();
     let summary: Vec<(String, String, String)> = entries
@@ -156,9 +176,12 @@ fn the_loaded_plugin_returns_one_entry_per_visit_with_a_stable_record_id() {
 
 #[test]
 fn a_refused_token_arrives_as_a_fetch_error_without_the_token() {
-    let server = project(TOKEN).serve();
     let wrong = "00000000111111112222222233333333";
-    let error = source(&config_for(server.url(), wrong, json!({})))
+    let Some([listener]) = in_child(wrong) else {
+        return;
+    };
+    let _server = project(TOKEN).serve_on(listener);
+    let error = source(&config_for(0, json!({})))
         .fetch_entries(&mapping(), 60.0)
         .unwrap_err();
     assert_eq!(error.kind, SourceErrorKind::Fetch);
@@ -168,8 +191,11 @@ fn a_refused_token_arrives_as_a_fetch_error_without_the_token() {
 
 #[test]
 fn a_slow_server_arrives_as_a_fetch_error_once_the_read_timeout_passes() {
+    let Some([listener]) = in_child(TOKEN) else {
+        return;
+    };
     let project = Arc::new(project(TOKEN));
-    let server = FakeServer::start(move |request| {
+    let _server = FakeServer::on(listener, move |request| {
         let reply = project.answer(request);
         if request.form_value("content").as_deref() == Some("record") {
             reply.after(Duration::from_secs(3))
@@ -177,13 +203,9 @@ fn a_slow_server_arrives_as_a_fetch_error_once_the_read_timeout_passes() {
             reply
         }
     });
-    let error = source(&config_for(
-        server.url(),
-        TOKEN,
-        json!({"read_timeout_seconds": 0.5}),
-    ))
-    .fetch_entries(&mapping(), 60.0)
-    .unwrap_err();
+    let error = source(&config_for(0, json!({"read_timeout_seconds": 0.5})))
+        .fetch_entries(&mapping(), 60.0)
+        .unwrap_err();
     assert_eq!(error.kind, SourceErrorKind::Fetch);
     assert!(
         error.message.contains("did not answer"),
@@ -192,20 +214,23 @@ fn a_slow_server_arrives_as_a_fetch_error_once_the_read_timeout_passes() {
     );
 }
 
-/// A server with the project's metadata whose record export answers `reply`.
-fn records_answer(reply: Reply) -> FakeServer {
+/// A server on `listener` with the project's metadata whose record export answers `reply`.
+fn records_answer(listener: TcpListener, reply: Reply) -> FakeServer {
     let project = Arc::new(project(TOKEN));
-    FakeServer::start(
-        move |request| match request.form_value("content").as_deref() {
+    FakeServer::on(listener, move |request| {
+        match request.form_value("content").as_deref() {
             Some("record") => reply.clone(),
             _ => project.answer(request),
-        },
-    )
+        }
+    })
 }
 
 #[test]
 fn a_server_error_page_and_malformed_json_arrive_as_fetch_errors() {
-    for (reply, expected) in [
+    let Some(listeners) = in_child::<2>(TOKEN) else {
+        return;
+    };
+    let cases = [
         (
             Reply::html(
                 500,
@@ -217,9 +242,10 @@ fn a_server_error_page_and_malformed_json_arrive_as_fetch_errors() {
             Reply::raw(200, "application/json", "[{\"record_id\": "),
             "not a JSON list",
         ),
-    ] {
-        let server = records_answer(reply);
-        let error = source(&config_for(server.url(), TOKEN, json!({})))
+    ];
+    for (n, (listener, (reply, expected))) in listeners.into_iter().zip(cases).enumerate() {
+        let _server = records_answer(listener, reply);
+        let error = source(&config_for(n, json!({})))
             .fetch_entries(&mapping(), 60.0)
             .unwrap_err();
         assert_eq!(error.kind, SourceErrorKind::Fetch);
@@ -229,14 +255,13 @@ fn a_server_error_page_and_malformed_json_arrive_as_fetch_errors() {
 
 #[test]
 fn an_invalid_config_is_refused_through_the_host() {
-    let server = project(TOKEN).serve();
+    let Some([listener]) = in_child(TOKEN) else {
+        return;
+    };
+    let _server = project(TOKEN).serve_on(listener);
     let mut redcap = registry().create("redcap", "main_redcap").unwrap();
     let error = redcap
-        .validate_config(&config_for(
-            server.url(),
-            TOKEN,
-            json!({"mwl_days_ahead": -2}),
-        ))
+        .validate_config(&config_for(0, json!({"mwl_days_ahead": -2})))
         .unwrap_err();
     assert_eq!(error.kind, SourceErrorKind::Config);
     assert!(
@@ -249,12 +274,16 @@ fn an_invalid_config_is_refused_through_the_host() {
 #[test]
 fn the_token_is_absent_from_everything_the_host_logged() {
     let token = "5A5A5A5A6B6B6B6B7C7C7C7C8D8D8D8D";
-    let server = project(token).serve();
-    let mut good = source(&config_for(server.url(), token, json!({})));
+    let Some([listener, echo_listener]) = in_child(token) else {
+        return;
+    };
+    let _server = project(token).serve_on(listener);
+    let mut good = source(&config_for(0, json!({})));
     good.fetch_entries(&mapping(), 3600.0).unwrap();
-    let echo =
-        FakeServer::start(|request| Reply::html(500, &format!("<pre>{}</pre>", request.body)));
-    let error = source(&config_for(echo.url(), token, json!({})))
+    let _echo = FakeServer::on(echo_listener, |request| {
+        Reply::html(500, &format!("<pre>{}</pre>", request.body))
+    });
+    let error = source(&config_for(1, json!({})))
         .fetch_entries(&mapping(), 3600.0)
         .unwrap_err();
     log::error!("sync failed: {error}");
@@ -274,8 +303,15 @@ fn the_token_is_absent_from_everything_the_host_logged() {
 
 #[test]
 fn the_python_example_configs_pass_the_hosts_validation() {
-    std::env::set_var("REDCAP_API_URL", "http://127.0.0.1:9/api/");
-    std::env::set_var("REDCAP_API_TOKEN", TOKEN);
+    let env = |_: &[String; 0]| {
+        vec![
+            ("REDCAP_API_URL".into(), "http://127.0.0.1:9/api/".into()),
+            ("REDCAP_API_TOKEN".into(), TOKEN.into()),
+        ]
+    };
+    if run_in_child(env).is_none() {
+        return;
+    }
     for example in [
         "mwl_config_multi_source_example.json",
         "mwl_config.json",
@@ -309,6 +345,9 @@ fn retracted(conn: &rusqlite::Connection) -> Vec<(String, bool)> {
 
 #[test]
 fn only_the_periodic_full_export_retracts_a_visit_gone_from_the_project() {
+    let Some([listener]) = in_child(TOKEN) else {
+        return;
+    };
     let before = Arc::new(project(TOKEN));
     // Record 2 deleted from the project.
     let after = Arc::new(
@@ -318,7 +357,7 @@ fn only_the_periodic_full_export_retracts_a_visit_gone_from_the_project() {
     );
     let deleted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let switch = Arc::clone(&deleted);
-    let server = FakeServer::start(move |request| {
+    let server = FakeServer::on(listener, move |request| {
         if switch.load(Ordering::SeqCst) {
             after.answer(request)
         } else {
@@ -326,11 +365,7 @@ fn only_the_periodic_full_export_retracts_a_visit_gone_from_the_project() {
         }
     });
     let hours = 3.0 / 3600.0;
-    let mut redcap = source(&config_for(
-        server.url(),
-        TOKEN,
-        json!({"full_export_every_hours": hours}),
-    ));
+    let mut redcap = source(&config_for(0, json!({"full_export_every_hours": hours})));
     let dir = pylantir_tests::temp_dir();
     let mut conn = pylantir::store::open(&dir.path().join("worklist.db")).unwrap();
     let sync = |redcap: &mut Box<dyn DataSource>, conn: &mut rusqlite::Connection| {
@@ -368,7 +403,10 @@ fn only_the_periodic_full_export_retracts_a_visit_gone_from_the_project() {
 
 #[test]
 fn a_visit_whose_configured_field_says_cancelled_is_sent_as_discontinued() {
-    let server = project(TOKEN)
+    let Some([listener]) = in_child(TOKEN) else {
+        return;
+    };
+    let _server = project(TOKEN)
         .fields("mri", &["mri_status"])
         .row(&[
             ("record_id", "2"),
@@ -379,9 +417,9 @@ fn a_visit_whose_configured_field_says_cancelled_is_sent_as_discontinued() {
             ("mri_time", "10:00"),
             ("mri_status", "cancelled"),
         ])
-        .serve();
+        .serve_on(listener);
     let config = json!({"discontinued": {"field": "mri_status", "values": ["cancelled", "9"]}});
-    let mut redcap = source(&config_for(server.url(), TOKEN, config));
+    let mut redcap = source(&config_for(0, config));
     let entries = redcap.fetch_entries(&mapping(), 3600.0).unwrap();
     let statuses: Vec<(&str, Option<&str>)> = entries
         .iter()
@@ -403,8 +441,7 @@ fn a_visit_whose_configured_field_says_cancelled_is_sent_as_discontinued() {
         ]
     );
     let bad = config_for(
-        server.url(),
-        TOKEN,
+        0,
         json!({"discontinued": {"field": "mri_status", "values": []}}),
     );
     let mut refused = registry().create("redcap", "main_redcap").unwrap();

@@ -213,3 +213,6 @@ fn log_summary(config: &Config, factory: &dyn SourceFactory) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod entry_rules;

@@ -1,6 +1,6 @@
 //! The `config` object of a `csv` source.
 
-use pylantir_plugin_api::log;
+use file_sources::FileKind;
 use pylantir_plugin_api::serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -17,27 +17,26 @@ pub struct CsvConfig {
     pub watch_for_changes: bool,
 }
 
-const KEYS: &[&str] = &[
-    "file_path",
-    "delimiter",
-    "record_id_column",
-    "watch_for_changes",
-];
+/// The csv source as the shared file-source checks and messages name it.
+pub const KIND: FileKind = FileKind {
+    source_type: "csv",
+    file: "the CSV file to read",
+    record_id_key: "record_id_column",
+    record_id_is: "a column name",
+    record: "row",
+    mapping_key: "column",
+    keys: &[
+        "file_path",
+        "delimiter",
+        "record_id_column",
+        "watch_for_changes",
+    ],
+};
 
 impl CsvConfig {
     /// Checks `config`; the error names the offending key.
     pub fn parse(config: &Value) -> Result<CsvConfig, String> {
-        let object = config
-            .as_object()
-            .ok_or("config must be an object with at least file_path")?;
-        for key in object.keys().filter(|k| !KEYS.contains(&k.as_str())) {
-            log::warn!("config.{key} is not a csv source setting and is ignored");
-        }
-        let file_path = match object.get("file_path") {
-            Some(Value::String(path)) if !path.trim().is_empty() => PathBuf::from(path),
-            Some(_) => return Err("config.file_path must be a non-empty string".to_string()),
-            None => return Err("config.file_path is required (the CSV file to read)".to_string()),
-        };
+        let (file, object) = KIND.parse(config)?;
         let delimiter = match object.get("delimiter") {
             None => b',',
             Some(Value::String(d)) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
@@ -45,15 +44,6 @@ impl CsvConfig {
                 return Err(format!(
                 "config.delimiter must be one ASCII character such as \",\" or \";\", got {other}"
             ))
-            }
-        };
-        let record_id_column = match object.get("record_id_column") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(c)) if !c.is_empty() => Some(c.clone()),
-            Some(other) => {
-                return Err(format!(
-                    "config.record_id_column must be a column name, got {other}"
-                ))
             }
         };
         let watch_for_changes = match object.get("watch_for_changes") {
@@ -66,9 +56,9 @@ impl CsvConfig {
             }
         };
         Ok(CsvConfig {
-            file_path,
+            file_path: file.file_path,
             delimiter,
-            record_id_column,
+            record_id_column: file.record_id,
             watch_for_changes,
         })
     }

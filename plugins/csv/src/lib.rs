@@ -34,19 +34,7 @@ struct Cache {
 impl Source for CsvSource {
     fn validate_config(&mut self, config: &Value) -> Result<(), String> {
         let config = CsvConfig::parse(config)?;
-        if !config.file_path.exists() {
-            log::warn!(
-                "{} does not exist (yet); fetches fail until it does",
-                config.file_path.display()
-            );
-        }
-        if config.record_id_column.is_none() {
-            log::warn!(
-                "{}: no config.record_id_column: each row's identity is a hash of its mapped \
-                 values, so an edited row becomes a new worklist item",
-                config.file_path.display()
-            );
-        }
+        config::KIND.warn_at_validation(&config.file_path, config.record_id_column.as_deref());
         self.config = Some(config);
         self.cache = None;
         Ok(())
@@ -74,10 +62,7 @@ impl Source for CsvSource {
     /// maps in the plugin). The file is the whole source: the fetch is
     /// complete for every date, and its malformed rows are reported.
     fn fetch(&mut self, mapping: &FieldMapping, _interval: f64) -> Result<Fetch, String> {
-        let config = self
-            .config
-            .as_ref()
-            .ok_or("the source has no configuration (validate_config was not called)")?;
+        let config = self.config.as_ref().ok_or(file_sources::NOT_CONFIGURED)?;
         let path = &config.file_path;
         let meta =
             std::fs::metadata(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;

@@ -4,16 +4,14 @@
 //! skipped; a missing file or a mapped column missing from the header fails
 //! the read.
 
-use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
+use crate::config::KIND;
+use file_sources::{hash_id, mapped_field, report_skipped};
+use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
 use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{log, Entry, FieldMapping, Skipped};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
-use xxhash_rust::xxh3::xxh3_128;
-
-/// How many malformed rows are reported one by one before only counting.
-const REPORTED_ROWS: usize = 10;
 
 /// Which columns feed which worklist fields.
 struct Columns {
@@ -148,15 +146,16 @@ fn for_each_row(
                         _ => {
                             skipped += 1;
                             let line = record.position().map_or(line, |p| p.line());
-                            report(
+                            report_skipped(
                                 skipped_rows,
-                                &format!("{shown} line {line}: the record id column is empty; row skipped"),
+                                None,
+                                format!("{shown} line {line}: the record id column is empty; row skipped"),
                             );
                             continue;
                         }
                     },
                     None => {
-                        hashed = hash_id(&row);
+                        hashed = hash_id(row.iter().copied());
                         hashed.as_str()
                     }
                 };
@@ -167,9 +166,10 @@ fn for_each_row(
                 csv::ErrorKind::Utf8 { pos, err } => {
                     skipped += 1;
                     let line = pos.as_ref().map_or(line, |p| p.line());
-                    report(
+                    report_skipped(
                         skipped_rows,
-                        &format!(
+                        None,
+                        format!(
                             "{shown} line {line}: column {} is not valid UTF-8; row skipped",
                             err.field() + 1
                         ),
@@ -182,9 +182,10 @@ fn for_each_row(
                 } => {
                     skipped += 1;
                     let line = pos.as_ref().map_or(line, |p| p.line());
-                    report(
+                    report_skipped(
                         skipped_rows,
-                        &format!(
+                        None,
+                        format!(
                             "{shown} line {line}: {len} fields, the header has {expected_len}; row skipped"
                         ),
                     );
@@ -199,28 +200,13 @@ fn for_each_row(
     Ok(())
 }
 
-/// Logs a skipped row (the first few only) and keeps it for the host.
-fn report(skipped: &mut Vec<Skipped>, message: &str) {
-    if skipped.len() < REPORTED_ROWS {
-        log::warn!("{message}");
-    }
-    skipped.push(Skipped {
-        record_id: None,
-        reason: message.to_string(),
-    });
-}
-
 /// Finds the column of every mapped name in the header.
 fn resolve_columns(
     header: &csv::StringRecord,
     mapping: &FieldMapping,
     record_id_column: Option<&str>,
 ) -> Result<Columns, String> {
-    if mapping.is_empty() {
-        return Err(
-            "field_mapping is empty: map at least one column to a worklist field".to_string(),
-        );
-    }
+    KIND.check_mapping_not_empty(mapping)?;
     let find = |name: &str, role: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
             format!(
@@ -231,18 +217,8 @@ fn resolve_columns(
     };
     let mut mapped: Vec<(usize, String)> = Vec::with_capacity(mapping.len());
     for (column, target) in mapping {
-        let field = match target {
-            Value::String(field) if is_worklist_field(field) => field.clone(),
-            Value::String(field) => {
-                // No effect, as in Python pylantir (the host warns at start).
-                log::debug!("field_mapping '{column}' -> '{field}': not a worklist field; ignored");
-                continue;
-            }
-            other => {
-                return Err(format!(
-                    "field_mapping['{column}'] must be a worklist field name, got {other}"
-                ))
-            }
+        let Some(field) = mapped_field(column, target)? else {
+            continue;
         };
         if let Some((other, _)) = mapping
             .iter()
@@ -259,28 +235,4 @@ fn resolve_columns(
         .map(|c| find(c, "config.record_id_column"))
         .transpose()?;
     Ok(Columns { mapped, record_id })
-}
-
-/// A stable id from a row's fields and values (xxh3-128, hex): the same
-/// mapped values give the same id in every run and on every platform.
-pub fn hash_id(row: &Row<'_>) -> String {
-    let mut bytes = Vec::new();
-    for (field, value) in row {
-        bytes.extend_from_slice(field.as_bytes());
-        bytes.push(0x1f);
-        bytes.extend_from_slice(value.as_bytes());
-        bytes.push(0x1e);
-    }
-    format!("{:032x}", xxh3_128(&bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_hash_id_is_a_fixed_function_of_the_values() {
-        let id = hash_id(&[("patient_id", "P1"), ("patient_name", "Müller^Jürgen")]);
-        assert_eq!(id, "1eae73b4ab5c6ced060329af610820dc");
-    }
 }

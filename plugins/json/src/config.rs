@@ -1,6 +1,6 @@
 //! The `config` object of a `json` source.
 
-use pylantir_plugin_api::log;
+use file_sources::FileKind;
 use pylantir_plugin_api::serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -13,34 +13,24 @@ pub struct JsonConfig {
     pub record_id_path: Option<String>,
 }
 
-const KEYS: &[&str] = &["file_path", "record_id_path"];
+/// The json source as the shared file-source checks and messages name it.
+pub const KIND: FileKind = FileKind {
+    source_type: "json",
+    file: "the JSON file to read",
+    record_id_key: "record_id_path",
+    record_id_is: "a dotted path such as \"booking.id\"",
+    record: "record",
+    mapping_key: "path",
+    keys: &["file_path", "record_id_path"],
+};
 
 impl JsonConfig {
     /// Checks `config`; the error names the offending key.
     pub fn parse(config: &Value) -> Result<JsonConfig, String> {
-        let object = config
-            .as_object()
-            .ok_or("config must be an object with at least file_path")?;
-        for key in object.keys().filter(|k| !KEYS.contains(&k.as_str())) {
-            log::warn!("config.{key} is not a json source setting and is ignored");
-        }
-        let file_path = match object.get("file_path") {
-            Some(Value::String(path)) if !path.trim().is_empty() => PathBuf::from(path),
-            Some(_) => return Err("config.file_path must be a non-empty string".to_string()),
-            None => return Err("config.file_path is required (the JSON file to read)".to_string()),
-        };
-        let record_id_path = match object.get("record_id_path") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(p)) if !p.is_empty() => Some(p.clone()),
-            Some(other) => {
-                return Err(format!(
-                "config.record_id_path must be a dotted path such as \"booking.id\", got {other}"
-            ))
-            }
-        };
+        let (file, _) = KIND.parse(config)?;
         Ok(JsonConfig {
-            file_path,
-            record_id_path,
+            file_path: file.file_path,
+            record_id_path: file.record_id,
         })
     }
 }

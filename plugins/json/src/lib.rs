@@ -13,7 +13,7 @@ pub mod read;
 use config::JsonConfig;
 use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{
-    export_plugin, log, CompleteWindow, Entry, Fetch, FieldMapping, Plugin, Source, SourceTypeInfo,
+    export_plugin, CompleteWindow, Entry, Fetch, FieldMapping, Plugin, Source, SourceTypeInfo,
 };
 
 /// A configured `json` source.
@@ -25,19 +25,7 @@ pub struct JsonSource {
 impl Source for JsonSource {
     fn validate_config(&mut self, config: &Value) -> Result<(), String> {
         let config = JsonConfig::parse(config)?;
-        if !config.file_path.exists() {
-            log::warn!(
-                "{} does not exist (yet); fetches fail until it does",
-                config.file_path.display()
-            );
-        }
-        if config.record_id_path.is_none() {
-            log::warn!(
-                "{}: no config.record_id_path: each record's identity is a hash of its mapped \
-                 values, so an edited record becomes a new worklist item",
-                config.file_path.display()
-            );
-        }
+        config::KIND.warn_at_validation(&config.file_path, config.record_id_path.as_deref());
         self.config = Some(config);
         Ok(())
     }
@@ -47,10 +35,7 @@ impl Source for JsonSource {
         mapping: &FieldMapping,
         _interval: f64,
     ) -> Result<Vec<Entry>, String> {
-        let config = self
-            .config
-            .as_ref()
-            .ok_or("the source has no configuration (validate_config was not called)")?;
+        let config = self.config.as_ref().ok_or(file_sources::NOT_CONFIGURED)?;
         read::read_entries(&config.file_path, mapping, config.record_id_path.as_deref())
             .map(|(entries, _skipped)| entries)
     }
@@ -58,10 +43,7 @@ impl Source for JsonSource {
     /// The file is the whole source: the fetch is complete for every date,
     /// and its malformed records are reported.
     fn fetch(&mut self, mapping: &FieldMapping, _interval: f64) -> Result<Fetch, String> {
-        let config = self
-            .config
-            .as_ref()
-            .ok_or("the source has no configuration (validate_config was not called)")?;
+        let config = self.config.as_ref().ok_or(file_sources::NOT_CONFIGURED)?;
         let (entries, skipped) =
             read::read_entries(&config.file_path, mapping, config.record_id_path.as_deref())?;
         let entries_json = serde_json::to_string(&entries)

@@ -2,7 +2,9 @@
 //! record at a time. A malformed record is reported and skipped; a missing
 //! file, or an array that is not valid JSON, fails the read.
 
-use pylantir_plugin_api::entry::{is_worklist_field, SOURCE_RECORD_ID};
+use crate::config::KIND;
+use file_sources::{hash_id, mapped_field, report_skipped};
+use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
 use pylantir_plugin_api::serde_json::{self, Map, Value};
 use pylantir_plugin_api::{log, Entry, FieldMapping, Skipped};
 use serde::de::{Deserializer, SeqAccess, Visitor};
@@ -10,10 +12,6 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use xxhash_rust::xxh3::xxh3_128;
-
-/// How many malformed records are reported one by one before only counting.
-const REPORTED_RECORDS: usize = 10;
 
 /// The mapping, checked: (dotted path, worklist field).
 type Paths = Vec<(String, String)>;
@@ -64,24 +62,13 @@ pub fn read_entries(
 /// The mapping's paths to worklist fields; an entry with another target has
 /// no effect, as in Python pylantir (the host warns about it at start).
 fn check_mapping(mapping: &FieldMapping) -> Result<Paths, String> {
-    if mapping.is_empty() {
-        return Err(
-            "field_mapping is empty: map at least one path to a worklist field".to_string(),
-        );
-    }
+    KIND.check_mapping_not_empty(mapping)?;
     mapping
         .iter()
-        .filter_map(|(path, target)| match target {
-            Value::String(field) if is_worklist_field(field) => {
-                Some(Ok((path.clone(), field.clone())))
-            }
-            Value::String(field) => {
-                log::debug!("field_mapping '{path}' -> '{field}': not a worklist field; ignored");
-                None
-            }
-            other => Some(Err(format!(
-                "field_mapping['{path}'] must be a worklist field name, got {other}"
-            ))),
+        .filter_map(|(path, target)| {
+            mapped_field(path, target)
+                .map(|field| field.map(|field| (path.clone(), field)))
+                .transpose()
         })
         .collect()
 }
@@ -135,10 +122,7 @@ impl Records<'_> {
 
     /// Logs a skipped record (the first few only) and keeps it for the host.
     fn skip(&mut self, record_id: Option<String>, reason: String) {
-        if self.skipped.len() < REPORTED_RECORDS {
-            log::warn!("{reason}");
-        }
-        self.skipped.push(Skipped { record_id, reason });
+        report_skipped(&mut self.skipped, record_id, reason);
     }
 }
 
@@ -242,25 +226,14 @@ fn build_entry(
             .flatten()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| format!("no record id at '{path}'"))?,
-        None => hash_id(&entry),
+        None => hash_id(
+            entry
+                .iter()
+                .filter_map(|(field, value)| Some((field.as_str(), value.as_str()?))),
+        ),
     };
     entry.insert(SOURCE_RECORD_ID.to_string(), Value::String(id));
     Ok(Some(entry))
-}
-
-/// A stable id from an entry's fields and values (xxh3-128, hex), the same
-/// function as the csv source's.
-pub fn hash_id(entry: &Entry) -> String {
-    let mut bytes = Vec::new();
-    for (field, value) in entry {
-        if let Value::String(value) = value {
-            bytes.extend_from_slice(field.as_bytes());
-            bytes.push(0x1f);
-            bytes.extend_from_slice(value.as_bytes());
-            bytes.push(0x1e);
-        }
-    }
-    format!("{:032x}", xxh3_128(&bytes))
 }
 
 #[cfg(test)]
