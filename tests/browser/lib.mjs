@@ -76,10 +76,15 @@ export function expiredToken(sub) {
   return `${body}.${signature}`;
 }
 
-export function today() {
-  const d = new Date();
+function isoDate(d) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+export function tomorrow() {
+  const d = new Date();
+  d.setDate(d.getDate() + 1);
+  return isoDate(d);
 }
 
 // Runs a scenario: exit code 0 when it passes, 1 with the error otherwise.

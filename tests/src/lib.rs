@@ -78,6 +78,14 @@ pub fn artifacts() -> &'static Artifacts {
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "--workspace", "--quiet"])
             .current_dir(workspace_root());
+        // `cargo test` gives this process the variables of the test's own
+        // crate (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, ...); build scripts that
+        // watch them (ring's) would rebuild half the workspace on every run.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(is_per_crate_cargo_variable) {
+                cmd.env_remove(&name);
+            }
+        }
         if dir.file_name().is_some_and(|name| name == "release") {
             cmd.arg("--release");
         }
@@ -88,6 +96,18 @@ pub fn artifacts() -> &'static Artifacts {
             dir,
         }
     })
+}
+
+/// Whether `name` is one of the variables cargo sets for the crate it runs
+/// (not the user's CARGO_HOME, CARGO_TARGET_DIR, ...).
+fn is_per_crate_cargo_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || name.starts_with("CARGO_BIN_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
+        )
 }
 
 /// The path of a built library by its crate `lib` name (e.g. `pylantir_csv`).

@@ -167,7 +167,7 @@ fn console_write_user_adds_edits_and_cancels_an_item() {
 }
 
 #[test]
-fn console_shows_an_item_turning_in_progress_after_an_mpps_n_create() {
+fn console_shows_an_mpps_n_create_on_the_worklist_and_in_the_items_history_and_keeps_its_status() {
     let site = start_site();
     run_scenario(&site, "mpps", &[("MPPS_STUDY_UID", MULLER_STUDY_UID)]);
 }

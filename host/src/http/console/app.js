@@ -333,7 +333,8 @@ async function worklistView(view, params) {
     el("fieldset", { class: "statuses" }, el("legend", {}, "Status (none: all)"), statusBoxes),
   );
   const banner = el("div", { class: "banner-slot" });
-  const head = el("div", { class: "head" }, el("h1", {}, "Worklist"),
+  const updated = el("span", { class: "muted updated", "aria-live": "off" });
+  const head = el("div", { class: "head" }, el("h1", {}, "Worklist"), updated,
     canWrite() ? el("a", { class: "button", href: "#/new" }, "Add item") : null);
   const results = el("div", { class: "results", "aria-live": "polite" });
   view.append(head, banner, form, results);
@@ -369,6 +370,7 @@ async function worklistView(view, params) {
       replaceKeeping(results, [el("p", { class: "message error", role: "alert" }, detailText(answer.body, answer.status))]);
       return;
     }
+    updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     fillSelect(modality, answer.body.modalities, modality.value || params.get("modality") || "");
     fillSelect(station, answer.body.stations, station.value || params.get("station") || "");
     const text = JSON.stringify(answer.body);
@@ -454,13 +456,15 @@ async function fetchItem(id) {
   return answer.body;
 }
 
-// The MPPS instances that performed item `id`: GET /mpps, filtered here by
-// the linked item (worklist_item_id is passed for a server that filters).
+// Every status item `id` had, oldest first: [{at, from_status, to_status, by, detail}].
 async function fetchHistory(id) {
-  const answer = await api("GET", `/mpps?worklist_item_id=${encodeURIComponent(id)}&limit=1000`);
-  if (answer.status !== 200 || !Array.isArray(answer.body)) return [];
-  return answer.body.filter((m) => m.worklist_item && String(m.worklist_item.id) === String(id));
+  const answer = await api("GET", `/worklist/${encodeURIComponent(id)}/history`);
+  if (answer.status !== 200) throw new Error(detailText(answer.body, answer.status));
+  return answer.body;
 }
+
+// Who gives a status: an MPPS message, a source's sync or an API user.
+const CHANGED_BY = { mpps: "MPPS", source: "Source", api: "User" };
 
 function fieldList(item) {
   const rows = FIELDS.map(([name, label]) => {
@@ -476,17 +480,38 @@ function fieldList(item) {
   return el("dl", { class: "fields" }, rows.flat());
 }
 
-function historyTable(instances) {
-  if (instances.length === 0) return el("p", { class: "muted" }, "No MPPS instance has performed this item.");
+function historyTable(changes) {
+  if (changes.length === 0) return el("p", { class: "muted" }, "No status change is recorded for this item.");
   return el("table", { class: "history" },
-    el("thead", {}, el("tr", {}, ["When", "Status", "MPPS instance", "Scanner AE"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, instances.flatMap((m) =>
-      (m.status_history || [{ status: m.status, at: m.updated_at }]).map((step) =>
-        el("tr", {},
-          el("td", {}, showInstant(step.at)),
-          el("td", {}, step.status),
-          el("td", { class: "uid" }, m.sop_instance_uid),
-          el("td", {}, m.calling_ae_title || "—"))))));
+    el("thead", {}, el("tr", {}, ["When", "From", "To", "By", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, changes.map((change) =>
+      el("tr", { class: `by-${change.by}` },
+        el("td", { class: "time" }, showInstant(change.at)),
+        el("td", {}, change.from_status ? statusBadge(change.from_status) : "—"),
+        el("td", {}, statusBadge(change.to_status)),
+        el("td", {}, CHANGED_BY[change.by] || change.by),
+        el("td", { class: "uid" }, change.detail)))));
+}
+
+// An MPPS instance sets this item's status: the API refuses other changes.
+function statusSetByMpps(item) {
+  return item.status_set_by === "mpps";
+}
+
+// The write role's controls: Edit, and Cancel unless MPPS sets the status.
+function itemActions(item, message) {
+  if (!canWrite()) return [];
+  const edit = el("a", { class: "button", href: `#/item/${item.id}/edit`, dataset: { key: "edit" } }, "Edit");
+  if (statusSetByMpps(item)) {
+    return [edit, el("span", { class: "muted mpps-note" }, "The status is set by MPPS; it cannot be cancelled here.")];
+  }
+  const confirm = el("button", { type: "button", class: "danger", hidden: true, onclick: () => cancelItem(item.id, message) },
+    "Yes, cancel it (DISCONTINUED)");
+  return [
+    edit,
+    el("button", { type: "button", dataset: { key: "cancel" }, onclick: () => { confirm.hidden = false; confirm.focus(); } }, "Cancel item…"),
+    confirm,
+  ];
 }
 
 async function itemView(view, id) {
@@ -495,28 +520,25 @@ async function itemView(view, id) {
   const history = el("div", {});
   const message = el("p", { class: "message", role: "status" });
   const actions = el("div", { class: "actions" });
-  if (canWrite()) {
-    const confirm = el("button", { type: "button", class: "danger", hidden: true, onclick: () => cancelItem(id, message) },
-      "Yes, cancel it (DISCONTINUED)");
-    actions.append(
-      el("a", { class: "button", href: `#/item/${id}/edit` }, "Edit"),
-      el("button", { type: "button", onclick: () => { confirm.hidden = false; confirm.focus(); } }, "Cancel item…"),
-      confirm,
-    );
-  }
+  let actionsFor = null;
   view.append(
     el("p", {}, el("a", { href: "#/worklist" }, "← Worklist")),
     el("div", { class: "head" }, el("h1", {}, item.patient_name || "(no name)", " ", el("span", { class: "muted" }, `item ${item.id}`)), actions),
     message,
     details,
-    el("h2", {}, "MPPS history"),
+    el("h2", {}, "Status history"),
     history,
     explainForm(item),
   );
   async function refresh() {
-    const [fresh, instances] = await Promise.all([fetchItem(id), fetchHistory(id)]);
+    const [fresh, changes] = await Promise.all([fetchItem(id), fetchHistory(id)]);
     replaceKeeping(details, [fieldList(fresh)]);
-    replaceKeeping(history, [historyTable(instances)]);
+    replaceKeeping(history, [historyTable(changes)]);
+    const shownFor = `${fresh.status_set_by}`;
+    if (shownFor !== actionsFor) {
+      actionsFor = shownFor;
+      replaceKeeping(actions, itemActions(fresh, message));
+    }
   }
   await refresh();
   return { refresh };
@@ -597,7 +619,8 @@ async function editView(view, id) {
     const fixed = id && FIXED_ON_EDIT.includes(name);
     const value = item[name] || "";
     if (name === "performed_procedure_step_status") {
-      input = el("select", { name }, ITEM_STATUSES.map((s) => el("option", { value: s, selected: s === value }, s.replace("_", " "))));
+      input = el("select", { name, disabled: id && statusSetByMpps(item), title: id && statusSetByMpps(item) ? "Set by MPPS" : null },
+        ITEM_STATUSES.map((s) => el("option", { value: s, selected: s === value }, s.replace("_", " "))));
     } else if (name === "scheduled_start_date") {
       input = el("input", { type: "date", name, value: showDate(value) });
     } else if (name === "scheduled_start_time") {
@@ -619,7 +642,7 @@ async function editView(view, id) {
     event.preventDefault();
     const body = {};
     for (const [name, input] of Object.entries(inputs)) {
-      if (id && FIXED_ON_EDIT.includes(name)) continue;
+      if ((id && FIXED_ON_EDIT.includes(name)) || input.disabled) continue;
       const value = input.value.trim();
       const before = id ? (name === "scheduled_start_date" ? showDate(item[name]) : name === "scheduled_start_time" ? showTime(item[name]) : item[name] || "") : "";
       if (id && value === before) continue;
