@@ -9,6 +9,7 @@ use pylantir_tests::server::{free_port, ServerProcess};
 use pylantir_tests::{install_plugins, workspace_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The Study Instance UID of Müller's item (the MPPS scenario performs it).
@@ -108,15 +109,36 @@ fn browser_dir() -> PathBuf {
     workspace_root().join("tests").join("browser")
 }
 
+/// Installs the pinned npm packages of `dir` (`npm ci`, from its
+/// package-lock.json) once per test run when they are not there yet; panics
+/// saying what is missing when npm cannot do it.
+fn install_browser_packages(dir: &Path) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        if dir.join("node_modules").join("playwright-core").is_dir() {
+            return;
+        }
+        let output = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("the browser tests need npm (node 18 or later) on PATH: {e}")
+            });
+        assert!(
+            output.status.success(),
+            "npm ci --prefix tests/browser failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+}
+
 /// Runs `tests/browser/<scenario>.mjs` against `site`; panics with its
 /// output unless it passes.
 fn run_scenario(site: &Site, scenario: &str, extra_env: &[(&str, &str)]) {
     let dir = browser_dir();
-    assert!(
-        dir.join("node_modules").join("playwright-core").is_dir(),
-        "the browser tests need their npm packages: run `npm ci --prefix tests/browser` \
-         (.ci/run does)"
-    );
+    install_browser_packages(&dir);
     let screenshots = workspace_root()
         .join("target")
         .join("console-screenshots")
