@@ -20,12 +20,14 @@
 //!   worker processes, and the fixture plugins that crash in every way.
 //! - [`redcap`], [`calpendo`]: fakes that answer as the REDCap and Calpendo APIs do.
 //! - [`bench_entries`]: generated worklist entries for the store benches.
+//! - [`browser`]: the console's browser scenarios and their npm packages.
 //! - [`schemathesis`]: the pinned schema-based API fuzzer, installed on first use.
 //! - [`postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl) and fresh databases on it.
 //! - [`stores`]: one test on both stores (SQLite and PostgreSQL), `both_stores!`.
 
 pub mod api;
 pub mod bench_entries;
+pub mod browser;
 pub mod calpendo;
 pub mod dicom;
 pub mod http;

@@ -4,12 +4,12 @@
 //! Debian's headless Chromium through playwright-core. Each scenario saves
 //! screenshots under target/console-screenshots/.
 
-use pylantir_tests::api::run_cli;
+use pylantir_tests::api::{run_cli, Client};
+use pylantir_tests::browser::{browser_dir, install_browser_packages};
 use pylantir_tests::server::{free_port, ServerProcess};
 use pylantir_tests::{install_plugins, workspace_root};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The Study Instance UID of Müller's item (the MPPS scenario performs it).
@@ -105,35 +105,6 @@ fn start_site() -> Site {
     }
 }
 
-fn browser_dir() -> PathBuf {
-    workspace_root().join("tests").join("browser")
-}
-
-/// Installs the pinned npm packages of `dir` (`npm ci`, from its
-/// package-lock.json) once per test run when they are not there yet; panics
-/// saying what is missing when npm cannot do it.
-fn install_browser_packages(dir: &Path) {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        if dir.join("node_modules").join("playwright-core").is_dir() {
-            return;
-        }
-        let output = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(dir)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("the browser tests need npm (node 18 or later) on PATH: {e}")
-            });
-        assert!(
-            output.status.success(),
-            "npm ci --prefix tests/browser failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    });
-}
-
 /// Runs `tests/browser/<scenario>.mjs` against `site`; panics with its
 /// output unless it passes.
 fn run_scenario(site: &Site, scenario: &str, extra_env: &[(&str, &str)]) {
@@ -198,4 +169,31 @@ fn console_shows_an_mpps_n_create_on_the_worklist_and_in_the_items_history_and_k
 fn console_shows_a_failing_sources_error_and_the_plugins() {
     let site = start_site();
     run_scenario(&site, "sources", &[]);
+}
+
+#[test]
+fn console_shows_an_item_its_source_retracted_as_retracted_on_the_worklist() {
+    let site = start_site();
+    let csv = site.dir.path().join("visits.csv");
+    let rows = std::fs::read_to_string(&csv).expect("visits.csv");
+    let kept: String = rows
+        .lines()
+        .filter(|line| !line.contains("Roe^Richard"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&csv, kept).expect("visits.csv without Roe^Richard");
+    let client = Client::new(&site.url);
+    let token = client.login("writer", "writer-password");
+    let (status, body) = client.send(
+        "POST",
+        "/sources/visits/sync",
+        Some(&token),
+        &serde_json::json!({}),
+    );
+    assert_eq!(status, 202, "sync now: {body}");
+    let synced = site.server.wait_for_log(Duration::from_secs(30), |log| {
+        log.matches("[csv:visits] fetched").count() >= 2
+    });
+    assert!(synced, "the second sync ran:\n{}", site.server.log());
+    run_scenario(&site, "retracted", &[]);
 }
