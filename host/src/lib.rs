@@ -11,7 +11,8 @@
 //! - [`isolation`]: plugins in worker processes, so a crashing plugin never stops the server.
 //! - [`source`]: the host's own data-source trait, whatever a source came from.
 //! - [`sync`]: one scheduler per data source; normalising and upserting entries.
-//! - [`store`]: the SQLite worklist database: schema, migrations, queries.
+//! - [`store`]: the worklist database, SQLite or PostgreSQL behind one interface:
+//!   schema, migrations, the sync upsert, C-FIND, MPPS, history, retention.
 //! - [`housekeeping`]: retention: deleting expired rows in bounded batches.
 //! - [`write_back`]: MPPS outcomes sent to their sources' plugins.
 //! - [`dicom`]: the DICOM server (C-ECHO, MWL C-FIND, MPPS) and our own SCU.
