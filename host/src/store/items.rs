@@ -604,7 +604,7 @@ impl Candidates {
             source,
             &record_ids,
         )? {
-            let Some(at) = found.add(row) else { continue };
+            let at = found.add(row);
             if let Some(id) = found.rows[at].record_id.clone() {
                 found.own.insert(id, at);
             }
@@ -617,9 +617,9 @@ impl Candidates {
             );
             let filter = format!("{} AND source_record_id", writer.mine);
             for row in read_in(db, &filter, source, &left)? {
-                let Some(at) = found.add(row) else { continue };
+                let at = found.add(row);
                 if let Some(id) = found.rows[at].record_id.clone() {
-                    found.legacy.entry(id).or_default().push(at);
+                    push_once(found.legacy.entry(id).or_default(), at);
                 }
             }
         }
@@ -629,25 +629,26 @@ impl Candidates {
         });
         let patient_ids = distinct(unresolved.map(patient_key));
         for row in read_in(db, "patient_id", None, &patient_ids)? {
-            let Some(at) = found.add(row) else { continue };
+            let at = found.add(row);
             let patient = found.rows[at]
                 .value(PATIENT_ID)
                 .unwrap_or_default()
                 .to_string();
-            found.patients.entry(patient).or_default().push(at);
+            push_once(found.patients.entry(patient).or_default(), at);
         }
         Ok(found)
     }
 
-    /// Keeps `row`, unless it has it already; returns its place in `rows`
-    /// if it is new.
-    fn add(&mut self, row: Stored) -> Option<usize> {
-        if self.by_id.contains_key(&row.id) {
-            return None;
+    /// Keeps `row` (once: a row may be read by its record id and by its
+    /// patient id, and a padded key list reads it again); returns its
+    /// place in `rows`.
+    fn add(&mut self, row: Stored) -> usize {
+        if let Some(at) = self.by_id.get(&row.id) {
+            return *at;
         }
         self.by_id.insert(row.id, self.rows.len());
         self.rows.push(row);
-        Some(self.rows.len() - 1)
+        self.rows.len() - 1
     }
 
     /// The row `item` is about, if any: with a record id, the source's row
@@ -694,6 +695,13 @@ impl Candidates {
         same_patient
             .filter(|row| !mine(row) || row.record_id.as_deref().is_none_or(str::is_empty))
             .min_by_key(|row| (!mine(row), row.id))
+    }
+}
+
+/// Adds `at` to `list` unless it is there.
+fn push_once(list: &mut Vec<usize>, at: usize) {
+    if !list.contains(&at) {
+        list.push(at);
     }
 }
 
