@@ -136,6 +136,36 @@ fn check_config_reaches_the_postgresql_database_and_reports_its_schema_version()
     assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://postgres@127.0.0.1:1/none"));
 }
 
+#[test]
+fn a_schema_5_database_loses_its_index_of_data_source_alone_at_the_next_start() {
+    let database = PgDatabase::new();
+    let target = pylantir::store::postgres::Target::new(&database.url(), None).expect("url");
+    let conn = target.connect().expect("schema created");
+    let index_of_data_source = |conn: &dyn Db| {
+        conn.query_row(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'worklist_items_data_source'",
+            &[],
+        )
+        .expect("indexes listed")
+        .and_then(|row| row.int(0))
+    };
+    assert_eq!(index_of_data_source(&conn), Some(0));
+    // A database that schema 5 made.
+    conn.batch(
+        "CREATE INDEX worklist_items_data_source ON worklist_items (data_source);
+         UPDATE pylantir_schema SET version = 5",
+    )
+    .expect("made schema 5");
+    drop(conn);
+    let conn = target.connect().expect("migrated");
+    assert_eq!(index_of_data_source(&conn), Some(0));
+    let version = conn
+        .query_row("SELECT max(version) FROM pylantir_schema", &[])
+        .expect("version read")
+        .and_then(|row| row.int(0));
+    assert_eq!(version, Some(schema::SCHEMA_VERSION));
+}
+
 fn scanner_query() -> InMemDicomObject {
     InMemDicomObject::from_element_iter([
         text(tags::PATIENT_ID, VR::LO, ""),

@@ -306,7 +306,90 @@ fn a_row_holding_a_number_where_text_is_expected_is_still_updated(backend: Backe
     assert_eq!(items(&conn)[0]["patient_weight_lb"], "150");
 }
 
+/// The number of status history entries and of items they concern.
+fn history_counts(conn: &dyn Db) -> (i64, i64) {
+    let row = conn
+        .query_row(
+            "SELECT count(*), count(DISTINCT worklist_item_id) FROM worklist_status_history",
+            &[],
+        )
+        .expect("history counted")
+        .expect("a row");
+    (row.int(0).unwrap_or(-1), row.int(1).unwrap_or(-1))
+}
+
+fn a_fetch_naming_a_record_or_patient_twice_is_written_as_one_entry_after_another(
+    backend: Backend,
+) {
+    let conn = backend.conn();
+    // More entries than one lookup takes, so the repeats come after the
+    // first read and within later ones.
+    let mut list: Vec<Value> = (0..300)
+        .map(|i| json!({"source_record_id": format!("x{i}"), "patient_id": format!("X{i}")}))
+        .collect();
+    list.extend([
+        json!({"source_record_id": "r1", "patient_id": "P1", "patient_name": "A",
+            "scheduled_start_date": "2025-03-07"}),
+        // The same record: an update of the row just inserted.
+        json!({"source_record_id": "r1", "patient_id": "P1", "patient_name": "A",
+            "scheduled_start_date": "2025-03-14"}),
+        json!({"patient_id": "P2", "patient_name": "B"}),
+        // The same patient without a record id: that row, unchanged.
+        json!({"patient_id": "P2", "patient_name": "B"}),
+        // A record id for it: the row without one is adopted.
+        json!({"source_record_id": "r3", "patient_id": "P2", "patient_name": "B"}),
+    ]);
+    let batch = entries(Value::Array(list));
+    let counts = apply_entries(&conn, "csv", "a", &batch).expect("written");
+    assert_eq!(
+        (counts.inserted, counts.updated, counts.unchanged),
+        (302, 2, 1)
+    );
+    let all = items(&conn);
+    assert_eq!(all.len(), 302);
+    let p1: Vec<_> = all.iter().filter(|i| i["patient_id"] == "P1").collect();
+    assert_eq!(p1.len(), 1);
+    assert_eq!(p1[0]["scheduled_start_date"], "2025-03-14");
+    let p2: Vec<_> = all.iter().filter(|i| i["patient_id"] == "P2").collect();
+    assert_eq!(p2.len(), 1);
+    assert_eq!(p2[0]["source_record_id"], "r3");
+    assert_eq!(history_counts(&conn), (302, 302));
+    // Again: r1 goes to the 7th and back to the 14th; the rest is unchanged.
+    let again = apply_entries(&conn, "csv", "a", &batch).expect("again");
+    assert_eq!(
+        (again.inserted, again.updated, again.unchanged),
+        (0, 2, 303)
+    );
+}
+
+fn many_records_of_few_patients_are_each_an_item_with_its_history(backend: Backend) {
+    let conn = backend.conn();
+    let list: Vec<Value> = (0..600)
+        .map(|i| {
+            json!({"source_record_id": format!("r{i}"), "patient_id": format!("P{}", i % 7),
+                "patient_name": "A", "accession_number": format!("A{i}")})
+        })
+        .collect();
+    let batch = entries(Value::Array(list));
+    let counts = apply_entries(&conn, "calpendo", "cal", &batch).expect("written");
+    assert_eq!(counts.inserted, 600);
+    for item in items(&conn) {
+        let record = item["source_record_id"].as_str().expect("a record id");
+        let n: usize = record[1..].parse().expect("a number");
+        assert_eq!(item["patient_id"], format!("P{}", n % 7).as_str());
+        assert_eq!(item["accession_number"], format!("A{n}").as_str());
+    }
+    assert_eq!(history_counts(&conn), (600, 600));
+    let again = apply_entries(&conn, "calpendo", "cal", &batch).expect("again");
+    assert_eq!(
+        (again.unchanged, again.inserted, again.updated),
+        (600, 0, 0)
+    );
+}
+
 pylantir_tests::both_stores!(
+    a_fetch_naming_a_record_or_patient_twice_is_written_as_one_entry_after_another,
+    many_records_of_few_patients_are_each_an_item_with_its_history,
     a_new_entry_is_inserted_scheduled_with_a_2_25_uid_and_its_source,
     a_uid_given_by_the_source_is_kept,
     an_unchanged_resync_rewrites_nothing,

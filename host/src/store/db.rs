@@ -110,6 +110,8 @@ impl Row {
 pub enum DbError {
     Sqlite(rusqlite::Error),
     Postgres(postgres::Error),
+    /// The database answered something the store cannot make sense of.
+    Inconsistent(String),
 }
 
 impl DbError {
@@ -121,6 +123,7 @@ impl DbError {
             }
             DbError::Sqlite(_) => false,
             DbError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            DbError::Inconsistent(_) => false,
         }
     }
 }
@@ -133,6 +136,7 @@ impl fmt::Display for DbError {
                 Some(db) => write!(f, "{}: {}", db.severity(), db.message()),
                 None => write!(f, "{e}"),
             },
+            DbError::Inconsistent(what) => f.write_str(what),
         }
     }
 }
@@ -169,6 +173,25 @@ impl Dialect {
             Dialect::Postgres => {
                 format!("lower({column} COLLATE \"C\") = lower({mark} COLLATE \"C\")")
             }
+        }
+    }
+
+    /// `select` (a `SELECT ... FROM table`) restricted to the rows where
+    /// `filter = key` for one of the keys `marks` (`?2, ?3`, ...). SQLite
+    /// takes an `IN` list. PostgreSQL looks each key up on its own (a
+    /// lateral join over the keys): without statistics (a table grown in
+    /// the current transaction, or not analysed since a large sync) the
+    /// planner guesses that an `IN` list of a few hundred keys matches more
+    /// rows than one indexed column alone does, and reads the whole index
+    /// range of that column (every row of a source) to filter them; a
+    /// single key on a unique index it always costs as one row.
+    pub fn for_each_key(self, select: &str, filter: &str, marks: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{select} WHERE {filter} IN ({marks})"),
+            Dialect::Postgres => format!(
+                "SELECT lookup.* FROM unnest(CAST(ARRAY[{marks}] AS TEXT[])) AS keys(key) \
+                 CROSS JOIN LATERAL ({select} WHERE {filter} = keys.key OFFSET 0) AS lookup"
+            ),
         }
     }
 
@@ -358,6 +381,41 @@ impl Drop for Transaction<'_> {
     }
 }
 
+/// How many rows each statement of a multi-row write of `rows` rows takes:
+/// as few statements as possible of 64, 16, 4 or 1 rows, so that the
+/// statement texts (which the backends cache) come in a few sizes only.
+pub fn row_groups(rows: usize) -> Vec<usize> {
+    let mut groups = Vec::new();
+    let mut left = rows;
+    for size in [64, 16, 4, 1] {
+        while left >= size {
+            groups.push(size);
+            left -= size;
+        }
+    }
+    groups
+}
+
+/// The `VALUES` list of `rows` rows of `columns` parameters each, numbered
+/// from `?{first}`: `(?1, ?2), (?3, ?4)`.
+pub fn value_rows(rows: usize, columns: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("?{}", first + row * columns + column));
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// A stable 64-bit key for a lock name (FNV-1a), the same on every node.
 pub fn lock_key(name: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -377,6 +435,14 @@ mod tests {
         assert_eq!(like_pattern("Do*_?%"), "Do%\\__\\%");
         assert_eq!(glob_pattern("A[B*"), "A[[]B*");
         assert_eq!(Dialect::Postgres.wildcard_pattern("A[B*", false), "A[B%");
+    }
+
+    #[test]
+    fn multi_row_writes_come_in_a_few_sizes() {
+        assert_eq!(row_groups(0), Vec::<usize>::new());
+        assert_eq!(row_groups(150), vec![64, 64, 16, 4, 1, 1]);
+        assert_eq!(row_groups(150).iter().sum::<usize>(), 150);
+        assert_eq!(value_rows(2, 2, 3), "(?3, ?4), (?5, ?6)");
     }
 
     #[test]

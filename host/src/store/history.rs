@@ -95,6 +95,42 @@ pub fn record_created(
     insert(db, item_id, None, status, by)
 }
 
+/// [`record_created`] for several items at once, `(item id, status)`, in
+/// a few multi-row statements (see [`super::db::row_groups`]).
+pub fn record_created_many(
+    db: &dyn Db,
+    created: &[(i64, Option<&str>)],
+    by: &ChangedBy<'_>,
+) -> DbResult<()> {
+    let detail = by.detail();
+    let mut rest = created;
+    for rows in super::db::row_groups(created.len()) {
+        let (group, tail) = rest.split_at(rows);
+        rest = tail;
+        let mut args: Vec<Value> = Vec::with_capacity(rows * 5);
+        for (item_id, status) in group {
+            let status = status.filter(|s| !s.is_empty()).unwrap_or(DEFAULT_STATUS);
+            args.extend([
+                Value::Int(*item_id),
+                jiff::Timestamp::now().to_string().into(),
+                status.into(),
+                by.by().into(),
+                detail.as_str().into(),
+            ]);
+        }
+        // from_status is NULL: the status given at creation.
+        db.execute(
+            &format!(
+                "INSERT INTO worklist_status_history \
+                 (worklist_item_id, at, to_status, changed_by, detail) VALUES {}",
+                super::db::value_rows(rows, 5, 1)
+            ),
+            &args,
+        )?;
+    }
+    Ok(())
+}
+
 /// Records that item `item_id` is about to get status `to`, when that
 /// differs from its stored one. Call it before the write, in its transaction.
 pub fn record_change(db: &dyn Db, item_id: i64, to: &str, by: &ChangedBy<'_>) -> DbResult<()> {

@@ -20,11 +20,12 @@
 //!   did not return and that are still `SCHEDULED` are retracted (see
 //!   [`super::retract`]).
 
-use super::db::{self, Db, DbResult, Row, Value};
+use super::db::{self, Db, DbError, DbResult, Row, Value};
 use super::history::{self, ChangedBy};
 use super::retract::{self, Retraction};
 use pylantir_plugin_api::WORKLIST_FIELDS;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 
 /// A normalised worklist entry, ready to be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,6 +206,11 @@ pub fn write_fetch_with(
 /// never has to be held whole: [`FetchWrite::items`] per batch, then
 /// [`FetchWrite::finish`] (retraction, commit). Dropped unfinished, it
 /// writes nothing (the transaction is rolled back).
+///
+/// Items are looked up 256 at a time, and new items are inserted several
+/// to a statement: on PostgreSQL each statement is a round trip to the
+/// server. The outcome is the same as writing the items one by one, in
+/// order (see `Touched`).
 pub struct FetchWrite<'c> {
     tx: db::Transaction<'c>,
     writer: Writer,
@@ -212,7 +218,14 @@ pub struct FetchWrite<'c> {
     conflicts: Vec<Conflict>,
     /// The rows the fetch wrote or matched (kept from retraction).
     seen: HashSet<i64>,
+    /// New items not inserted yet.
+    inserts: Inserts,
+    /// What the chunk being written changed since its rows were read.
+    touched: Touched,
 }
+
+/// How many items are looked up together.
+const CHUNK: usize = 256;
 
 impl<'c> FetchWrite<'c> {
     /// Opens the transaction of a fetch of the source `name`, of `source_type`.
@@ -225,22 +238,50 @@ impl<'c> FetchWrite<'c> {
             counts: WriteCounts::default(),
             conflicts: Vec::new(),
             seen: HashSet::new(),
+            inserts: Inserts::default(),
+            touched: Touched::default(),
         })
     }
 
     /// Writes one batch of items.
     pub fn items(&mut self, items: &[Item]) -> DbResult<()> {
+        for chunk in items.chunks(CHUNK) {
+            self.chunk(chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Writes up to [`CHUNK`] items: the rows they may be about are read
+    /// together, then each item is written in turn. An item whose record
+    /// id or patient id the chunk has touched is looked up again on its
+    /// own, once the pending inserts are written.
+    fn chunk(&mut self, items: &[Item]) -> DbResult<()> {
+        let db = self.tx.db();
+        let read = Candidates::read(db, &self.writer, items)?;
+        self.touched = Touched::default();
         for item in items {
-            if let Some(id) = write_one(
-                self.tx.db(),
-                &self.writer,
-                item,
-                &mut self.counts,
-                &mut self.conflicts,
-            )? {
-                self.seen.insert(id);
+            if self.touched.concerns(item) {
+                self.flush()?;
+                let again = Candidates::read(db, &self.writer, std::slice::from_ref(item))?;
+                self.write_one(item, again.existing(&self.writer, item))?;
+            } else {
+                self.write_one(item, read.existing(&self.writer, item))?;
             }
         }
+        self.flush()
+    }
+
+    /// Inserts the pending new items, with their history.
+    fn flush(&mut self) -> DbResult<()> {
+        let db = self.tx.db();
+        let source = self.writer.name.as_str();
+        let created = self.inserts.write(db)?;
+        let statuses: Vec<(i64, Option<&str>)> = created
+            .iter()
+            .map(|(id, status)| (*id, status.as_deref()))
+            .collect();
+        history::record_created_many(db, &statuses, &ChangedBy::Source(source))?;
+        self.seen.extend(created.iter().map(|(id, _)| *id));
         Ok(())
     }
 
@@ -249,6 +290,7 @@ impl<'c> FetchWrite<'c> {
         mut self,
         retraction: Option<&Retraction>,
     ) -> DbResult<(WriteCounts, Vec<Conflict>)> {
+        self.flush()?;
         if let Some(retraction) = retraction {
             let outcome =
                 retract::retract_missing(self.tx.db(), &self.writer.name, retraction, &self.seen)?;
@@ -257,6 +299,230 @@ impl<'c> FetchWrite<'c> {
         }
         self.tx.commit()?;
         Ok((self.counts, self.conflicts))
+    }
+
+    /// Writes one item, `stored` being the row it is about (if any): an
+    /// insert waits in [`FetchWrite::inserts`], an update is made at once.
+    fn write_one(&mut self, item: &Item, stored: Option<&Stored>) -> DbResult<()> {
+        let Some(stored) = stored else {
+            if item.status.as_deref() == Some(DISCONTINUED) {
+                self.counts.unchanged += 1;
+                return Ok(());
+            }
+            let (columns, values) = new_row(&self.writer.name, item);
+            if columns != self.inserts.columns {
+                self.flush()?;
+                self.inserts.columns = columns;
+            }
+            let patient = patient_key(item).to_string();
+            self.inserts
+                .rows
+                .push((values, patient, item.status.clone()));
+            self.touched.item(item);
+            self.counts.inserted += 1;
+            return Ok(());
+        };
+        let tx = self.tx.db();
+        let writer = &self.writer;
+        let source = writer.name.as_str();
+        let counts = &mut self.counts;
+        if let Some(owner) = stored
+            .data_source
+            .as_deref()
+            .filter(|o| !writer.owns(Some(o)))
+        {
+            self.conflicts.push(Conflict {
+                patient_id: item.value(PATIENT_ID).unwrap_or_default().to_string(),
+                patient_name: item.value(PATIENT_NAME).map(str::to_string),
+                owner: owner.to_string(),
+            });
+            counts.conflicts += 1;
+            return Ok(());
+        }
+        self.seen.insert(stored.id);
+
+        let mut columns: Vec<&str> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
+            let (Some(new), old) = (item.value(i), stored.value(i)) else {
+                continue;
+            };
+            let keep_uid = i == STUDY_UID && old.is_some_and(|uid| !uid.is_empty());
+            if old != Some(new) && !keep_uid {
+                columns.push(field);
+                args.push(new.into());
+            }
+        }
+        if stored.data_source.as_deref() != Some(source) {
+            // Unowned, or written by Python pylantir under the type's name: claim it.
+            columns.push("data_source");
+            args.push(source.into());
+        }
+        if let Some(record_id) = &item.record_id {
+            if stored.record_id.as_deref() != Some(record_id.as_str()) {
+                columns.push("source_record_id");
+                args.push(record_id.into());
+            }
+        }
+        if let Some(status) = item.status.as_ref().filter(|s| source_may_set(stored, s)) {
+            history::record_change(tx, stored.id, status, &ChangedBy::Source(source))?;
+            columns.push("performed_procedure_step_status");
+            args.push(status.into());
+            columns.push("status_set_by");
+            args.push(SET_BY_SOURCE.into());
+        }
+        if stored.retracted {
+            columns.push("retracted_at");
+            args.push(Value::Null);
+            columns.push("retracted_reason");
+            args.push(Value::Null);
+            counts.restored += 1;
+        }
+        if columns.is_empty() {
+            counts.unchanged += 1;
+            return Ok(());
+        }
+        let sets: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(n, column)| format!("{column} = ?{}", n + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE worklist_items SET {} WHERE id = ?{}",
+            sets.join(", "),
+            columns.len() + 1
+        );
+        args.push(stored.id.into());
+        tx.execute(&sql, &args)?;
+        counts.updated += 1;
+        self.touched.row(stored);
+        self.touched.item(item);
+        Ok(())
+    }
+}
+
+/// The record ids and patient ids of the rows the chunk being written
+/// inserted or changed (before and after the change). The rows read for
+/// the chunk are still what an item whose keys are none of these would
+/// find: every row it could be about has one of its keys, and no row that
+/// has (or had) one of them was written. The others are looked up again.
+#[derive(Default)]
+struct Touched {
+    record_ids: HashSet<String>,
+    patient_ids: HashSet<String>,
+}
+
+impl Touched {
+    /// Whether `item` may be about a row the chunk wrote.
+    fn concerns(&self, item: &Item) -> bool {
+        item.record_id
+            .as_ref()
+            .is_some_and(|id| self.record_ids.contains(id))
+            || self.patient_ids.contains(patient_key(item))
+    }
+
+    /// The keys of a row written from `item`.
+    fn item(&mut self, item: &Item) {
+        if let Some(id) = &item.record_id {
+            self.record_ids.insert(id.clone());
+        }
+        self.patient_ids.insert(patient_key(item).to_string());
+    }
+
+    /// The keys `stored` had before it was changed.
+    fn row(&mut self, stored: &Stored) {
+        if let Some(id) = &stored.record_id {
+            self.record_ids.insert(id.clone());
+        }
+        let patient = stored.value(PATIENT_ID).unwrap_or_default();
+        self.patient_ids.insert(patient.to_string());
+    }
+}
+
+/// The patient id an item is looked up by (`""` when it has none).
+fn patient_key(item: &Item) -> &str {
+    item.value(PATIENT_ID).unwrap_or_default()
+}
+
+/// New items waiting to be inserted, all with the same columns (an item
+/// with other columns writes the waiting ones first, so ids follow the
+/// order of the fetch). Their patient ids differ ([`Touched`] sends an
+/// item with the patient id of a waiting one through a flush first), which
+/// tells which new id is whose.
+#[derive(Default)]
+struct Inserts {
+    columns: Vec<&'static str>,
+    /// The values, the patient key and the status of each item.
+    rows: Vec<(Vec<Value>, String, Option<String>)>,
+}
+
+/// The columns and values of the new row of `item` of the source
+/// `source`: `SCHEDULED`, with a new Study Instance UID unless the item
+/// has one, modality `MR` unless it has one.
+fn new_row(source: &str, item: &Item) -> (Vec<&'static str>, Vec<Value>) {
+    let uid = item.value(STUDY_UID).is_none().then(new_study_uid);
+    let mut columns: Vec<&'static str> = vec![
+        "data_source",
+        "source_record_id",
+        "performed_procedure_step_status",
+    ];
+    let mut values: Vec<Value> = vec![
+        source.into(),
+        item.record_id.as_deref().into(),
+        "SCHEDULED".into(),
+    ];
+    for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
+        let value = match (i, item.value(i)) {
+            (_, Some(value)) => value,
+            (STUDY_UID, None) => uid.as_deref().unwrap_or_default(),
+            (MODALITY, None) => "MR",
+            _ => continue,
+        };
+        columns.push(field);
+        values.push(value.into());
+    }
+    (columns, values)
+}
+
+impl Inserts {
+    /// Inserts the waiting items; returns each one's new id and status, in
+    /// their order.
+    fn write(&mut self, db: &dyn Db) -> DbResult<Vec<(i64, Option<String>)>> {
+        if self.rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let width = self.columns.len();
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+        let mut rest = rows.as_slice();
+        for size in db::row_groups(rows.len()) {
+            let (group, tail) = rest.split_at(size);
+            rest = tail;
+            let sql = format!(
+                "INSERT INTO worklist_items ({}) VALUES {} RETURNING id, patient_id",
+                self.columns.join(", "),
+                db::value_rows(size, width, 1)
+            );
+            let args: Vec<Value> = group
+                .iter()
+                .flat_map(|(values, _, _)| values.iter().cloned())
+                .collect();
+            db.query_each(&sql, &args, &mut |row| {
+                ids.insert(
+                    row.text(1).unwrap_or_default(),
+                    row.int(0).unwrap_or_default(),
+                );
+                ControlFlow::Continue(())
+            })?;
+        }
+        rows.into_iter()
+            .map(|(_, patient, status)| match ids.get(&patient) {
+                Some(id) => Ok((*id, status)),
+                None => Err(DbError::Inconsistent(format!(
+                    "the insert of the item of patient id {patient:?} returned no id"
+                ))),
+            })
+            .collect()
     }
 }
 
@@ -269,6 +535,13 @@ struct Stored {
     status_set_by: Option<String>,
     retracted: bool,
     values: Vec<Option<String>>,
+}
+
+impl Stored {
+    /// The stored value of worklist field number `index`.
+    fn value(&self, index: usize) -> Option<&str> {
+        self.values.get(index).and_then(|v| v.as_deref())
+    }
 }
 
 /// The offset of the first worklist field in [`select_columns`].
@@ -302,145 +575,169 @@ fn read_stored(row: &Row) -> Stored {
     }
 }
 
-fn find(tx: &dyn Db, filter: &str, args: &[String]) -> DbResult<Option<Stored>> {
-    let sql = format!("{} WHERE {filter} LIMIT 1", select_columns());
-    let args: Vec<Value> = args.iter().map(Value::from).collect();
-    Ok(tx.query_row(&sql, &args)?.as_ref().map(read_stored))
+/// The stored rows some items may be about, read in a few queries, and
+/// the choice among them of the row each item is about.
+#[derive(Default)]
+struct Candidates {
+    rows: Vec<Stored>,
+    /// Each row's place in `rows`, by id.
+    by_id: HashMap<i64, usize>,
+    /// The source's own row of each record id.
+    own: HashMap<String, usize>,
+    /// Rows of each record id that the source may claim (Python pylantir's).
+    legacy: HashMap<String, Vec<usize>>,
+    /// Rows of each patient id.
+    patients: HashMap<String, Vec<usize>>,
 }
 
-/// The row an entry is about, if any.
-fn existing(tx: &dyn Db, writer: &Writer, item: &Item) -> DbResult<Option<Stored>> {
-    let source = writer.name.as_str();
-    let mine = &writer.mine;
-    let patient_id = item.value(PATIENT_ID).unwrap_or_default();
-    let patient = match item.value(PATIENT_NAME) {
-        Some(_) => "patient_id = ?2 AND patient_name = ?3",
-        None => "patient_id = ?2",
-    };
-    let mut args = vec![source.to_string(), patient_id.to_string()];
-    args.extend(item.value(PATIENT_NAME).map(str::to_string));
-    if let Some(record_id) = &item.record_id {
-        let by_id = [source.to_string(), record_id.clone()];
-        let own = find(tx, "data_source = ?1 AND source_record_id = ?2", &by_id)?;
-        if own.is_some() {
-            return Ok(own);
-        }
-        // A row Python pylantir wrote with that record id.
-        if writer.legacy_ids {
-            let legacy = find(tx, &format!("source_record_id = ?2 AND {mine}"), &by_id)?;
-            if legacy.is_some() {
-                return Ok(legacy);
+impl Candidates {
+    /// Reads the rows `items` may be about: by record id the source's own
+    /// rows, then (if there may be some) rows it may claim; by patient id
+    /// the rows of the items that neither found.
+    fn read(db: &dyn Db, writer: &Writer, items: &[Item]) -> DbResult<Candidates> {
+        let mut found = Candidates::default();
+        let source = Some(writer.name.as_str());
+        let record_ids = distinct(items.iter().filter_map(|i| i.record_id.as_deref()));
+        for row in read_in(
+            db,
+            "data_source = ?1 AND source_record_id",
+            source,
+            &record_ids,
+        )? {
+            let at = found.add(row);
+            if let Some(id) = found.rows[at].record_id.clone() {
+                found.own.insert(id, at);
             }
         }
-        // Else a row of this source without a record id, to adopt; else the
-        // same patient owned by another source: a conflict.
-        let candidates = format!(
-            "((source_record_id IS NULL OR source_record_id = '') AND {mine}) OR NOT {mine}"
-        );
-        return find(
-            tx,
-            &format!("{patient} AND ({candidates}) ORDER BY {mine} DESC, id"),
-            &args,
-        );
+        if writer.legacy_ids {
+            let left = distinct(
+                record_ids
+                    .into_iter()
+                    .filter(|id| !found.own.contains_key(*id)),
+            );
+            let filter = format!("{} AND source_record_id", writer.mine);
+            for row in read_in(db, &filter, source, &left)? {
+                let at = found.add(row);
+                if let Some(id) = found.rows[at].record_id.clone() {
+                    push_once(found.legacy.entry(id).or_default(), at);
+                }
+            }
+        }
+        let unresolved = items.iter().filter(|item| match &item.record_id {
+            Some(id) => !found.own.contains_key(id) && !found.legacy.contains_key(id),
+            None => true,
+        });
+        let patient_ids = distinct(unresolved.map(patient_key));
+        for row in read_in(db, "patient_id", None, &patient_ids)? {
+            let at = found.add(row);
+            let patient = found.rows[at]
+                .value(PATIENT_ID)
+                .unwrap_or_default()
+                .to_string();
+            push_once(found.patients.entry(patient).or_default(), at);
+        }
+        Ok(found)
     }
-    // Prefer this source's row, then one it may claim, then another source's.
-    let own = tx.dialect().is("data_source", "?1");
-    find(
-        tx,
-        &format!("{patient} ORDER BY ({own}) DESC, {mine} DESC, id"),
-        &args,
-    )
+
+    /// Keeps `row` (once: a row may be read by its record id and by its
+    /// patient id, and a padded key list reads it again); returns its
+    /// place in `rows`.
+    fn add(&mut self, row: Stored) -> usize {
+        if let Some(at) = self.by_id.get(&row.id) {
+            return *at;
+        }
+        self.by_id.insert(row.id, self.rows.len());
+        self.rows.push(row);
+        self.rows.len() - 1
+    }
+
+    /// The row `item` is about, if any: with a record id, the source's row
+    /// of that id, else a row it may claim with that id, else a row of the
+    /// same patient (and name, if the item has one) of this source (or
+    /// claimable) without a record id, to adopt, else such a row of another
+    /// source: a conflict. Without a record id, the same patient's row of
+    /// this source, then one it may claim, then another source's. Among
+    /// equals, the oldest (lowest id).
+    fn existing(&self, writer: &Writer, item: &Item) -> Option<&Stored> {
+        let patient_id = patient_key(item);
+        let name = item.value(PATIENT_NAME);
+        let mine = |row: &Stored| writer.owns(row.data_source.as_deref());
+        let same_patient = self
+            .patients
+            .get(patient_id)
+            .into_iter()
+            .flatten()
+            .map(|at| &self.rows[*at])
+            .filter(|row| {
+                row.value(PATIENT_ID) == Some(patient_id)
+                    && name.is_none_or(|name| row.value(PATIENT_NAME) == Some(name))
+            });
+        let Some(record_id) = &item.record_id else {
+            let own = |row: &Stored| row.data_source.as_deref() == Some(writer.name.as_str());
+            return same_patient.min_by_key(|row| (!own(row), !mine(row), row.id));
+        };
+        if let Some(at) = self.own.get(record_id) {
+            return Some(&self.rows[*at]);
+        }
+        if writer.legacy_ids {
+            let legacy = self
+                .legacy
+                .get(record_id)
+                .into_iter()
+                .flatten()
+                .map(|at| &self.rows[*at])
+                .filter(|row| mine(row))
+                .min_by_key(|row| row.id);
+            if legacy.is_some() {
+                return legacy;
+            }
+        }
+        same_patient
+            .filter(|row| !mine(row) || row.record_id.as_deref().is_none_or(str::is_empty))
+            .min_by_key(|row| (!mine(row), row.id))
+    }
 }
 
-/// Writes one item; returns the id of this source's row it concerns (none
-/// for a conflict or an item discontinued at its first sight).
-fn write_one(
-    tx: &dyn Db,
-    writer: &Writer,
-    item: &Item,
-    counts: &mut WriteCounts,
-    conflicts: &mut Vec<Conflict>,
-) -> DbResult<Option<i64>> {
-    let source = writer.name.as_str();
-    let Some(stored) = existing(tx, writer, item)? else {
-        if item.status.as_deref() == Some(DISCONTINUED) {
-            counts.unchanged += 1;
-            return Ok(None);
-        }
-        let id = insert(tx, source, item)?;
-        history::record_created(tx, id, item.status.as_deref(), &ChangedBy::Source(source))?;
-        counts.inserted += 1;
-        return Ok(Some(id));
-    };
-    if let Some(owner) = stored
-        .data_source
-        .as_deref()
-        .filter(|o| !writer.owns(Some(o)))
-    {
-        conflicts.push(Conflict {
-            patient_id: item.value(PATIENT_ID).unwrap_or_default().to_string(),
-            patient_name: item.value(PATIENT_NAME).map(str::to_string),
-            owner: owner.to_string(),
-        });
-        counts.conflicts += 1;
-        return Ok(None);
+/// Adds `at` to `list` unless it is there.
+fn push_once(list: &mut Vec<usize>, at: usize) {
+    if !list.contains(&at) {
+        list.push(at);
     }
+}
 
-    let mut columns: Vec<&str> = Vec::new();
-    let mut args: Vec<Value> = Vec::new();
-    for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
-        let (Some(new), old) = (item.values[i].as_ref(), stored.values[i].as_deref()) else {
+/// `keys` without repeats, in their first order.
+fn distinct<'k>(keys: impl Iterator<Item = &'k str>) -> Vec<&'k str> {
+    let mut seen = HashSet::new();
+    keys.filter(|key| seen.insert(*key)).collect()
+}
+
+/// The rows where `{filter} = key` for one of `keys` (see
+/// [`db::Dialect::for_each_key`]), `?1` being `first` when given.
+/// The list is padded (with its last key) to 1, 4, 16, 64 or 256 keys, so
+/// that the statement comes in a few texts only.
+fn read_in(db: &dyn Db, filter: &str, first: Option<&str>, keys: &[&str]) -> DbResult<Vec<Stored>> {
+    let mut rows = Vec::new();
+    let skip = usize::from(first.is_some());
+    for group in keys.chunks(CHUNK) {
+        let Some(last) = group.last() else {
             continue;
         };
-        let keep_uid = i == STUDY_UID && old.is_some_and(|uid| !uid.is_empty());
-        if old != Some(new.as_str()) && !keep_uid {
-            columns.push(field);
-            args.push(new.into());
-        }
+        let size = [1, 4, 16, 64, CHUNK]
+            .into_iter()
+            .find(|size| *size >= group.len())
+            .unwrap_or(group.len());
+        let marks: Vec<String> = (1..=size).map(|n| format!("?{}", n + skip)).collect();
+        let sql = db
+            .dialect()
+            .for_each_key(select_columns(), filter, &marks.join(", "));
+        let mut args: Vec<Value> = first.into_iter().map(Value::from).collect();
+        args.extend((0..size).map(|n| Value::from(*group.get(n).unwrap_or(last))));
+        db.query_each(&sql, &args, &mut |row| {
+            rows.push(read_stored(&row));
+            ControlFlow::Continue(())
+        })?;
     }
-    if stored.data_source.as_deref() != Some(source) {
-        // Unowned, or written by Python pylantir under the type's name: claim it.
-        columns.push("data_source");
-        args.push(writer.name.as_str().into());
-    }
-    if let Some(record_id) = &item.record_id {
-        if stored.record_id.as_deref() != Some(record_id.as_str()) {
-            columns.push("source_record_id");
-            args.push(record_id.into());
-        }
-    }
-    if let Some(status) = item.status.as_ref().filter(|s| source_may_set(&stored, s)) {
-        history::record_change(tx, stored.id, status, &ChangedBy::Source(source))?;
-        columns.push("performed_procedure_step_status");
-        args.push(status.into());
-        columns.push("status_set_by");
-        args.push(SET_BY_SOURCE.into());
-    }
-    if stored.retracted {
-        columns.push("retracted_at");
-        args.push(Value::Null);
-        columns.push("retracted_reason");
-        args.push(Value::Null);
-        counts.restored += 1;
-    }
-    if columns.is_empty() {
-        counts.unchanged += 1;
-        return Ok(Some(stored.id));
-    }
-    let sets: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(n, column)| format!("{column} = ?{}", n + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE worklist_items SET {} WHERE id = ?{}",
-        sets.join(", "),
-        columns.len() + 1
-    );
-    args.push(stored.id.into());
-    tx.execute(&sql, &args)?;
-    counts.updated += 1;
-    Ok(Some(stored.id))
+    Ok(rows)
 }
 
 const DISCONTINUED: &str = "DISCONTINUED";
@@ -457,40 +754,6 @@ fn source_may_set(stored: &Stored, new: &str) -> bool {
     let by_source = current == "SCHEDULED"
         || (current == DISCONTINUED && stored.status_set_by.as_deref() == Some(SET_BY_SOURCE));
     by_source && current != new
-}
-
-fn insert(tx: &dyn Db, source: &str, item: &Item) -> DbResult<i64> {
-    let uid = item.value(STUDY_UID).is_none().then(new_study_uid);
-    let mut columns: Vec<&str> = vec![
-        "data_source",
-        "source_record_id",
-        "performed_procedure_step_status",
-    ];
-    let mut args: Vec<Value> = vec![
-        source.into(),
-        item.record_id.as_deref().into(),
-        "SCHEDULED".into(),
-    ];
-    for (i, (field, _)) in WORKLIST_FIELDS.iter().enumerate() {
-        let value = match (i, item.value(i)) {
-            (_, Some(value)) => value,
-            (STUDY_UID, None) => uid.as_deref().unwrap_or_default(),
-            (MODALITY, None) => "MR",
-            _ => continue,
-        };
-        columns.push(field);
-        args.push(value.into());
-    }
-    let marks: Vec<String> = (1..=columns.len()).map(|n| format!("?{n}")).collect();
-    let sql = format!(
-        "INSERT INTO worklist_items ({}) VALUES ({}) RETURNING id",
-        columns.join(", "),
-        marks.join(", ")
-    );
-    Ok(tx
-        .query_row(&sql, &args)?
-        .and_then(|row| row.int(0))
-        .unwrap_or_default())
 }
 
 /// A new Study Instance UID under the UUID-derived root `2.25` (PS3.5 B.2).

@@ -498,7 +498,12 @@ CREATE INDEX IF NOT EXISTS worklist_items_patient_name
 CREATE INDEX IF NOT EXISTS worklist_items_modality ON worklist_items (modality);
 CREATE INDEX IF NOT EXISTS worklist_items_station_aet ON worklist_items (scheduled_station_aetitle);
 CREATE INDEX IF NOT EXISTS worklist_items_status ON worklist_items (performed_procedure_step_status);
-CREATE INDEX IF NOT EXISTS worklist_items_data_source ON worklist_items (data_source);
+-- Schema 6: no index of data_source alone; the unique index above, which
+-- starts with it, serves those lookups. Without statistics (a table grown
+-- in the sync's own transaction) the planner took it for the sync's
+-- lookups by (data_source, source_record_id) and read every row of the
+-- source for each.
+DROP INDEX IF EXISTS worklist_items_data_source;
 CREATE INDEX IF NOT EXISTS worklist_items_study_uid ON worklist_items (study_instance_uid);
 CREATE INDEX IF NOT EXISTS worklist_items_accession ON worklist_items (accession_number);
 DROP INDEX IF EXISTS worklist_items_retracted;

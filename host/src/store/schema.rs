@@ -180,5 +180,6 @@ pub const EMPTY_RECORD_IDS_TO_NULL: &str =
 /// 0: pylantir 0.4.x (or older); 1: our added columns, tables and indexes;
 /// 2: the lifecycle (status_set_by, retraction, skipped records, housekeeping);
 /// 3: the status history; 4: the retraction index covers retracted rows only;
-/// 5: the MPPS write-back queue.
-pub const SCHEMA_VERSION: i64 = 5;
+/// 5: the MPPS write-back queue; 6: PostgreSQL drops its index of
+/// `data_source` alone (see `store::postgres`), SQLite is unchanged.
+pub const SCHEMA_VERSION: i64 = 6;
