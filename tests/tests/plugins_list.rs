@@ -1,6 +1,7 @@
 //! `pylantir plugins list` and `plugins info`, run as the real binary on
 //! plugin directories holding real built plugins and broken files.
 
+use pylantir_plugin_api::API_VERSION;
 use pylantir_tests::plugin_files::{
     abort_fixture, api_changed_fixture, binary_in, install_as, plugin_file_name,
 };
@@ -171,10 +172,10 @@ fn a_plugin_built_against_an_incompatible_plugin_api_is_refused() {
     let changed = install_as(dir.path(), api_changed_fixture(), "changed");
     let output = pylantir(dir.path(), &["plugins", "list"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(line_of(&output, &changed).ends_with(
+    assert!(line_of(&output, &changed).ends_with(&format!(
         "refused: built against plugin-api 1.0.1, whose layout differs from this host's \
-         plugin-api 1.0.0: mismatched type: expected f64, found u64"
-    ));
+         plugin-api {API_VERSION}: mismatched type: expected f64, found u64"
+    )));
 }
 
 #[test]
