@@ -37,8 +37,21 @@ fn find_ids(site: &Site, q: &InMemDicomObject) -> Vec<String> {
 
 /// Today plus `days`, as YYYY-MM-DD in local time.
 fn day(_site: &Site, days: i64) -> String {
-    jiff::ZonedDateTime::now()
-        .date()
+    date_from(jiff::ZonedDateTime::now(), days)
+}
+
+/// The date `days` from today in America/Edmonton, the time zone of a
+/// Calpendo source's visibility rules when its config names none (the
+/// machine's own zone may already be on another day).
+fn calpendo_day(days: i64) -> String {
+    let now = jiff::Timestamp::now()
+        .in_tz("America/Edmonton")
+        .expect("jiff's bundled time zone database");
+    date_from(now, days)
+}
+
+fn date_from(now: jiff::ZonedDateTime, days: i64) -> String {
+    now.date()
         .checked_add(jiff::Span::new().days(days))
         .expect("a date")
         .strftime("%Y-%m-%d")
@@ -286,7 +299,7 @@ fn a_calpendo_today_window_shows_only_todays_bookings(backend: Backend) {
             {"name": "cal", "type": "calpendo", "window_mode": "today"}
         ]}),
     );
-    let (yesterday, today, tomorrow) = (day(&site, -1), day(&site, 0), day(&site, 1));
+    let (yesterday, today, tomorrow) = (calpendo_day(-1), calpendo_day(0), calpendo_day(1));
     site.insert(&[
         ("patient_id", "Y"),
         ("data_source", "cal"),
