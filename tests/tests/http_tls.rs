@@ -3,13 +3,12 @@
 //! (rcgen); plain HTTP turned off; client certificates required with
 //! `client_ca`; bad certificate files refused by `check-config` and `start`.
 
-use pylantir_tests::api::ApiProcess;
+use pylantir_tests::api::{run_cli, ApiProcess};
 use pylantir_tests::pki::{pki, Pem, Pki};
 use pylantir_tests::server::{free_port, ServerProcess};
 use serde_json::{json, Value};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// The HTTPS URL a server log announces ("HTTP API listening on https://ADDR").
@@ -122,18 +121,12 @@ fn with_client_ca_start_api_requires_a_client_certificate_it_issued() {
     assert!(health(&client(&pki, Some(&pki.stranger)), &url).is_err());
 }
 
+/// Runs pylantir with `args` then `config`: whether it succeeded, and its output.
 fn run(args: &[&str], config: &Path) -> (bool, String) {
-    let output = Command::new(&pylantir_tests::artifacts().bin)
-        .args(args)
-        .arg(config)
-        .output()
-        .expect("pylantir runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let config = config.display().to_string();
+    let args: Vec<&str> = args.iter().copied().chain([config.as_str()]).collect();
+    let (code, out, err) = run_cli(&args, "");
+    (code == 0, out + &err)
 }
 
 #[test]

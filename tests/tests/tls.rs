@@ -9,6 +9,7 @@ use dicom_object::InMemDicomObject;
 use pylantir::dicom::scu::Client;
 use pylantir::dicom::transport::TlsListener;
 use pylantir::tls::ServerFiles;
+use pylantir_tests::api::run_cli;
 use pylantir_tests::dicom::*;
 use pylantir_tests::pki::{pki, Ca, Pem, Pki};
 use std::path::Path;
@@ -277,17 +278,9 @@ fn check_config(config: &serde_json::Value, dir: &Path) -> (bool, String) {
     let mut config = config.clone();
     config["data_sources"] = serde_json::json!([]);
     std::fs::write(&path, config.to_string()).expect("write config");
-    let output = Command::new(&pylantir_tests::artifacts().bin)
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .output()
-        .expect("pylantir runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let path = path.display().to_string();
+    let (code, out, err) = run_cli(&["check-config", "--config", &path], "");
+    (code == 0, out + &err)
 }
 
 #[test]
