@@ -3,10 +3,11 @@
 //! bad field, server error, timeout, not JSON) and never carries the token.
 
 use crate::config::{Config, Token};
-use crate::table::Table;
+use crate::rows::{read_rows, RowsError};
 use pylantir_plugin_api::messages::{body_excerpt, error_chain};
 use pylantir_plugin_api::serde_json::{self, Map, Value};
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, Response};
+use std::io::{self, Read};
 use std::time::Duration;
 
 /// One object of a JSON list answer (a metadata field definition).
@@ -64,12 +65,16 @@ impl Api {
     }
 
     /// The flat export of `fields`, optionally limited to records modified
-    /// in `range` (`YYYY-MM-DD HH:MM:SS`, begin and end).
+    /// in `range` (`YYYY-MM-DD HH:MM:SS`, begin and end), read while it
+    /// arrives: each row goes to `each` as the cells of `columns` (see
+    /// [`read_rows`]). Returns the number of rows.
     pub fn records(
         &self,
         fields: &[String],
         range: Option<(String, String)>,
-    ) -> Result<Table, String> {
+        columns: &[String],
+        each: &mut dyn FnMut(Vec<String>) -> Result<(), String>,
+    ) -> Result<usize, String> {
         let mut params = vec![("type".to_string(), "flat".to_string())];
         for (i, field) in fields.iter().enumerate() {
             params.push((format!("fields[{i}]"), field.clone()));
@@ -78,14 +83,17 @@ impl Api {
             params.push(("dateRangeBegin".to_string(), begin));
             params.push(("dateRangeEnd".to_string(), end));
         }
-        let body = self.post("record", "export", &params)?;
-        Table::parse(&body).map_err(|why| {
-            self.token.redact(&format!(
+        let mut body = Head::new(self.send("record", "export", &params)?);
+        match read_rows(&mut body, columns, each) {
+            Ok(rows) => Ok(rows),
+            Err(RowsError::Stopped(message)) => Err(message),
+            Err(RowsError::Read(error)) => Err(self.read_error("record", "export", error)),
+            Err(RowsError::NotRows(why)) => Err(self.token.redact(&format!(
                 "REDCap at {} answered the record export with something that is not a JSON list of records ({why}); it begins: {}",
                 self.url,
-                body_excerpt(&body)
-            ))
-        })
+                body_excerpt(&body.text())
+            ))),
+        }
     }
 
     /// Imports one value into a record (`content=record`, `action=import`,
@@ -119,6 +127,19 @@ impl Api {
         action: &str,
         extra: &[(String, String)],
     ) -> Result<String, String> {
+        self.send(content, action, extra)?
+            .text()
+            .map_err(|e| self.transport_error(content, action, &e))
+    }
+
+    /// POSTs `content` with `extra` parameters; the 2xx answer, its body
+    /// not read yet.
+    fn send(
+        &self,
+        content: &str,
+        action: &str,
+        extra: &[(String, String)],
+    ) -> Result<Response, String> {
         let mut form: Vec<(&str, &str)> = vec![
             ("token", self.token.expose()),
             ("content", content),
@@ -126,23 +147,22 @@ impl Api {
             ("returnFormat", "json"),
         ];
         form.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let result = self
+        let response = self
             .client
             .post(&self.url)
             .form(&form)
             .send()
-            .and_then(|response| {
-                let status = response.status();
-                response.text().map(|body| (status, body))
-            });
-        let (status, body) = result.map_err(|e| self.transport_error(content, action, &e))?;
+            .map_err(|e| self.transport_error(content, action, &e))?;
+        let status = response.status();
         if status.is_success() {
-            Ok(body)
-        } else {
-            Err(self
-                .token
-                .redact(&self.status_error(content, action, status.as_u16(), &body)))
+            return Ok(response);
         }
+        let body = response
+            .text()
+            .map_err(|e| self.transport_error(content, action, &e))?;
+        Err(self
+            .token
+            .redact(&self.status_error(content, action, status.as_u16(), &body)))
     }
 
     /// The body as a JSON list of objects.
@@ -190,6 +210,21 @@ impl Api {
         self.token.redact(&message)
     }
 
+    /// Reading a body failed: the transport error when reqwest says why.
+    fn read_error(&self, content: &str, action: &str, error: io::Error) -> String {
+        match error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<reqwest::Error>())
+        {
+            Some(error) => self.transport_error(content, action, error),
+            None => self.token.redact(&format!(
+                "the {content} {action} from REDCap at {} failed: {}",
+                self.url,
+                error_chain(&error)
+            )),
+        }
+    }
+
     fn status_error(&self, content: &str, action: &str, status: u16, body: &str) -> String {
         let said = serde_json::from_str::<Value>(body)
             .ok()
@@ -218,5 +253,42 @@ impl Api {
                 said.unwrap_or_else(|| body_excerpt(body))
             ),
         }
+    }
+}
+
+/// A body being read, with its first [`Head::KEPT`] bytes kept for messages.
+struct Head {
+    response: Response,
+    head: Vec<u8>,
+}
+
+impl Head {
+    const KEPT: usize = 16 * 1024;
+
+    fn new(response: Response) -> Head {
+        Head {
+            response,
+            head: Vec::new(),
+        }
+    }
+
+    /// The first bytes of the body, reading on up to [`Head::KEPT`] of them
+    /// (or what can be read), as text.
+    fn text(&mut self) -> String {
+        let mut rest = Vec::new();
+        let wanted = Head::KEPT.saturating_sub(self.head.len()) as u64;
+        // What could not be read is simply not shown.
+        let _ = (&mut self.response).take(wanted).read_to_end(&mut rest);
+        self.head.extend_from_slice(&rest);
+        String::from_utf8_lossy(&self.head).into_owned()
+    }
+}
+
+impl Read for Head {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.response.read(buf)?;
+        let keep = n.min(Head::KEPT.saturating_sub(self.head.len()));
+        self.head.extend_from_slice(&buf[..keep]);
+        Ok(n)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: the source's `config` object, credentials from the environment, its JSON Schema.
 //! - [`api`]: the REDCap API calls (metadata, records) and their error messages.
-//! - [`table`]: the record export read into a compact table.
+//! - [`rows`]: the record export read row by row as it arrives.
 //! - [`merge`]: grouping rows by record and merging visit rows with the baseline.
 //! - [`identity`]: PatientName / PatientID templates and the study conventions.
 //! - [`entries`]: the field mapping, the exported fields and the entry of one visit.
@@ -14,8 +14,8 @@ pub mod config;
 pub mod entries;
 pub mod identity;
 pub mod merge;
+pub mod rows;
 pub mod source;
-pub mod table;
 pub mod write_back;
 
 use pylantir_plugin_api::{export_plugin, Plugin, SourceTypeInfo};

@@ -4,7 +4,7 @@
 use crate::api::Api;
 use crate::config::Config;
 use crate::entries::{to_entry, write_json, Pairs, Plan};
-use crate::merge::Merger;
+use crate::merge::{Merger, Visit};
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{
     log, CallError, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
@@ -62,8 +62,9 @@ impl Redcap {
         }
     }
 
-    /// One fetch: metadata, export, merge; hands each entry's pairs to
-    /// `each` and returns the visits that gave no entry.
+    /// One fetch: metadata, then the export merged and turned into entries
+    /// row by row while it arrives; hands each entry's pairs to `each` and
+    /// returns the visits that gave no entry.
     fn fetch_each(
         &mut self,
         mapping: &FieldMapping,
@@ -98,22 +99,22 @@ impl Redcap {
                 export.request.len()
             ),
         }
-        let table = api.records(&export.request, range)?;
-        let merger = Merger::new(export.columns, &export.record_field, &config.instrument);
-        let visits = merger.visits(&table);
-        let index: HashMap<&str, usize> = merger
-            .fields()
+        let mut merger = Merger::new(export.columns, &export.record_field, &config.instrument);
+        let columns = merger.columns().to_vec();
+        let fields = merger.fields().to_vec();
+        let index: HashMap<&str, usize> = fields
             .iter()
             .enumerate()
             .map(|(i, f)| (f.as_str(), i))
             .collect();
-        let mut count = 0;
+        let (mut visits, mut count) = (0, 0);
         let mut skipped = Vec::new();
-        for visit in &visits {
-            match plan.entry(visit, &index, config) {
+        let mut on_visit = |visit: Visit| -> Result<(), String> {
+            visits += 1;
+            match plan.entry(&visit, &index, config) {
                 Ok(pairs) => {
-                    each(pairs)?;
                     count += 1;
+                    each(pairs)
                 }
                 Err(why) => {
                     log::warn!(
@@ -126,14 +127,17 @@ impl Redcap {
                         record_id: Some(format!("{}:{}", visit.record_id, visit.repeat_instance)),
                         reason: why,
                     });
+                    Ok(())
                 }
             }
-        }
+        };
+        let rows = api.records(&export.request, range, &columns, &mut |row| {
+            merger.push(row, &mut on_visit)
+        })?;
+        merger.finish(&mut on_visit)?;
         log::info!(
-            "REDCap source '{}': {} rows, {} visits, {count} entries",
+            "REDCap source '{}': {rows} rows, {visits} visits, {count} entries",
             self.name,
-            table.rows.len(),
-            visits.len(),
         );
         Ok(skipped)
     }
