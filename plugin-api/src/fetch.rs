@@ -102,11 +102,12 @@ impl Fetch {
             "skipped": self.skipped,
         })
         .to_string();
-        // `{"entries":<array>,` + the rest of the extras object, without
-        // re-serialising the (possibly large) entry array.
-        let mut answer = String::with_capacity(self.entries_json.len() + extras.len() + 12);
-        answer.push_str("{\"entries\":");
-        answer.push_str(&self.entries_json);
+        // `{"entries":<array>,` + the rest of the extras object, built in
+        // the (possibly large) entry array's own buffer: neither
+        // re-serialised nor copied into a second one.
+        let mut answer = self.entries_json;
+        answer.reserve_exact(extras.len() + 12);
+        answer.insert_str(0, "{\"entries\":");
         answer.push(',');
         answer.push_str(&extras[1..]);
         answer
