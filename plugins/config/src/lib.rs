@@ -4,7 +4,7 @@
 //!
 //! The value types here check a rule when read and state the same rule in
 //! their schema, side by side: [`NonEmpty`], [`NotBlank`], [`Text`],
-//! [`Positive`], [`Ordered`].
+//! [`NonEmptyText`], [`NonEmptyList`], [`Positive`], [`Ordered`].
 //!
 //! With the `testing` feature, [`testing`] checks a plugin's parser and
 //! schema against the repository's example configurations and bad ones.
@@ -110,15 +110,22 @@ impl JsonSchema for NotBlank {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text(pub String);
 
+/// A non-empty string or a number, read as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonEmptyText(pub String);
+
+/// The text of a string or a number, or why not (`what` it must be).
+fn text<E: serde::de::Error>(value: Value, what: &str) -> Result<String, E> {
+    match value {
+        Value::String(text) => Ok(text),
+        Value::Number(number) => Ok(number.to_string()),
+        other => Err(E::custom(format!("must be {what}, got {other}"))),
+    }
+}
+
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(Text(text)),
-            Value::Number(number) => Ok(Text(number.to_string())),
-            other => Err(D::Error::custom(format!(
-                "must be a string or a number, got {other}"
-            ))),
-        }
+        text(Value::deserialize(deserializer)?, "a string or a number").map(Text)
     }
 }
 
@@ -131,6 +138,54 @@ impl JsonSchema for Text {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({"type": ["string", "number"]})
+    }
+}
+
+impl<'de> Deserialize<'de> for NonEmptyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let what = "a non-empty string or a number";
+        match text(Value::deserialize(deserializer)?, what)? {
+            text if text.is_empty() => Err(D::Error::custom(format!("must be {what}, got \"\""))),
+            text => Ok(NonEmptyText(text)),
+        }
+    }
+}
+
+impl JsonSchema for NonEmptyText {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "NonEmptyText".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": ["string", "number"], "minLength": 1})
+    }
+}
+
+/// A list with at least one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NonEmptyList<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NonEmptyList<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let items = Vec::<T>::deserialize(deserializer)?;
+        if items.is_empty() {
+            return Err(D::Error::custom("must list at least one item"));
+        }
+        Ok(NonEmptyList(items))
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for NonEmptyList<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        format!("NonEmptyList_{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "array", "items": generator.subschema_for::<T>(), "minItems": 1})
     }
 }
 
