@@ -4,7 +4,8 @@
 //!
 //! The value types here check a rule when read and state the same rule in
 //! their schema, side by side: [`NonEmpty`], [`NotBlank`], [`Text`],
-//! [`NonEmptyText`], [`NonEmptyList`], [`Positive`], [`Ordered`].
+//! [`NonEmptyText`], [`NonEmptyList`], [`Positive`], [`Ordered`]; and the
+//! [`Protocol`] setting the REDCap and Calpendo sources share.
 //!
 //! With the `testing` feature, [`testing`] checks a plugin's parser and
 //! schema against the repository's example configurations and bad ones.
@@ -17,6 +18,7 @@ use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -160,6 +162,30 @@ impl JsonSchema for NonEmptyText {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({"type": ["string", "number"], "minLength": 1})
+    }
+}
+
+/// `config.protocol` of the REDCap and Calpendo sources: one protocol name,
+/// or a map site -> name (in REDCap also `mapping`, the coding scheme
+/// designator).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(untagged, expecting = "a protocol name or a map site -> protocol name")]
+pub enum Protocol {
+    /// The protocol name for every site.
+    Name(String),
+    /// Site -> protocol name.
+    BySite(BTreeMap<String, Text>),
+}
+
+impl Protocol {
+    /// The protocol name for `site` (a map without a site gives none),
+    /// unless empty.
+    pub fn for_site(&self, site: Option<&str>) -> Option<String> {
+        match self {
+            Protocol::Name(name) => Some(name.clone()),
+            Protocol::BySite(map) => map.get(site?).map(|name| name.0.clone()),
+        }
+        .filter(|name| !name.is_empty())
     }
 }
 

@@ -2,11 +2,10 @@
 //! JSON Schema. Credentials come from the environment, never from the file.
 
 use crate::identity::{Template, DEFAULT_PATIENT_ID, DEFAULT_PATIENT_NAME};
-use plugin_config::{NonEmpty, NonEmptyList, NonEmptyText, Positive, Text};
+use plugin_config::{NonEmpty, NonEmptyList, NonEmptyText, Positive, Protocol, Text};
 use pylantir_plugin_api::serde_json::{json, Value};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -35,17 +34,6 @@ impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
-}
-
-/// `config.protocol`: one protocol name, or a map site -> name (plus
-/// `mapping`, the coding scheme designator).
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(untagged, expecting = "a protocol name or a map site -> protocol name")]
-pub enum Protocol {
-    /// The protocol name for every site.
-    Name(String),
-    /// Site -> protocol name, and `mapping`: the coding scheme designator.
-    BySite(BTreeMap<String, Text>),
 }
 
 /// The `config` object of a REDCap source, as read and as published.
@@ -204,25 +192,16 @@ impl Config {
 
     /// The protocol name for this site, if configured.
     pub fn protocol_name(&self) -> Option<String> {
-        match &self.protocol {
-            None => None,
-            Some(Protocol::Name(name)) => Some(name.clone()),
-            Some(Protocol::BySite(map)) => text(map.get(&self.site)),
-        }
+        self.protocol.as_ref()?.for_site(Some(&self.site))
     }
 
     /// The coding scheme designator (`protocol.mapping`), if configured.
     pub fn coding_designator(&self) -> Option<String> {
         match &self.protocol {
-            Some(Protocol::BySite(map)) => text(map.get("mapping")),
+            Some(by_site @ Protocol::BySite(_)) => by_site.for_site(Some("mapping")),
             _ => None,
         }
     }
-}
-
-/// A configured text, unless empty.
-fn text(value: Option<&Text>) -> Option<String> {
-    value.map(|t| t.0.clone()).filter(|t| !t.is_empty())
 }
 
 /// The template given for `key`, else `default`, checked.
