@@ -23,12 +23,26 @@ use std::fmt;
 use std::marker::PhantomData;
 
 /// Reads `config` as a `T`; the error names the key at fault
-/// (`config.read_timeout_seconds: must be ...`).
-pub fn parse<T: DeserializeOwned>(config: &Value) -> Result<T, String> {
-    parse_at(config, "config")
+/// (`config.read_timeout_seconds: must be ...`), and a missing key with
+/// its description from the schema.
+pub fn parse<T: DeserializeOwned + JsonSchema>(config: &Value) -> Result<T, String> {
+    parse_at(config, "config").map_err(|error| {
+        match error.strip_prefix("config: missing field `") {
+            Some(rest) => {
+                let key = rest.trim_end_matches('`');
+                let described = schema::<T>()["properties"][key]["description"]
+                    .as_str()
+                    .map(|text| format!(": {}", text.trim_end_matches('.')))
+                    .unwrap_or_default();
+                format!("config.{key} is required{described}")
+            }
+            None => error,
+        }
+    })
 }
 
-/// [`parse`] of a value found at `at` (`field_mapping`), named so in errors.
+/// Reads a value found at `at` (`field_mapping`) as a `T`; the error names
+/// the key at fault below `at`.
 pub fn parse_at<T: DeserializeOwned>(value: &Value, at: &str) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
@@ -367,6 +381,12 @@ mod tests {
             sample.map,
             Some(Ordered(vec![("b".to_string(), "c".to_string())]))
         );
+    }
+
+    #[test]
+    fn a_missing_key_is_named_with_its_description() {
+        let error = parse::<Sample>(&json!({"key": "k"})).err();
+        assert_eq!(error.as_deref(), Some("config.name is required: A file"));
     }
 
     #[test]

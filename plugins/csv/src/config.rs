@@ -109,7 +109,7 @@ mod tests {
     fn file_path_is_required() {
         assert_eq!(
             CsvConfig::parse(&json!({})),
-            Err("config: missing field `file_path`".to_string())
+            Err("config.file_path is required: The CSV file (UTF-8, with or without BOM, header row required)".to_string())
         );
     }
 

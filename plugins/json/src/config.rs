@@ -62,7 +62,7 @@ mod tests {
     fn file_path_is_required() {
         assert_eq!(
             JsonConfig::parse(&json!({"record_id_path": "id"})),
-            Err("config: missing field `file_path`".to_string())
+            Err("config.file_path is required: A JSON array of objects, or JSON Lines (one object per line)".to_string())
         );
     }
 
