@@ -7,10 +7,9 @@ use jiff::tz::TimeZone;
 use plugin_config::{NonEmptyList, NotBlank, Ordered, Positive, Protocol, Text};
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::tz;
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use schemars::JsonSchema;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
-use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -161,17 +160,7 @@ impl<'de> Deserialize<'de> for BaseUrl {
     }
 }
 
-impl JsonSchema for BaseUrl {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "BaseUrl".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "pattern": "^https?://"})
-    }
-}
+plugin_config::fixed_schema!(BaseUrl, {"type": "string", "pattern": "^https?://"});
 
 /// `max_parallel_requests`: a whole number from 1 to 16.
 #[derive(Debug)]
@@ -189,17 +178,7 @@ impl<'de> Deserialize<'de> for ParallelRequests {
     }
 }
 
-impl JsonSchema for ParallelRequests {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "ParallelRequests".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "integer", "minimum": 1, "maximum": 16})
-    }
-}
+plugin_config::fixed_schema!(ParallelRequests, {"type": "integer", "minimum": 1, "maximum": 16});
 
 /// `window_mode` as written.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -240,25 +219,15 @@ impl<'de> Deserialize<'de> for Clock {
     }
 }
 
-impl JsonSchema for Clock {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "Clock".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "array",
-            "prefixItems": [
-                {"type": "integer", "minimum": 0, "maximum": 23},
-                {"type": "integer", "minimum": 0, "maximum": 59}
-            ],
-            "minItems": 2,
-            "maxItems": 2
-        })
-    }
-}
+plugin_config::fixed_schema!(Clock, {
+    "type": "array",
+    "prefixItems": [
+        {"type": "integer", "minimum": 0, "maximum": 23},
+        {"type": "integer", "minimum": 0, "maximum": 59}
+    ],
+    "minItems": 2,
+    "maxItems": 2
+});
 
 impl Config {
     /// Reads `config`; credentials from the variables it names (or the defaults).

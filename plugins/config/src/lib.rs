@@ -13,6 +13,28 @@
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use schemars;
+
+/// Implements `JsonSchema` for a value type whose schema is the fixed JSON
+/// given (written inline where the type is used): the schema stands next to
+/// the type's `Deserialize`, which checks the same rule.
+#[macro_export]
+macro_rules! fixed_schema {
+    ($type:ident, $schema:tt) => {
+        impl $crate::schemars::JsonSchema for $type {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($type).into()
+            }
+            fn json_schema(_: &mut $crate::schemars::SchemaGenerator) -> $crate::schemars::Schema {
+                $crate::schemars::json_schema!($schema)
+            }
+        }
+    };
+}
+
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -83,17 +105,7 @@ impl<'de> Deserialize<'de> for NonEmpty {
     }
 }
 
-impl JsonSchema for NonEmpty {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "NonEmpty".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "minLength": 1})
-    }
-}
+fixed_schema!(NonEmpty, {"type": "string", "minLength": 1});
 
 /// A string with at least one character that is not white space.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,17 +122,7 @@ impl<'de> Deserialize<'de> for NotBlank {
     }
 }
 
-impl JsonSchema for NotBlank {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "NotBlank".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "pattern": "\\S"})
-    }
-}
+fixed_schema!(NotBlank, {"type": "string", "pattern": "\\S"});
 
 /// A string or a number, read as text (`792` and `"792"` are one site).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,17 +147,7 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-impl JsonSchema for Text {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "Text".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": ["string", "number"]})
-    }
-}
+fixed_schema!(Text, {"type": ["string", "number"]});
 
 impl<'de> Deserialize<'de> for NonEmptyText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -167,17 +159,7 @@ impl<'de> Deserialize<'de> for NonEmptyText {
     }
 }
 
-impl JsonSchema for NonEmptyText {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "NonEmptyText".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": ["string", "number"], "minLength": 1})
-    }
-}
+fixed_schema!(NonEmptyText, {"type": ["string", "number"], "minLength": 1});
 
 /// `config.protocol` of the REDCap and Calpendo sources: one protocol name,
 /// or a map site -> name (in REDCap also `mapping`, the coding scheme

@@ -4,10 +4,9 @@
 use file_sources::FileKind;
 use plugin_config::{NonEmpty, NotBlank};
 use pylantir_plugin_api::serde_json::Value;
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use schemars::JsonSchema;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// Worklist entries from a CSV file, one row per entry.
@@ -48,17 +47,7 @@ impl<'de> Deserialize<'de> for Delimiter {
     }
 }
 
-impl JsonSchema for Delimiter {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> Cow<'static, str> {
-        "Delimiter".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "pattern": "^[\\u0000-\\u007f]$", "default": ","})
-    }
-}
+plugin_config::fixed_schema!(Delimiter, {"type": "string", "pattern": "^[\\u0000-\\u007f]$", "default": ","});
 
 /// A checked `csv` source configuration.
 #[derive(Debug, Clone, PartialEq)]
