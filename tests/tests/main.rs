@@ -39,6 +39,7 @@ mod plugins_list;
 mod redcap_plugin;
 mod start_network_sources;
 mod start_server;
+mod store_api_items;
 mod store_migration;
 mod store_postgres;
 mod store_runs;
