@@ -1,0 +1,71 @@
+// Only the keyboard (Tab, Shift+Tab, Enter, Escape): log in, reach the
+// filters and the search, open an item from the list, go back, reach
+// Sources. Every element the keyboard focuses shows a focus outline.
+import { URL, check, scenario, shot } from "./lib.mjs";
+
+// What has the focus: "tag[name]" / "tag#id" / "tag.class" and its text.
+const focused = (page) => page.evaluate(() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return { what: "body", text: "" };
+  const name = e.getAttribute("name") ? `[name=${e.getAttribute("name")}]` : e.id ? `#${e.id}` : "";
+  const style = getComputedStyle(e);
+  return {
+    what: `${e.tagName.toLowerCase()}${name}`,
+    text: (e.textContent || "").trim(),
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+  };
+});
+
+// Presses `key` until the focus is on `wanted` (a focused() .what or a
+// function of it), at most 40 times; checks each stop shows its focus.
+async function tabTo(page, wanted, key = "Tab") {
+  const matches = typeof wanted === "function" ? wanted : (f) => f.what === wanted;
+  const path = [];
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press(key);
+    const now = await focused(page);
+    path.push(now.what);
+    check(now.what === "body" || now.outline, `${now.what} "${now.text}" has the focus but shows no focus outline`);
+    if (matches(now)) return path;
+  }
+  throw new Error(`${key} never reached ${wanted}: ${path.join(" → ")}`);
+}
+
+scenario(async (page) => {
+  await page.goto(`${URL()}/`);
+  await page.waitForSelector("#login:not([hidden])");
+  check((await focused(page)).what === "input[name=username]", "the user name has the focus on the login page");
+  await page.keyboard.type("reader");
+  await tabTo(page, "input[name=password]");
+  await page.keyboard.type("reader-password");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("table.items");
+
+  const path = await tabTo(page, "input[name=search]");
+  for (const filter of ["input[name=from]", "input[name=to]", "select[name=modality]", "select[name=station]"]) {
+    check(path.includes(filter), `Tab passes the filter ${filter} on the way to the search: ${path.join(" → ")}`);
+  }
+  await page.keyboard.type("roe");
+  await page.waitForFunction(() => document.querySelectorAll("table.items tbody tr").length === 1);
+  await tabTo(page, "select[name=station]", "Shift+Tab");
+  await tabTo(page, "input[name=search]");
+  await page.keyboard.press("Escape");
+  await page.waitForFunction(() => document.querySelectorAll("table.items tbody tr").length === 3);
+  await shot(page, "worklist-focus");
+
+  await tabTo(page, (f) => f.what === "a" && f.text === "Roe^Richard");
+  await shot(page, "item-link-focus");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("dl.fields");
+  check((await page.textContent("h1")).includes("Roe^Richard"), "Enter opens the item");
+
+  await tabTo(page, (f) => f.what === "a" && f.text === "← Worklist");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("table.items");
+  check(page.url().includes("#/worklist"), `back on the worklist: ${page.url()}`);
+
+  await tabTo(page, (f) => f.what === "a" && f.text === "Sources", "Shift+Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("article.source");
+  await shot(page, "sources");
+});
