@@ -13,6 +13,7 @@ const focused = (page) => page.evaluate(() => {
     what: `${e.tagName.toLowerCase()}${name}`,
     text: (e.textContent || "").trim(),
     outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+    style: `${style.outlineStyle} ${style.outlineWidth} ${e.matches(":focus")} ${e.matches(":focus-visible")}`,
   };
 });
 
@@ -25,7 +26,7 @@ async function tabTo(page, wanted, key = "Tab") {
     await page.keyboard.press(key);
     const now = await focused(page);
     path.push(now.what);
-    check(now.what === "body" || now.outline, `${now.what} "${now.text}" has the focus but shows no focus outline`);
+    check(now.what === "body" || now.outline, `${now.what} "${now.text}" has the focus but shows no focus outline (${now.style}): ${path.join(" → ")}`);
     if (matches(now)) return path;
   }
   throw new Error(`${key} never reached ${wanted}: ${path.join(" → ")}`);

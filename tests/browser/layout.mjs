@@ -23,21 +23,21 @@ async function noSidewaysScroll(page, what) {
 }
 
 // `selector` is shown whole within the window's width, not covered by
-// anything else once scrolled to, and at least 24 px high (a finger's
-// target on a tablet).
-async function onScreen(page, selector) {
-  const problem = await page.$eval(selector, (e) => {
+// anything else once scrolled to, and at least `minHeight` px high (24 for
+// a control: a finger's target on a tablet).
+async function onScreen(page, selector, minHeight = 24) {
+  const problem = await page.$eval(selector, (e, minHeight) => {
     e.scrollIntoView({ block: "center" });
     const box = e.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) return "not shown";
     if (box.left < 0 || box.right > document.documentElement.clientWidth) return `cut off (${box.left}–${box.right} px)`;
-    if (box.height < 24) return `too small to tap (${box.height} px high)`;
+    if (box.height < minHeight) return `too small to tap (${box.height} px high)`;
     const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
     if (!top || !(e === top || e.contains(top) || top.contains(e) || top.closest("label")?.contains(e))) {
       return `covered by ${top ? top.outerHTML.slice(0, 80) : "nothing"}`;
     }
     return null;
-  });
+  }, minHeight);
   check(problem === null, `${selector} on ${name}: ${problem}`);
 }
 
@@ -51,11 +51,12 @@ scenario(async (page) => {
   await noSidewaysScroll(page, "the worklist");
   for (const control of [
     "input[name=from]", "input[name=to]", "select[name=modality]", "select[name=station]",
-    "input[name=search]", "label:has(> input[name=status][value=SCHEDULED])", "section.station h2",
+    "input[name=search]", "label:has(> input[name=status][value=SCHEDULED])",
     "#bar a[data-page=sources]", "a[href='#/new']",
   ]) {
     await onScreen(page, control);
   }
+  await onScreen(page, "section.station:last-of-type h2", 0);
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, `${name}-worklist`);
 

@@ -12,6 +12,7 @@ mod config_python_examples;
 mod config_validation;
 mod console;
 mod console_firefox;
+mod console_layout;
 mod dicom_association;
 mod dicom_binary;
 mod dicom_cli;

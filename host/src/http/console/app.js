@@ -752,7 +752,12 @@ async function pluginsView(view) {
 document.addEventListener("DOMContentLoaded", async () => {
   $("#login-form").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", () => showLogin("You are logged out."));
-  window.addEventListener("hashchange", () => route());
+  window.addEventListener("hashchange", async () => {
+    await route();
+    // A keyboard user goes on from the new page's content, not the top.
+    const view = $("#view");
+    if (!view.contains(document.activeElement)) view.focus({ preventScroll: true });
+  });
   if (!session.token) {
     showLogin("");
     return;
