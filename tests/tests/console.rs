@@ -6,7 +6,12 @@
 
 use pylantir_tests::api::Client;
 use pylantir_tests::browser::{Browser, ConsoleSite, MULLER_STUDY_UID};
+use pylantir_tests::workspace_root;
 use std::time::Duration;
+
+/// Set (to anything) to have the docs pictures test write
+/// docs/console-worklist.png and docs/console-sources.png.
+const WRITE_DOCS_PICTURES: &str = "PYLANTIR_WRITE_DOCS_PICTURES";
 
 #[test]
 fn console_read_user_sees_and_filters_today_without_edit_controls_and_relogs_after_expiry() {
@@ -74,4 +79,19 @@ fn console_shows_an_item_its_source_retracted_as_retracted_on_the_worklist() {
     });
     assert!(synced, "the second sync ran:\n{}", site.server.log());
     site.run_scenario("retracted", Browser::Chromium, &[]);
+}
+
+/// Also regenerates the docs' pictures:
+/// `PYLANTIR_WRITE_DOCS_PICTURES=1 cargo test -p pylantir-tests --test integration console_pictures`.
+#[test]
+fn console_pictures_for_the_docs_show_todays_worklist_and_the_failing_source() {
+    let site = ConsoleSite::start();
+    let docs = workspace_root().join("docs");
+    let docs = docs.to_str().expect("a UTF-8 workspace path");
+    let into_docs: &[(&str, &str)] = if std::env::var_os(WRITE_DOCS_PICTURES).is_some() {
+        &[("SCREENSHOT_DIR", docs)]
+    } else {
+        &[]
+    };
+    site.run_scenario("docs_pictures", Browser::Chromium, into_docs);
 }

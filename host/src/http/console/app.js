@@ -395,6 +395,12 @@ async function worklistView(view, params) {
   station.value = params.get("station") || "";
   form.addEventListener("change", () => apply(true));
   search.addEventListener("input", () => apply(true));
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && search.value) {
+      search.value = "";
+      apply(true);
+    }
+  });
   form.addEventListener("submit", (event) => { event.preventDefault(); apply(true); });
   fillSelect(modality, [], params.get("modality") || "");
   fillSelect(station, [], params.get("station") || "");
