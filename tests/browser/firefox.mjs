@@ -8,7 +8,11 @@ import puppeteer from "puppeteer-core";
 
 // Firefox has no internet here: nothing in the background may reach for it
 // (puppeteer's defaults already turn off safe browsing, updates of Firefox
-// and its search engines, and the data reporting).
+// and its search engines, and the data reporting). Remote Settings
+// (firefox.settings.services.mozilla.com) ignores a changed server on a
+// release build unless MOZ_DISABLE_NONLOCAL_CONNECTIONS is set, which also
+// keeps Firefox off every address but loopback, as Mozilla's own test
+// harness does; its dummy server then makes it skip its fetches.
 const OFFLINE_PREFS = {
   "app.update.enabled": false,
   "app.update.auto": false,
@@ -28,7 +32,7 @@ const OFFLINE_PREFS = {
   "toolkit.telemetry.unified": false,
   "toolkit.telemetry.server": "",
   "toolkit.telemetry.archive.enabled": false,
-  "services.settings.server": "",
+  "services.settings.server": "data:,#remote-settings-dummy/v1",
   "messaging-system.rsexperimentloader.enabled": false,
   "app.shield.optoutstudies.enabled": false,
   "extensions.update.enabled": false,
@@ -47,6 +51,7 @@ export async function launchFirefox(profile, { width, height }) {
     userDataDir: profile,
     extraPrefsFirefox: OFFLINE_PREFS,
     defaultViewport: { width, height },
+    env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: "1" },
   });
   const page = await browser.newPage();
   return { page: new FirefoxPage(page), close: () => browser.close() };
