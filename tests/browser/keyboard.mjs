@@ -1,6 +1,7 @@
 // Only the keyboard (Tab, Shift+Tab, Enter, Escape): log in, reach the
 // filters and the search, open an item from the list, go back, reach
-// Sources. Every element the keyboard focuses shows a focus outline.
+// Sources. Every element the keyboard focuses shows a focus outline, and
+// what looks clickable is a real link or button.
 import { URL, check, scenario, shot } from "./lib.mjs";
 
 // What has the focus: "tag[name]" / "tag#id" / "tag.class" and its text.
@@ -16,6 +17,16 @@ const focused = (page) => page.evaluate(() => {
     style: `${style.outlineStyle} ${style.outlineWidth} ${e.matches(":focus")} ${e.matches(":focus-visible")}`,
   };
 });
+
+// Everything that looks clickable (a pointer cursor) on the page is a real
+// link, button or form control, which the keyboard reaches.
+async function onlyRealControls(page, what) {
+  const fake = await page.evaluate(() => [...document.querySelectorAll("body *")]
+    .filter((e) => getComputedStyle(e).cursor === "pointer")
+    .filter((e) => !e.closest("a[href], button, input, select, label, summary"))
+    .map((e) => e.outerHTML.slice(0, 80)));
+  check(fake.length === 0, `${what} has clickable elements that are not links or buttons: ${fake.join(", ")}`);
+}
 
 // Presses `key` until the focus is on `wanted` (a focused() .what or a
 // function of it), at most 40 times; checks each stop shows its focus.
@@ -53,12 +64,14 @@ scenario(async (page) => {
   await page.keyboard.press("Escape");
   await page.waitForFunction(() => document.querySelectorAll("table.items tbody tr").length === 3);
   await shot(page, "worklist-focus");
+  await onlyRealControls(page, "the worklist");
 
   await tabTo(page, (f) => f.what === "a" && f.text === "Roe^Richard");
   await shot(page, "item-link-focus");
   await page.keyboard.press("Enter");
   await page.waitForSelector("dl.fields");
   check((await page.textContent("h1")).includes("Roe^Richard"), "Enter opens the item");
+  await onlyRealControls(page, "an item's page");
 
   await tabTo(page, (f) => f.what === "a" && f.text === "← Worklist");
   await page.keyboard.press("Enter");
@@ -68,5 +81,6 @@ scenario(async (page) => {
   await tabTo(page, (f) => f.what === "a" && f.text === "Sources", "Shift+Tab");
   await page.keyboard.press("Enter");
   await page.waitForSelector("article.source");
+  await onlyRealControls(page, "the sources page");
   await shot(page, "sources");
 });
