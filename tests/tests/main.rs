@@ -11,6 +11,8 @@ mod config_commands;
 mod config_python_examples;
 mod config_validation;
 mod console;
+mod console_firefox;
+mod console_layout;
 mod dicom_association;
 mod dicom_binary;
 mod dicom_cli;
