@@ -52,14 +52,21 @@ pub fn is_worklist_field(name: &str) -> bool {
     WORKLIST_FIELDS.iter().any(|(field, _)| *field == name)
 }
 
+/// The worklist field every entry must carry: an entry without it (absent,
+/// null or blank) is rejected.
+pub const REQUIRED_FIELD: &str = "patient_id";
+
 /// The JSON Schema (draft 2020-12) of one entry, as the host validates it.
 pub fn entry_schema() -> Value {
     let mut properties = Map::new();
     for (field, max_len) in WORKLIST_FIELDS {
-        properties.insert(
-            (*field).to_string(),
-            json!({"type": ["string", "null"], "maxLength": max_len}),
-        );
+        let schema = if *field == REQUIRED_FIELD {
+            // Values are trimmed: a blank one counts as not sent.
+            json!({"type": "string", "pattern": "\\S", "maxLength": max_len})
+        } else {
+            json!({"type": ["string", "null"], "maxLength": max_len})
+        };
+        properties.insert((*field).to_string(), schema);
     }
     properties.insert(
         SOURCE_RECORD_ID.to_string(),
@@ -74,6 +81,7 @@ pub fn entry_schema() -> Value {
         "title": "pylantir worklist entry",
         "type": "object",
         "properties": properties,
+        "required": [REQUIRED_FIELD],
         "additionalProperties": false,
     })
 }

@@ -1,13 +1,16 @@
 // Shared by the console's browser scenarios: launch Debian's Chromium
-// headless through playwright-core, log in, save screenshots, and check.
-// The Rust test (tests/tests/console.rs) starts `pylantir start` and passes
+// headless through playwright-core (or Debian's Firefox ESR through
+// puppeteer-core, firefox.mjs), log in, save screenshots, and check.
+// The Rust test (tests/tests/console*.rs) starts `pylantir start` and passes
 // where it is through the environment:
 //   CONSOLE_URL      the API's base URL (the console is at /)
+//   CONSOLE_BROWSER  `chromium` (when unset) or `firefox`
 //   SCREENSHOT_DIR   where screenshots go (under target/)
 //   PYLANTIR_BIN     the pylantir binary (for test-mpps)
 //   DICOM_PORT       the DICOM port of the server
 //   SECRET_FILE      the token secret (to make an expired token)
 import { chromium } from "playwright-core";
+import { launchFirefox } from "./firefox.mjs";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -21,13 +24,32 @@ export const env = (name) => {
 
 export const URL = () => env("CONSOLE_URL");
 
-// One browser with a fresh profile (--user-data-dir); `run(page)` gets a 1366x768 page.
-export async function withBrowser(run) {
-  const profile = mkdtempSync(join(tmpdir(), "pylantir-chromium-"));
+// One browser with a fresh profile; `run(page)` gets a page of `viewport`
+// (1366x768 unless given; `hasTouch` for a tablet, Chromium only).
+export async function withBrowser(run, { viewport = { width: 1366, height: 768 }, hasTouch = false } = {}) {
+  const browser = process.env.CONSOLE_BROWSER || "chromium";
+  const profile = mkdtempSync(join(tmpdir(), `pylantir-${browser}-`));
+  const { page, close } = browser === "firefox"
+    ? await launchFirefox(profile, viewport)
+    : await launchChromium(profile, viewport, hasTouch);
+  try {
+    page.setDefaultTimeout(10000);
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await run(page);
+    if (errors.length) throw new Error(`errors in the page: ${errors.join("\n")}`);
+  } finally {
+    await close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+async function launchChromium(profile, viewport, hasTouch) {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    viewport: { width: 1366, height: 768 },
+    viewport,
+    hasTouch,
     args: [
       "--no-sandbox",
       "--disable-gpu",
@@ -38,17 +60,8 @@ export async function withBrowser(run) {
       "--no-first-run",
     ],
   });
-  try {
-    const page = context.pages()[0] || (await context.newPage());
-    page.setDefaultTimeout(10000);
-    const errors = [];
-    page.on("pageerror", (error) => errors.push(String(error)));
-    await run(page);
-    if (errors.length) throw new Error(`errors in the page: ${errors.join("\n")}`);
-  } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
+  const page = context.pages()[0] || (await context.newPage());
+  return { page, close: () => context.close() };
 }
 
 export async function login(page, username, password) {
@@ -87,9 +100,10 @@ export function tomorrow() {
   return isoDate(d);
 }
 
-// Runs a scenario: exit code 0 when it passes, 1 with the error otherwise.
-export function scenario(run) {
-  withBrowser(run).then(
+// Runs a scenario (`options` as withBrowser's): exit code 0 when it passes,
+// 1 with the error otherwise.
+export function scenario(run, options) {
+  withBrowser(run, options).then(
     () => process.exit(0),
     (error) => {
       console.error(error && error.stack ? error.stack : error);

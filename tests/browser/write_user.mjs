@@ -30,6 +30,7 @@ scenario(async (page) => {
 
   await page.click("#bar a[data-page=worklist]");
   await page.waitForSelector("table.items");
-  const status = await page.textContent("tr:has-text('New^Nora') .status");
+  const status = await page.$$eval("table.items tbody tr", (rows) =>
+    rows.find((row) => row.textContent.includes("New^Nora"))?.querySelector(".status").textContent);
   check(status === "DISCONTINUED", `the worklist shows it cancelled: ${status}`);
 });

@@ -171,7 +171,7 @@ fn a_missing_file_path_is_a_config_error_naming_the_key() {
     assert_eq!(error.kind, SourceErrorKind::Config);
     assert_eq!(
         error.message,
-        "config.file_path is required (the CSV file to read)"
+        "config.file_path is required: The CSV file (UTF-8, with or without BOM, header row required)"
     );
 }
 

@@ -8,7 +8,7 @@ use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::input::{path_id, QueryPairs};
 use super::state::AppState;
-use super::worklist::{item_json, MAX_LIMIT, STATUSES};
+use super::worklist::{MAX_LIMIT, STATUSES};
 use crate::store::console_items::{self, ConsoleItem, PageFilter, RETRACTED};
 use axum::extract::{Path, State};
 use axum::Json;
@@ -20,16 +20,6 @@ use std::sync::Arc;
     responses((status = 200, description = "The logged-in user's name and role", body = Object), (status = 401, description = "No, bad or expired token")))]
 pub async fn me(user: CurrentUser) -> Json<Value> {
     Json(json!({"username": user.0.username, "role": user.0.role.as_api()}))
-}
-
-fn console_item_json(item: ConsoleItem) -> Value {
-    let mut value = item_json(item.item);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("status_set_by".into(), json!(item.status_set_by));
-        object.insert("retracted_at".into(), json!(item.retracted_at));
-        object.insert("retracted_reason".into(), json!(item.retracted_reason));
-    }
-    value
 }
 
 /// A `YYYY-MM-DD` or `YYYYMMDD` query date as `YYYYMMDD`.
@@ -99,7 +89,7 @@ pub async fn worklist(
         .await?;
     Ok(Json(json!({
         "total": page.total,
-        "items": page.items.into_iter().map(console_item_json).collect::<Vec<_>>(),
+        "items": page.items,
         "stations": page.stations,
         "modalities": page.modalities,
     })))
@@ -114,13 +104,13 @@ pub async fn item(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConsoleItem>, ApiError> {
     user.require("read", "worklist")?;
     let id = path_id("item_id", &id)?;
     let item = state
         .store
         .run(move |conn| Ok(console_items::get(conn, id)?))
         .await?;
-    item.map(|item| Json(console_item_json(item)))
+    item.map(Json)
         .ok_or_else(|| ApiError::not_found(format!("Worklist item {id} not found")))
 }

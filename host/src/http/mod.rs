@@ -216,6 +216,11 @@ async fn serve(bound: Bound, app: Router, mut stop: tokio::sync::watch::Receiver
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = match bound.tls {
         None => {
+            // As over TLS: no Nagle delay on the last segment of an answer
+            // while the client holds back its ACK.
+            let listener = listener.tap_io(|stream| {
+                let _ = stream.set_nodelay(true);
+            });
             axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown)
                 .await

@@ -14,7 +14,6 @@ use crate::store::history;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -31,19 +30,6 @@ pub const REQUIRED: &[&str] = &["patient_name", "patient_id"];
 /// Item keys a `PUT` accepts and ignores, as Python does (a client may send
 /// back an item it read).
 pub const IGNORED_ON_UPDATE: &[&str] = &["id", "study_instance_uid", "accession_number"];
-
-/// An item as JSON: `id`, then every field in Python's order.
-pub fn item_json(item: ApiItem) -> Value {
-    let mut object = Map::new();
-    object.insert("id".into(), item.id.into());
-    for (name, value) in FIELDS.iter().zip(item.values) {
-        object.insert(
-            (*name).to_string(),
-            value.map_or(Value::Null, Value::String),
-        );
-    }
-    Value::Object(object)
-}
 
 fn refused(refusal: Refused) -> ApiError {
     match refusal {
@@ -69,7 +55,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
     query: QueryPairs,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<ApiItem>>, ApiError> {
     user.require("read", "worklist")?;
     let mut statuses = query.all("status");
     if statuses.is_empty() {
@@ -86,7 +72,7 @@ pub async fn list(
         .store
         .run(move |conn| Ok(api_items::list(conn, &filter)?))
         .await?;
-    Ok(Json(items.into_iter().map(item_json).collect()))
+    Ok(Json(items))
 }
 
 /// `POST /worklist`.
@@ -99,7 +85,7 @@ pub async fn create(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: CurrentUser,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApiItem>, ApiError> {
     let user = user.require("create", "worklist")?.username.clone();
     let mut fields = Fields::of(&body)?;
     let mut values: Vec<(&str, Option<String>)> = Vec::new();
@@ -144,7 +130,7 @@ pub async fn create(
         None,
         Some(&item),
     );
-    Ok(Json(item_json(item)))
+    Ok(Json(item))
 }
 
 /// `PUT /worklist/{id}`.
@@ -158,7 +144,7 @@ pub async fn update(
     user: CurrentUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApiItem>, ApiError> {
     let user = user.require("update", "worklist")?.username.clone();
     let id = path_id("item_id", &id)?;
     let mut fields = Fields::of(&body)?;
@@ -199,7 +185,7 @@ pub async fn update(
                 before,
                 Some(&item),
             );
-            Ok(Json(item_json(item)))
+            Ok(Json(item))
         }
         Updated::NotFound => Err(ApiError::not_found(format!("Worklist item {id} not found"))),
         Updated::StatusSetByMpps {

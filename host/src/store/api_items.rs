@@ -8,6 +8,8 @@
 
 use super::db::{self, Db, DbError, DbResult, Row, Value};
 use super::history::{self, ChangedBy};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::ops::ControlFlow;
 
 /// The item fields of the API, in Python's JSON order (after `id`).
 pub const FIELDS: &[&str] = &[
@@ -41,6 +43,20 @@ pub const STATUS: &str = "performed_procedure_step_status";
 pub struct ApiItem {
     pub id: i64,
     pub values: Vec<Option<String>>,
+}
+
+/// As JSON, Python's shape: `id`, then every field of [`FIELDS`] in order
+/// (a missing value is `null`). Written straight to the output, with no
+/// intermediate JSON tree: `GET /worklist` sends up to 1,000 of these.
+impl Serialize for ApiItem {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1 + FIELDS.len()))?;
+        map.serialize_entry("id", &self.id)?;
+        for (name, value) in FIELDS.iter().zip(&self.values) {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 /// The filters of `GET /worklist`.
@@ -87,15 +103,20 @@ fn select() -> &'static str {
     SQL.get_or_init(|| format!("SELECT id, {} FROM worklist_items", FIELDS.join(", ")))
 }
 
-/// An item from a row of `id` then [`FIELDS`] (further columns ignored).
-pub fn read_item(row: &Row) -> ApiItem {
+/// An item from a row of `id` then [`FIELDS`] (further columns ignored),
+/// whose texts it moves out of the row.
+pub fn read_item(row: &mut Row) -> ApiItem {
     ApiItem {
         id: row.int(0).unwrap_or_default(),
-        values: (0..FIELDS.len()).map(|i| row.text(1 + i)).collect(),
+        values: (0..FIELDS.len()).map(|i| row.take_text(1 + i)).collect(),
     }
 }
 
 /// The items matching `filter`, in id order.
+///
+/// The page's ids are chosen first, from the indexes alone where the filter
+/// allows (status), and only those rows are read: without it SQLite reads
+/// and sorts every matching row to return a page of them.
 pub fn list(db: &dyn Db, filter: &ListFilter) -> DbResult<Vec<ApiItem>> {
     let mut clauses = vec!["TRUE".to_string()];
     let mut args: Vec<Value> = Vec::new();
@@ -118,21 +139,26 @@ pub fn list(db: &dyn Db, filter: &ListFilter) -> DbResult<Vec<ApiItem>> {
     args.push(filter.limit.into());
     args.push(filter.offset.into());
     let sql = format!(
-        "{} WHERE {} ORDER BY id LIMIT ?{} OFFSET ?{}",
+        "{} WHERE id IN (SELECT id FROM worklist_items WHERE {} ORDER BY id LIMIT ?{} OFFSET ?{}) \
+         ORDER BY id",
         select(),
         clauses.join(" AND "),
         args.len() - 1,
         args.len()
     );
-    Ok(db.query(&sql, &args)?.iter().map(read_item).collect())
+    let mut items = Vec::new();
+    db.query_each(&sql, &args, &mut |mut row| {
+        items.push(read_item(&mut row));
+        ControlFlow::Continue(())
+    })?;
+    Ok(items)
 }
 
 /// The item with this id.
 pub fn get(db: &dyn Db, id: i64) -> DbResult<Option<ApiItem>> {
     Ok(db
         .query_row(&format!("{} WHERE id = ?1", select()), &[id.into()])?
-        .as_ref()
-        .map(read_item))
+        .map(|mut row| read_item(&mut row)))
 }
 
 fn duplicate(error: &DbError) -> bool {

@@ -6,6 +6,7 @@
 
 use super::api_items::{read_item, ApiItem, FIELDS, STATUS};
 use super::db::{Db, DbResult, Dialect, Row, Value};
+use serde::Serialize;
 
 /// The status the console shows for a retracted item.
 pub const RETRACTED: &str = "RETRACTED";
@@ -29,9 +30,11 @@ pub struct PageFilter {
     pub offset: i64,
 }
 
-/// An item as the console shows it: the API's fields and the store's own.
-#[derive(Debug, Clone, PartialEq)]
+/// An item as the console shows it: the API's fields and the store's own
+/// (as JSON: the API item's keys, then these).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConsoleItem {
+    #[serde(flatten)]
     pub item: ApiItem,
     /// `source`, `mpps` or `None` (the default, or a Python-era row).
     pub status_set_by: Option<String>,
@@ -58,10 +61,10 @@ fn select() -> String {
     )
 }
 
-fn read(row: &Row) -> ConsoleItem {
+fn read(mut row: Row) -> ConsoleItem {
     let extra = 1 + FIELDS.len();
     ConsoleItem {
-        item: read_item(row),
+        item: read_item(&mut row),
         status_set_by: row.text(extra),
         retracted_at: row.text(extra + 1),
         retracted_reason: row.text(extra + 2),
@@ -168,7 +171,7 @@ pub fn page(db: &dyn Db, filter: &PageFilter) -> DbResult<Page> {
         args.len() - 1,
         args.len()
     );
-    let items = db.query(&sql, &args)?.iter().map(read).collect();
+    let items = db.query(&sql, &args)?.into_iter().map(read).collect();
     let range = Clauses::date_range(filter);
     Ok(Page {
         total,
@@ -182,6 +185,5 @@ pub fn page(db: &dyn Db, filter: &PageFilter) -> DbResult<Page> {
 pub fn get(db: &dyn Db, id: i64) -> DbResult<Option<ConsoleItem>> {
     Ok(db
         .query_row(&format!("{} WHERE id = ?1", select()), &[id.into()])?
-        .as_ref()
         .map(read))
 }

@@ -75,6 +75,15 @@ impl Row {
         }
     }
 
+    /// Column `i` as [`Row::text`] does, moving the text out of the row
+    /// (which then holds NULL there) instead of copying it.
+    pub fn take_text(&mut self, i: usize) -> Option<String> {
+        match self.0.get_mut(i)? {
+            Value::Text(t) => Some(std::mem::take(t)),
+            _ => self.text(i),
+        }
+    }
+
     /// Column `i` as an integer (text holding a number too).
     pub fn int(&self, i: usize) -> Option<i64> {
         match self.0.get(i)? {

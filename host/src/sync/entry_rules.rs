@@ -4,12 +4,13 @@
 //! ([`super::normalise`]). These tests read the schema and hold the host to
 //! it, key by key: a change to one that the others do not follow fails here.
 //!
-//! Beyond the schema the host also requires a `patient_id`, and checks the
-//! form of dates, times and sex; the schema states only their type.
+//! The schema and the host also agree on the one required field
+//! (`patient_id`, not null, not blank); the host alone checks the form of
+//! dates, times and sex, where the schema states only their type.
 
 use super::normalise::{normalise, Normalised};
 use crate::loader::entries::parse_entries;
-use pylantir_plugin_api::entry::{SOURCE_RECORD_ID, SOURCE_STATUSES, STATUS};
+use pylantir_plugin_api::entry::{REQUIRED_FIELD, SOURCE_RECORD_ID, SOURCE_STATUSES, STATUS};
 use pylantir_plugin_api::{entry_schema, WORKLIST_FIELDS};
 use serde_json::{json, Map, Value};
 
@@ -41,7 +42,7 @@ fn host_takes(entry: Value) -> Result<Normalised, String> {
 
 /// An entry with a patient (which the host requires) and `key: value`.
 fn entry_with(key: &str, value: Value) -> Value {
-    json!({"patient_id": "P1", key: value})
+    json!({REQUIRED_FIELD: "P1", key: value})
 }
 
 /// A value of `key` the schema accepts and the host reads as it is.
@@ -92,7 +93,12 @@ fn a_json_type_other_than_the_schema_allows_is_refused() {
         if key == STATUS {
             continue;
         }
-        assert_eq!(schema["type"], json!(["string", "null"]), "{key}");
+        let types = if key == REQUIRED_FIELD {
+            json!("string")
+        } else {
+            json!(["string", "null"])
+        };
+        assert_eq!(schema["type"], types, "{key}");
         for value in [json!(7), json!(true), json!(["X"]), json!({"a": "X"})] {
             let refused = host_takes(entry_with(&key, value.clone()));
             assert!(refused.is_err(), "{key} = {value}: {refused:?}");
@@ -146,5 +152,25 @@ fn each_max_length_of_the_schema_is_the_longest_value_stored_as_sent() {
             }
             Err(refusal) => assert!(refusal.contains(&key), "{key}: {refusal}"),
         }
+    }
+}
+
+#[test]
+fn the_schema_and_the_host_refuse_the_same_entries_for_want_of_a_patient_id() {
+    assert_eq!(entry_schema()["required"], json!([REQUIRED_FIELD]));
+    let schema = jsonschema::validator_for(&entry_schema()).expect("the entry schema compiles");
+    let entries = [
+        json!({}),
+        json!({"patient_name": "DOE^JANE", SOURCE_RECORD_ID: "r1"}),
+        json!({REQUIRED_FIELD: null}),
+        json!({REQUIRED_FIELD: ""}),
+        json!({REQUIRED_FIELD: " \t "}),
+        json!({REQUIRED_FIELD: "P1"}),
+        json!({REQUIRED_FIELD: " P1 "}),
+        json!({REQUIRED_FIELD: "P1", "patient_name": null}),
+    ];
+    for entry in entries {
+        let host = host_takes(entry.clone());
+        assert_eq!(schema.is_valid(&entry), host.is_ok(), "{entry}: {host:?}");
     }
 }

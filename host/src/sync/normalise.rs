@@ -2,8 +2,8 @@
 //! the forms Python pylantir stores, lengths within the DICOM VR limits (a
 //! longer value is truncated with a warning; the entry is kept).
 
-use crate::store::items::{field_index, Item, PATIENT_ID};
-use pylantir_plugin_api::entry::{SOURCE_RECORD_ID, SOURCE_STATUSES, STATUS};
+use crate::store::items::{field_index, Item};
+use pylantir_plugin_api::entry::{REQUIRED_FIELD, SOURCE_RECORD_ID, SOURCE_STATUSES, STATUS};
 use pylantir_plugin_api::{Entry, WORKLIST_FIELDS};
 use serde_json::Value;
 
@@ -11,6 +11,8 @@ const SCHEDULED_DATE: usize = field_index("scheduled_start_date");
 const SCHEDULED_TIME: usize = field_index("scheduled_start_time");
 const BIRTH_DATE: usize = field_index("patient_birth_date");
 const SEX: usize = field_index("patient_sex");
+/// The field an entry must carry (the entry schema's `required`).
+const REQUIRED: usize = field_index(REQUIRED_FIELD);
 /// A UID cut short is another UID: too long a one rejects the entry.
 const STUDY_UID: usize = field_index("study_instance_uid");
 
@@ -72,8 +74,8 @@ pub fn normalise(entry: &Entry) -> Result<Normalised, String> {
             }
         }
     }
-    if item.value(PATIENT_ID).is_none() {
-        return Err("no patient_id".to_string());
+    if item.value(REQUIRED).is_none() {
+        return Err(format!("no {REQUIRED_FIELD}"));
     }
     Ok(Normalised {
         item,
@@ -344,7 +346,7 @@ mod tests {
     #[test]
     fn keys_that_are_not_worklist_fields_are_ignored() {
         let n = normalise(&entry(json!({"patient_id": "P", "study_id": "S1"}))).expect("accepted");
-        assert_eq!(n.item.value(PATIENT_ID), Some("P"));
+        assert_eq!(n.item.value(REQUIRED), Some("P"));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The `config` object of a Calpendo source: reading and checking it, and its
 //! JSON Schema. The username and password come from the environment.
 
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, RuleSpec};
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
-use pylantir_plugin_api::serde_json::{json, Map, Value};
-use pylantir_plugin_api::{log, tz};
+use plugin_config::{NonEmptyList, NotBlank, Ordered, Positive, Protocol, Text};
+use pylantir_plugin_api::serde_json::Value;
+use pylantir_plugin_api::tz;
+use schemars::JsonSchema;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::time::Duration;
 
@@ -80,27 +84,157 @@ pub const PASSWORD_ENV: &str = "CALPENDO_PASSWORD";
 const TIMEZONE: &str = "America/Edmonton";
 const CONNECT_TIMEOUT: f64 = 10.0;
 const READ_TIMEOUT: f64 = 30.0;
-const MAX_PARALLEL: u64 = 4;
+const MAX_PARALLEL: usize = 4;
 /// Python pylantir's protocol name when none is configured.
 const DEFAULT_PROTOCOL: &str = "DEFAULT_PROTOCOL";
+
+/// The `config` object of a Calpendo source, as read and as published. The
+/// username and password come from environment variables it names.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(expecting = "an object with at least base_url")]
+#[schemars(title = "Calpendo source config")]
+struct Settings {
+    /// The Calpendo server, e.g. https://example.calpendo.com.
+    base_url: BaseUrl,
+    /// The path of the web API on the server.
+    #[schemars(extend("default" = "/api"))]
+    api_path: Option<String>,
+    /// Environment variable holding the username.
+    #[schemars(extend("default" = USERNAME_ENV))]
+    username_env: Option<String>,
+    /// Environment variable holding the password.
+    #[schemars(extend("default" = PASSWORD_ENV))]
+    password_env: Option<String>,
+    /// The resources whose bookings are fetched (all when absent or empty).
+    resources: Option<Vec<String>>,
+    /// Only bookings in this status.
+    status_filter: Option<String>,
+    /// A rolling fetch looks back this many sync intervals.
+    #[schemars(extend("default" = 2))]
+    lookback_multiplier: Option<Positive>,
+    /// IANA time zone of the booking times.
+    #[schemars(extend("default" = TIMEZONE))]
+    timezone: Option<String>,
+    /// Resource name (or prefix) -> modality; the longest matching prefix wins.
+    resource_modality_mapping: Option<Ordered<String>>,
+    /// Which bookings a fetch asks for: rolling (back from now to 24 hours ahead) or today.
+    #[schemars(extend("default" = "rolling"))]
+    window_mode: Option<WindowModeName>,
+    /// true: today; {start_time, end_time}: today between two clock times (overrides window_mode).
+    daily_window: Option<DailyWindow>,
+    /// Worklist field -> where its value is in a booking, used when the source has no field_mapping of its own.
+    field_mapping: Option<Ordered<RuleSpec>>,
+    /// Only bookings of these studies.
+    allowed_studies: Option<NonEmptyList<NotBlank>>,
+    /// Picks the protocol in an object-valued protocol.
+    site: Option<Text>,
+    /// Older spelling of site (site wins when both are given).
+    site_id: Option<Text>,
+    /// protocol_name of bookings whose field_mapping gives none (default DEFAULT_PROTOCOL).
+    protocol: Option<Protocol>,
+    /// How many requests a fetch makes at once (1 to 16).
+    #[schemars(extend("default" = MAX_PARALLEL))]
+    max_parallel_requests: Option<ParallelRequests>,
+    /// Seconds to wait for a connection.
+    #[schemars(extend("default" = CONNECT_TIMEOUT))]
+    connect_timeout_seconds: Option<Positive<86_400>>,
+    /// Seconds to wait for an answer.
+    #[schemars(extend("default" = READ_TIMEOUT))]
+    read_timeout_seconds: Option<Positive<86_400>>,
+}
+
+/// `base_url`: an http:// or https:// URL.
+#[derive(Debug)]
+struct BaseUrl(String);
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(BaseUrl(url))
+            }
+            other => Err(D::Error::custom(format!(
+                "must be the Calpendo server's URL, starting with http:// or https://, got {other}"
+            ))),
+        }
+    }
+}
+
+plugin_config::fixed_schema!(BaseUrl, {"type": "string", "pattern": "^https?://"});
+
+/// `max_parallel_requests`: a whole number from 1 to 16.
+#[derive(Debug)]
+struct ParallelRequests(usize);
+
+impl<'de> Deserialize<'de> for ParallelRequests {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        match value.as_u64() {
+            Some(n @ 1..=16) => Ok(ParallelRequests(n as usize)),
+            _ => Err(D::Error::custom(format!(
+                "must be a whole number from 1 to 16, got {value}"
+            ))),
+        }
+    }
+}
+
+plugin_config::fixed_schema!(ParallelRequests, {"type": "integer", "minimum": 1, "maximum": 16});
+
+/// `window_mode` as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum WindowModeName {
+    Rolling,
+    Today,
+}
+
+/// `daily_window` as written (as in Python pylantir).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "true, false or {\"start_time\": [hour, minute], \"end_time\": [hour, minute]}"
+)]
+enum DailyWindow {
+    /// true: today, midnight to midnight.
+    Today(bool),
+    /// Today from the start clock time to the end one.
+    Clock { start_time: Clock, end_time: Clock },
+}
+
+/// A clock time written `[hour, minute]`.
+#[derive(Debug)]
+struct Clock(Time);
+
+impl<'de> Deserialize<'de> for Clock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        value
+            .as_array()
+            .filter(|hm| hm.len() == 2)
+            .and_then(|hm| Some((hm[0].as_u64()?, hm[1].as_u64()?)))
+            .filter(|(h, m)| *h < 24 && *m < 60)
+            .and_then(|(h, m)| Time::new(h as i8, m as i8, 0, 0).ok())
+            .map(Clock)
+            .ok_or_else(|| D::Error::custom(format!("must be [hour, minute], got {value}")))
+    }
+}
+
+plugin_config::fixed_schema!(Clock, {
+    "type": "array",
+    "prefixItems": [
+        {"type": "integer", "minimum": 0, "maximum": 23},
+        {"type": "integer", "minimum": 0, "maximum": 59}
+    ],
+    "minItems": 2,
+    "maxItems": 2
+});
 
 impl Config {
     /// Reads `config`; credentials from the variables it names (or the defaults).
     pub fn from_json(config: &Value) -> Result<Config, String> {
-        let obj = config
-            .as_object()
-            .ok_or_else(|| format!("config must be an object, got {config}"))?;
-        let base_url = string_key(obj, "base_url")?
-            .filter(|s| !s.is_empty())
-            .ok_or(
-            "config.base_url is required (the Calpendo server, e.g. https://example.calpendo.com)",
-        )?;
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(format!(
-                "config.base_url must start with http:// or https://, got '{base_url}'"
-            ));
-        }
-        let api_path = string_key(obj, "api_path")?.unwrap_or_else(|| "/api".to_string());
+        let settings: Settings = plugin_config::parse(config)?;
+        let base_url = settings.base_url.0;
+        let api_path = settings.api_path.unwrap_or_else(|| "/api".to_string());
         let api_base = format!(
             "{}/{}",
             base_url.trim_end_matches('/'),
@@ -108,108 +242,71 @@ impl Config {
         )
         .trim_end_matches('/')
         .to_string();
-        let user_env = string_key(obj, "username_env")?.unwrap_or_else(|| USERNAME_ENV.to_string());
-        let pass_env = string_key(obj, "password_env")?.unwrap_or_else(|| PASSWORD_ENV.to_string());
+        let user_env = settings
+            .username_env
+            .unwrap_or_else(|| USERNAME_ENV.to_string());
+        let pass_env = settings
+            .password_env
+            .unwrap_or_else(|| PASSWORD_ENV.to_string());
         let username = env_value(&user_env)?;
         let password = Secret(env_value(&pass_env)?);
-        let resources = match obj.get("resources") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| item.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or("config.resources must be a list of resource names")?,
-            Some(other) => {
-                return Err(format!(
-                    "config.resources must be a list of resource names, got {other}"
-                ))
-            }
-        };
-        let lookback_multiplier = match obj.get("lookback_multiplier") {
-            None | Some(Value::Null) => 2.0,
-            Some(value) => value
-                .as_f64()
-                .filter(|m| m.is_finite() && *m > 0.0)
-                .ok_or_else(|| {
-                    format!("config.lookback_multiplier must be a positive number, got {value}")
-                })?,
-        };
-        let timezone_name = string_key(obj, "timezone")?.unwrap_or_else(|| TIMEZONE.to_string());
+        let timezone_name = settings.timezone.unwrap_or_else(|| TIMEZONE.to_string());
         let timezone = tz::get(&timezone_name).map_err(|e| {
             format!("config.timezone '{timezone_name}' is not a known IANA time zone: {e}")
         })?;
-        let resource_modality = match obj.get("resource_modality_mapping") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| v.as_str().map(|m| (k.clone(), m.to_string())))
-                .collect::<Option<Vec<_>>>()
-                .ok_or(
-                    "config.resource_modality_mapping must map resource names to modality strings",
-                )?,
-            Some(other) => {
-                return Err(format!(
-                    "config.resource_modality_mapping must be an object, got {other}"
-                ))
-            }
+        let field_mapping = match settings.field_mapping {
+            None => Mapping::default(),
+            Some(specs) => Mapping::from_specs(specs, "config.field_mapping")?,
         };
-        let field_mapping = match obj.get("field_mapping") {
-            None | Some(Value::Null) => Mapping::default(),
-            Some(Value::Object(map)) => Mapping::parse(map, "config.field_mapping")?,
-            Some(other) => {
-                return Err(format!(
-                    "config.field_mapping must be an object, got {other}"
-                ))
+        let window = match (settings.daily_window, settings.window_mode) {
+            (
+                Some(DailyWindow::Clock {
+                    start_time,
+                    end_time,
+                }),
+                _,
+            ) => WindowMode::Daily(start_time.0, end_time.0),
+            (Some(DailyWindow::Today(true)), _) | (_, Some(WindowModeName::Today)) => {
+                WindowMode::Today
             }
+            _ => WindowMode::Rolling,
         };
-        let allowed_studies = match obj.get("allowed_studies") {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(items)) => {
-                let studies: Vec<String> = items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                if studies.is_empty() || studies.len() != items.len() {
-                    return Err(
-                        "config.allowed_studies must be a non-empty list of study names"
-                            .to_string(),
-                    );
-                }
-                Some(studies)
-            }
-            Some(other) => {
-                return Err(format!(
-                    "config.allowed_studies must be a list, got {other}"
-                ))
-            }
+        let site = settings.site.or(settings.site_id).map(|site| site.0);
+        let protocol_name = settings
+            .protocol
+            .and_then(|protocol| protocol.for_site(site.as_deref()))
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_PROTOCOL.to_string());
+        let seconds = |value: Option<Positive<86_400>>, default| {
+            Duration::from_secs_f64(value.map_or(default, |s| s.0))
         };
-        let max_parallel_requests = match obj.get("max_parallel_requests") {
-            None | Some(Value::Null) => MAX_PARALLEL,
-            Some(value) => value
-                .as_u64()
-                .filter(|n| (1..=16).contains(n))
-                .ok_or_else(|| format!("config.max_parallel_requests must be a whole number from 1 to 16, got {value}"))?,
-        } as usize;
         Ok(Config {
             api_base,
             username,
             password,
             credentials_env: (user_env, pass_env),
-            resources,
-            status_filter: string_key(obj, "status_filter")?.filter(|s| !s.is_empty()),
-            lookback_multiplier,
+            resources: settings.resources.unwrap_or_default(),
+            status_filter: settings.status_filter.filter(|s| !s.is_empty()),
+            lookback_multiplier: settings.lookback_multiplier.map_or(2.0, |m| m.0),
             timezone,
             timezone_name,
-            resource_modality,
-            window: window_mode(obj)?,
+            resource_modality: settings
+                .resource_modality_mapping
+                .map(|map| map.0)
+                .unwrap_or_default(),
+            window,
             field_mapping,
-            allowed_studies,
-            max_parallel_requests,
-            protocol_name: protocol_name(obj)?,
-            connect_timeout: seconds_key(obj, "connect_timeout_seconds", CONNECT_TIMEOUT)?,
-            read_timeout: seconds_key(obj, "read_timeout_seconds", READ_TIMEOUT)?,
+            allowed_studies: settings.allowed_studies.map(|studies| {
+                studies
+                    .0
+                    .into_iter()
+                    .map(|s| s.0.trim().to_string())
+                    .collect()
+            }),
+            max_parallel_requests: settings.max_parallel_requests.map_or(MAX_PARALLEL, |n| n.0),
+            protocol_name,
+            connect_timeout: seconds(settings.connect_timeout_seconds, CONNECT_TIMEOUT),
+            read_timeout: seconds(settings.read_timeout_seconds, READ_TIMEOUT),
         })
     }
 
@@ -252,93 +349,6 @@ impl Config {
     }
 }
 
-/// `protocol` (a name, or an object site -> name) and `site` / `site_id`.
-fn protocol_name(obj: &Map<String, Value>) -> Result<String, String> {
-    let site = match obj.get("site").or_else(|| obj.get("site_id")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => {
-            return Err(format!(
-                "config.site must be a string or a number, got {other}"
-            ))
-        }
-    };
-    let name = match obj.get("protocol") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(name)) => Some(name.clone()),
-        Some(Value::Object(by_site)) => site
-            .and_then(|site| by_site.get(&site))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        Some(other) => {
-            return Err(format!(
-                "config.protocol must be a protocol name or an object site -> protocol name, got {other}"
-            ))
-        }
-    };
-    Ok(name
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_PROTOCOL.to_string()))
-}
-
-/// `window_mode` (`rolling` | `today`) and `daily_window` (as in Python
-/// pylantir: `true` means today, clock times a daily window).
-fn window_mode(obj: &Map<String, Value>) -> Result<WindowMode, String> {
-    let daily = match obj.get("daily_window") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
-        Some(Value::Bool(true)) => Some(WindowMode::Today),
-        Some(Value::Object(window)) => {
-            let clock = |key: &str| {
-                window
-                    .get(key)
-                    .and_then(Value::as_array)
-                    .filter(|hm| hm.len() == 2)
-                    .and_then(|hm| Some((hm[0].as_u64()?, hm[1].as_u64()?)))
-                    .filter(|(h, m)| *h < 24 && *m < 60)
-                    .and_then(|(h, m)| Time::new(h as i8, m as i8, 0, 0).ok())
-                    .ok_or_else(|| format!("config.daily_window.{key} must be [hour, minute]"))
-            };
-            Some(WindowMode::Daily(clock("start_time")?, clock("end_time")?))
-        }
-        Some(other) => {
-            return Err(format!(
-                "config.daily_window must be {{\"start_time\": [h, m], \"end_time\": [h, m]}}, got {other}"
-            ))
-        }
-    };
-    let mode = match string_key(obj, "window_mode")?.as_deref() {
-        None | Some("rolling") => WindowMode::Rolling,
-        Some("today") => WindowMode::Today,
-        Some(other) => {
-            log::warn!(
-                "config.window_mode '{other}' is neither 'rolling' nor 'today'; using 'rolling'"
-            );
-            WindowMode::Rolling
-        }
-    };
-    Ok(daily.unwrap_or(mode))
-}
-
-fn string_key(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!("config.{key} must be a string, got {other}")),
-    }
-}
-
-fn seconds_key(obj: &Map<String, Value>, key: &str, default: f64) -> Result<Duration, String> {
-    let seconds = match obj.get(key) {
-        None | Some(Value::Null) => default,
-        Some(value) => value
-            .as_f64()
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-            .ok_or_else(|| format!("config.{key} must be a number of seconds > 0, got {value}"))?,
-    };
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 fn env_value(var: &str) -> Result<String, String> {
     match std::env::var(var) {
         Ok(value) if !value.is_empty() => Ok(value),
@@ -350,51 +360,76 @@ fn env_value(var: &str) -> Result<String, String> {
 
 /// The JSON Schema of a Calpendo source's `config`.
 pub fn schema() -> Value {
-    let hour_minute = json!({"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2});
-    let rule = json!({
-        "oneOf": [
-            {"type": "string", "description": "Dotted path into the booking JSON"},
-            {"type": "object", "required": ["source_field"], "properties": {
-                "source_field": {"type": "string"},
-                "_extract": {"type": "object", "required": ["pattern"], "properties": {
-                    "pattern": {"type": "string", "format": "regex"},
-                    "group": {"type": "integer", "minimum": 0, "default": 0}
-                }}
-            }}
-        ]
-    });
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "Calpendo source config",
-        "type": "object",
-        "required": ["base_url"],
-        "properties": {
-            "base_url": {"type": "string", "pattern": "^https?://"},
-            "api_path": {"type": "string", "default": "/api"},
-            "username_env": {"type": "string", "default": USERNAME_ENV},
-            "password_env": {"type": "string", "default": PASSWORD_ENV},
-            "resources": {"type": "array", "items": {"type": "string"}},
-            "status_filter": {"type": "string"},
-            "lookback_multiplier": {"type": "number", "exclusiveMinimum": 0, "default": 2},
-            "timezone": {"type": "string", "default": TIMEZONE, "description": "IANA time zone of the booking times"},
-            "resource_modality_mapping": {"type": "object", "additionalProperties": {"type": "string"}},
-            "window_mode": {"enum": ["rolling", "today"], "default": "rolling"},
-            "daily_window": {"oneOf": [
-                {"type": "boolean"},
-                {"type": "object", "required": ["start_time", "end_time"],
-                 "properties": {"start_time": hour_minute, "end_time": hour_minute}}
-            ]},
-            "field_mapping": {"type": "object", "additionalProperties": rule},
-            "allowed_studies": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "site": {"type": ["string", "integer"], "description": "Picks the protocol in an object-valued protocol"},
-            "site_id": {"type": ["string", "integer"], "description": "Same as site"},
-            "protocol": {"oneOf": [
-                {"type": "string"},
-                {"type": "object", "additionalProperties": {"type": "string"}, "description": "site -> protocol name"}
-            ], "description": "protocol_name of bookings whose field_mapping gives none (default DEFAULT_PROTOCOL)"},
-            "max_parallel_requests": {"type": "integer", "minimum": 1, "maximum": 16, "default": MAX_PARALLEL},
-            "connect_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": CONNECT_TIMEOUT},
-            "read_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": READ_TIMEOUT}
-        }
-    })
+    plugin_config::schema::<Settings>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_config::testing::{assert_agree, example_configs};
+    use pylantir_plugin_api::serde_json::json;
+
+    #[test]
+    fn the_parser_and_the_published_schema_agree_on_examples_and_bad_configs() {
+        let mut good = example_configs("calpendo");
+        assert!(!good.is_empty(), "the repository has calpendo examples");
+        good.push((
+            "every key".to_string(),
+            json!({"base_url": "https://example.calpendo.com", "api_path": "/webdav",
+                   "username_env": "U", "password_env": "P", "resources": ["3T Prisma"],
+                   "status_filter": "Approved", "lookback_multiplier": 0.5,
+                   "timezone": "Europe/Berlin", "resource_modality_mapping": {"3T": "MR"},
+                   "window_mode": "today", "daily_window": {"start_time": [18, 0], "end_time": [6, 30]},
+                   "field_mapping": {"patient_id": {"source_field": "title",
+                       "_extract": {"pattern": "([A-Z0-9]+)_", "group": 1}},
+                       "study_description": "properties.project.formattedName"},
+                   "allowed_studies": ["BRISKP"], "site": 792, "site_id": null,
+                   "protocol": {"792": "BRAIN"}, "max_parallel_requests": 16,
+                   "connect_timeout_seconds": 1, "read_timeout_seconds": 30, "unknown": 1}),
+        ));
+        let bad = [
+            json!({}),
+            json!({"base_url": "example.calpendo.com"}),
+            json!({"base_url": "https://c", "resources": "3T"}),
+            json!({"base_url": "https://c", "lookback_multiplier": 0}),
+            json!({"base_url": "https://c", "resource_modality_mapping": {"3T": 1}}),
+            json!({"base_url": "https://c", "window_mode": "weekly"}),
+            json!({"base_url": "https://c", "daily_window": "night"}),
+            json!({"base_url": "https://c", "daily_window": {"start_time": [24, 0], "end_time": [6, 0]}}),
+            json!({"base_url": "https://c", "daily_window": {"start_time": [8, 0]}}),
+            json!({"base_url": "https://c", "field_mapping": {"patient_id": 3}}),
+            json!({"base_url": "https://c", "field_mapping": {"patient_id": {"_extract": {"group": 1}}}}),
+            json!({"base_url": "https://c", "allowed_studies": []}),
+            json!({"base_url": "https://c", "allowed_studies": [" "]}),
+            json!({"base_url": "https://c", "site": [792]}),
+            json!({"base_url": "https://c", "protocol": 7}),
+            json!({"base_url": "https://c", "max_parallel_requests": 17}),
+            json!({"base_url": "https://c", "read_timeout_seconds": -1}),
+        ];
+        let parse = |config: &Value| plugin_config::parse::<Settings>(config).map(drop);
+        assert_agree(&schema(), parse, &good, &bad);
+    }
+
+    #[test]
+    fn a_protocol_name_applies_to_every_site_and_a_map_to_the_configured_one() {
+        // PATH is set wherever tests run: it stands in for the credentials.
+        let config = |extra: Value| {
+            let mut config = json!({"base_url": "https://c", "username_env": "PATH",
+                                    "password_env": "PATH"});
+            config
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            Config::from_json(&config).unwrap().protocol_name
+        };
+        assert_eq!(config(json!({"protocol": "BRAIN"})), "BRAIN");
+        assert_eq!(
+            config(json!({"protocol": {"792": "BRAIN"}, "site_id": 792})),
+            "BRAIN"
+        );
+        assert_eq!(
+            config(json!({"protocol": {"792": "BRAIN"}})),
+            DEFAULT_PROTOCOL
+        );
+    }
 }

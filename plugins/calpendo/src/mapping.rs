@@ -2,10 +2,13 @@
 //! JSON (`properties.project.formattedName`), or `{source_field, _extract:
 //! {pattern, group}}` to keep one regex capture of that value.
 
+use plugin_config::Ordered;
 use pylantir_plugin_api::entry::is_worklist_field;
 use pylantir_plugin_api::log;
 use pylantir_plugin_api::serde_json::{Map, Value};
 use regex::Regex;
+use schemars::JsonSchema;
+use serde::Deserialize;
 
 /// Where one worklist field comes from.
 #[derive(Debug, Clone)]
@@ -29,73 +32,76 @@ pub struct Mapping {
     pub rules: Vec<Rule>,
 }
 
+/// One `field_mapping` value as written: a dotted path into the booking
+/// JSON, or a source field with a regex capture of its value to keep.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged, expecting = "a dotted path or {source_field, _extract}")]
+pub enum RuleSpec {
+    /// Dotted path into the booking JSON (`properties.project.formattedName`).
+    Path(String),
+    /// The value at `source_field`, cut to a regex capture.
+    Extracted {
+        /// Dotted path into the booking JSON.
+        source_field: Option<String>,
+        /// The capture of the value to keep.
+        #[serde(rename = "_extract")]
+        extract: Option<ExtractSpec>,
+    },
+}
+
+/// `_extract` as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ExtractSpec {
+    /// A regular expression, matched at the start of the value.
+    pattern: String,
+    /// The capture group kept (0: the whole match).
+    #[schemars(extend("default" = 0))]
+    group: Option<usize>,
+}
+
 impl Mapping {
     /// Reads a mapping object; `key` names it in messages (`config.field_mapping`).
     pub fn parse(mapping: &Map<String, Value>, key: &str) -> Result<Mapping, String> {
+        let specs = plugin_config::parse_at(&Value::Object(mapping.clone()), key)?;
+        Mapping::from_specs(specs, key)
+    }
+
+    /// Checks the rules as read: worklist targets, patterns and groups.
+    pub fn from_specs(specs: Ordered<RuleSpec>, key: &str) -> Result<Mapping, String> {
         let mut rules = Vec::new();
-        for (target, spec) in mapping {
+        for (target, spec) in specs.0 {
             let at = format!("{key}.{target}");
-            if !is_worklist_field(target) {
+            if !is_worklist_field(&target) {
                 return Err(format!("{at}: '{target}' is not a worklist field"));
             }
-            let rule = match spec {
-                Value::String(path) => Rule {
-                    target: target.clone(),
-                    path: Some(path.clone()),
-                    extract: None,
-                },
-                Value::Object(obj) => {
-                    let path = match obj.get("source_field") {
-                        None | Some(Value::Null) => None,
-                        Some(Value::String(s)) => Some(s.clone()),
-                        Some(other) => {
-                            return Err(format!("{at}.source_field must be a string, got {other}"))
-                        }
-                    };
-                    let extract = match obj.get("_extract") {
-                        None | Some(Value::Null) => None,
-                        Some(Value::Object(ex)) => {
-                            Some(Extract::parse(ex, &format!("{at}._extract"))?)
-                        }
-                        Some(other) => {
-                            return Err(format!(
-                                "{at}._extract must be an object {{pattern, group}}, got {other}"
-                            ))
-                        }
-                    };
-                    Rule {
-                        target: target.clone(),
-                        path,
-                        extract,
-                    }
-                }
-                other => {
-                    return Err(format!(
-                        "{at} must be a dotted path or {{source_field, _extract}}, got {other}"
-                    ))
+            let (path, extract) = match spec {
+                RuleSpec::Path(path) => (Some(path), None),
+                RuleSpec::Extracted {
+                    source_field,
+                    extract,
+                } => {
+                    let extract = extract
+                        .map(|spec| Extract::new(spec, &format!("{at}._extract")))
+                        .transpose()?;
+                    (source_field, extract)
                 }
             };
-            rules.push(rule);
+            rules.push(Rule {
+                target,
+                path,
+                extract,
+            });
         }
         Ok(Mapping { rules })
     }
 }
 
 impl Extract {
-    fn parse(obj: &Map<String, Value>, at: &str) -> Result<Extract, String> {
-        let pattern = obj
-            .get("pattern")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{at}.pattern is missing (a regular expression)"))?;
+    fn new(spec: ExtractSpec, at: &str) -> Result<Extract, String> {
+        let pattern = spec.pattern;
         let regex = Regex::new(&format!(r"\A(?:{pattern})"))
             .map_err(|e| format!("{at}.pattern is not a valid regular expression: {e}"))?;
-        let group = match obj.get("group") {
-            None | Some(Value::Null) => 0,
-            Some(value) => value
-                .as_u64()
-                .and_then(|g| usize::try_from(g).ok())
-                .ok_or_else(|| format!("{at}.group must be a whole number >= 0, got {value}"))?,
-        };
+        let group = spec.group.unwrap_or(0);
         if group >= regex.captures_len() {
             return Err(format!(
                 "{at}.group is {group} but the pattern has {} group(s)",
@@ -103,7 +109,7 @@ impl Extract {
             ));
         }
         Ok(Extract {
-            pattern: pattern.to_string(),
+            pattern,
             regex,
             group,
         })

@@ -1,15 +1,17 @@
-//! What pylantir's file data sources (`csv`, `json`) share: the common
-//! part of their `config` object (`file_path`, the record id key), the
-//! check of one `field_mapping` entry, the report of a skipped record, and
-//! the hash that identifies a record that has no id of its own.
+//! What pylantir's file data sources (`csv`, `json`) share: reading their
+//! `config` object (warning about keys they do not have), the check of one
+//! `field_mapping` entry, the report of a skipped record, and the hash that
+//! identifies a record that has no id of its own.
 //!
 //! Each source describes itself once in a [`FileKind`]; the messages built
 //! from it name its file, its records and its keys.
 
 use pylantir_plugin_api::entry::is_worklist_field;
-use pylantir_plugin_api::serde_json::{Map, Value};
+use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{log, FieldMapping, Skipped};
-use std::path::{Path, PathBuf};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use std::path::Path;
 use xxhash_rust::xxh3::xxh3_128;
 
 /// The error of a fetch before `validate_config`.
@@ -22,66 +24,30 @@ const LOGGED_SKIPS: usize = 10;
 pub struct FileKind {
     /// The source type (`csv`).
     pub source_type: &'static str,
-    /// The file, as the missing-`file_path` error names it (`the CSV file to read`).
-    pub file: &'static str,
     /// The key naming each record's stable id (`record_id_column`).
     pub record_id_key: &'static str,
-    /// What that key must hold, for its error (`a column name`).
-    pub record_id_is: &'static str,
     /// One record of the file (`row`).
     pub record: &'static str,
     /// What a `field_mapping` key names (`column`).
     pub mapping_key: &'static str,
-    /// Every key of the source's config object, shared and its own.
-    pub keys: &'static [&'static str],
-}
-
-/// The config keys every file source has, checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileConfig {
-    /// The file to read.
-    pub file_path: PathBuf,
-    /// Where each record's stable id is (a column, a dotted path), if anywhere.
-    pub record_id: Option<String>,
 }
 
 impl FileKind {
-    /// Checks the shared keys of `config` and returns them with the config
-    /// object (for the source's own keys); keys the source does not have
-    /// are logged and ignored. The error names the offending key.
-    pub fn parse<'c>(
-        &self,
-        config: &'c Value,
-    ) -> Result<(FileConfig, &'c Map<String, Value>), String> {
-        let object = config
-            .as_object()
-            .ok_or("config must be an object with at least file_path")?;
-        for key in object.keys().filter(|k| !self.keys.contains(&k.as_str())) {
-            log::warn!(
-                "config.{key} is not a {} source setting and is ignored",
-                self.source_type
-            );
-        }
-        let file_path = match object.get("file_path") {
-            Some(Value::String(path)) if !path.trim().is_empty() => PathBuf::from(path),
-            Some(_) => return Err("config.file_path must be a non-empty string".to_string()),
-            None => return Err(format!("config.file_path is required ({})", self.file)),
-        };
-        let record_id = match object.get(self.record_id_key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(key)) if !key.is_empty() => Some(key.clone()),
-            Some(other) => {
-                return Err(format!(
-                    "config.{} must be {}, got {other}",
-                    self.record_id_key, self.record_id_is
-                ))
+    /// Reads `config` as the source's config type `T` (whose schema the
+    /// source publishes); keys `T` does not have are logged and ignored. The
+    /// error names the offending key.
+    pub fn parse<T: DeserializeOwned + JsonSchema>(&self, config: &Value) -> Result<T, String> {
+        let read = plugin_config::parse(config)?;
+        if let Some(object) = config.as_object() {
+            let known = plugin_config::known_keys::<T>();
+            for key in object.keys().filter(|key| !known.contains(key)) {
+                log::warn!(
+                    "config.{key} is not a {} source setting and is ignored",
+                    self.source_type
+                );
             }
-        };
-        let config = FileConfig {
-            file_path,
-            record_id,
-        };
-        Ok((config, object))
+        }
+        Ok(read)
     }
 
     /// Warns, when a source is configured, about a file that is not there

@@ -2,7 +2,10 @@
 //! JSON Schema. Credentials come from the environment, never from the file.
 
 use crate::identity::{Template, DEFAULT_PATIENT_ID, DEFAULT_PATIENT_NAME};
-use pylantir_plugin_api::serde_json::{json, Map, Value};
+use plugin_config::{NonEmpty, NonEmptyList, NonEmptyText, Positive, Protocol, Text};
+use pylantir_plugin_api::serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use std::fmt;
 use std::time::Duration;
 
@@ -33,13 +36,51 @@ impl fmt::Debug for Token {
     }
 }
 
-/// `config.protocol`: one protocol name, or a map site -> name (plus
-/// `mapping`, the coding scheme designator).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Protocol {
-    None,
-    Name(String),
-    BySite(Map<String, Value>),
+/// The `config` object of a REDCap source, as read and as published.
+/// Credentials come from environment variables it names, never from the file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(expecting = "an object")]
+#[schemars(title = "REDCap source config")]
+struct Settings {
+    /// Site id, used by {site} and to pick the protocol.
+    site: Option<Text>,
+    /// Older spelling of site (site wins when both are given).
+    site_id: Option<Text>,
+    /// A protocol name, or a map site -> protocol name with an optional
+    /// 'mapping' (coding scheme designator).
+    protocol: Option<Protocol>,
+    /// Environment variable holding the API URL.
+    #[schemars(extend("default" = URL_ENV))]
+    api_url_env: Option<String>,
+    /// Environment variable holding the API token.
+    #[schemars(extend("default" = TOKEN_ENV))]
+    api_token_env: Option<String>,
+    /// The patient name, from record fields in braces and {site}.
+    #[schemars(extend("default" = DEFAULT_PATIENT_NAME))]
+    patient_name_template: Option<String>,
+    /// The patient id, from record fields in braces and {site}.
+    #[schemars(extend("default" = DEFAULT_PATIENT_ID))]
+    patient_id_template: Option<String>,
+    /// The repeating instrument whose rows are visits.
+    #[schemars(extend("default" = INSTRUMENT))]
+    repeat_instrument: Option<NonEmpty>,
+    /// How many days ahead a scanner sees items.
+    #[schemars(extend("default" = 0))]
+    mwl_days_ahead: Option<u64>,
+    /// Seconds to wait for a connection.
+    #[schemars(extend("default" = CONNECT_TIMEOUT))]
+    connect_timeout_seconds: Option<Positive<86_400>>,
+    /// Seconds to wait for an answer.
+    #[schemars(extend("default" = READ_TIMEOUT))]
+    read_timeout_seconds: Option<Positive<86_400>>,
+    /// Export every record this often (else only recently modified ones); a
+    /// full export retracts visits gone from the project.
+    full_export_every_hours: Option<Positive<{ 24 * 365 }>>,
+    /// A visit whose field holds one of the values is sent as DISCONTINUED.
+    discontinued: Option<Discontinued>,
+    /// MPPS write-back (the source's mpps_write_back): the field and value
+    /// imported into the visit's record for each outcome status.
+    write_back: Option<crate::write_back::WriteBack>,
 }
 
 /// A checked REDCap source configuration.
@@ -50,7 +91,7 @@ pub struct Config {
     /// The variable the token came from (named in messages).
     pub token_env: String,
     pub site: String,
-    pub protocol: Protocol,
+    pub protocol: Option<Protocol>,
     pub patient_name: Template,
     pub patient_id: Template,
     /// The repeating instrument whose rows are visits (`mri`).
@@ -70,10 +111,12 @@ pub struct Config {
 
 /// `config.discontinued`: a visit whose `field` holds one of `values` is
 /// sent as DISCONTINUED.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct Discontinued {
-    pub field: String,
-    pub values: Vec<String>,
+    /// The REDCap field of the visit.
+    pub field: NonEmpty,
+    /// The values of that field that call the visit off.
+    pub values: NonEmptyList<NonEmptyText>,
 }
 
 /// Default environment variables for the credentials.
@@ -81,18 +124,19 @@ pub const URL_ENV: &str = "REDCAP_API_URL";
 pub const TOKEN_ENV: &str = "REDCAP_API_TOKEN";
 const CONNECT_TIMEOUT: f64 = 10.0;
 const READ_TIMEOUT: f64 = 120.0;
+const INSTRUMENT: &str = "mri";
 
 impl Config {
     /// Reads `config`; credentials from the variables it names (or the defaults).
     pub fn from_json(config: &Value) -> Result<Config, String> {
-        let empty = Map::new();
-        let obj = match config {
-            Value::Object(obj) => obj,
-            Value::Null => &empty,
-            other => return Err(format!("config must be an object, got {other}")),
+        let settings: Settings = match config {
+            Value::Null => plugin_config::parse(&json!({}))?,
+            config => plugin_config::parse(config)?,
         };
-        let url_env = string_key(obj, "api_url_env")?.unwrap_or_else(|| URL_ENV.to_string());
-        let token_env = string_key(obj, "api_token_env")?.unwrap_or_else(|| TOKEN_ENV.to_string());
+        let url_env = settings.api_url_env.unwrap_or_else(|| URL_ENV.to_string());
+        let token_env = settings
+            .api_token_env
+            .unwrap_or_else(|| TOKEN_ENV.to_string());
         let api_url = env_value(&url_env, "api_url_env")?;
         if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
             return Err(format!(
@@ -100,155 +144,70 @@ impl Config {
             ));
         }
         let token = Token(env_value(&token_env, "api_token_env")?);
-        let patient_name = template_key(obj, "patient_name_template", DEFAULT_PATIENT_NAME)?;
-        let patient_id = template_key(obj, "patient_id_template", DEFAULT_PATIENT_ID)?;
-        let site = match obj.get("site").or_else(|| obj.get("site_id")) {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Err(format!("config.site must be a string, got {other}")),
-        };
+        let patient_name = template(
+            settings.patient_name_template,
+            "patient_name_template",
+            DEFAULT_PATIENT_NAME,
+        )?;
+        let patient_id = template(
+            settings.patient_id_template,
+            "patient_id_template",
+            DEFAULT_PATIENT_ID,
+        )?;
+        let site = settings
+            .site
+            .or(settings.site_id)
+            .map(|site| site.0)
+            .unwrap_or_default();
         if site.is_empty() && (patient_name.uses("site") || patient_id.uses("site")) {
             return Err(
                 "config.site (or config.site_id) is required: the patient templates use {site}"
                     .to_string(),
             );
         }
-        let protocol = match obj.get("protocol") {
-            None | Some(Value::Null) => Protocol::None,
-            Some(Value::String(s)) => Protocol::Name(s.clone()),
-            Some(Value::Object(map)) => Protocol::BySite(map.clone()),
-            Some(other) => {
-                return Err(format!(
-                    "config.protocol must be a protocol name or a map site -> name, got {other}"
-                ))
-            }
-        };
-        let instrument = string_key(obj, "repeat_instrument")?.unwrap_or_else(|| "mri".to_string());
-        if instrument.is_empty() {
-            return Err("config.repeat_instrument must not be empty".to_string());
-        }
-        let mwl_days_ahead = match obj.get("mwl_days_ahead") {
-            None | Some(Value::Null) => 0,
-            Some(value) => value.as_u64().ok_or_else(|| {
-                format!("config.mwl_days_ahead must be a whole number of days >= 0, got {value}")
-            })?,
+        let seconds = |value: Option<Positive<86_400>>, default| {
+            Duration::from_secs_f64(value.map_or(default, |s| s.0))
         };
         Ok(Config {
             api_url,
             token,
             token_env,
             site,
-            protocol,
+            protocol: settings.protocol,
             patient_name,
             patient_id,
-            instrument,
-            mwl_days_ahead,
-            connect_timeout: seconds_key(obj, "connect_timeout_seconds", CONNECT_TIMEOUT)?,
-            read_timeout: seconds_key(obj, "read_timeout_seconds", READ_TIMEOUT)?,
-            full_export_every: full_export_every(obj)?,
-            discontinued: discontinued(obj)?,
-            write_back: crate::write_back::parse(obj)?,
+            instrument: settings
+                .repeat_instrument
+                .map_or_else(|| INSTRUMENT.to_string(), |i| i.0),
+            mwl_days_ahead: settings.mwl_days_ahead.unwrap_or(0),
+            connect_timeout: seconds(settings.connect_timeout_seconds, CONNECT_TIMEOUT),
+            read_timeout: seconds(settings.read_timeout_seconds, READ_TIMEOUT),
+            full_export_every: settings
+                .full_export_every_hours
+                .map(|hours| Duration::from_secs_f64(hours.0 * 3600.0)),
+            discontinued: settings.discontinued,
+            write_back: settings.write_back,
         })
     }
 
     /// The protocol name for this site, if configured.
     pub fn protocol_name(&self) -> Option<String> {
-        match &self.protocol {
-            Protocol::None => None,
-            Protocol::Name(name) => Some(name.clone()),
-            Protocol::BySite(map) => map.get(&self.site).and_then(text),
-        }
+        self.protocol.as_ref()?.for_site(Some(&self.site))
     }
 
     /// The coding scheme designator (`protocol.mapping`), if configured.
     pub fn coding_designator(&self) -> Option<String> {
         match &self.protocol {
-            Protocol::BySite(map) => map.get("mapping").and_then(text),
+            Some(by_site @ Protocol::BySite(_)) => by_site.for_site(Some("mapping")),
             _ => None,
         }
     }
 }
 
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn string_key(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!("config.{key} must be a string, got {other}")),
-    }
-}
-
-fn template_key(obj: &Map<String, Value>, key: &str, default: &str) -> Result<Template, String> {
-    let text = string_key(obj, key)?.unwrap_or_else(|| default.to_string());
+/// The template given for `key`, else `default`, checked.
+fn template(given: Option<String>, key: &str, default: &str) -> Result<Template, String> {
+    let text = given.unwrap_or_else(|| default.to_string());
     Template::parse(&text).map_err(|e| format!("config.{key}: {e}"))
-}
-
-fn seconds_key(obj: &Map<String, Value>, key: &str, default: f64) -> Result<Duration, String> {
-    let seconds = match obj.get(key) {
-        None | Some(Value::Null) => default,
-        Some(value) => value
-            .as_f64()
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-            .ok_or_else(|| format!("config.{key} must be a number of seconds > 0, got {value}"))?,
-    };
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-/// `config.full_export_every_hours`: a number of hours > 0, or absent.
-fn full_export_every(obj: &Map<String, Value>) -> Result<Option<Duration>, String> {
-    match obj.get("full_export_every_hours") {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => value
-            .as_f64()
-            .filter(|h| h.is_finite() && *h > 0.0 && *h <= 24.0 * 365.0)
-            .map(|h| Some(Duration::from_secs_f64(h * 3600.0)))
-            .ok_or_else(|| {
-                format!("config.full_export_every_hours must be a number of hours > 0, got {value}")
-            }),
-    }
-}
-
-/// `config.discontinued`: `{"field": "mri_status", "values": ["cancelled"]}`.
-fn discontinued(obj: &Map<String, Value>) -> Result<Option<Discontinued>, String> {
-    let rule = match obj.get("discontinued") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(rule)) => rule,
-        Some(other) => {
-            return Err(format!(
-                "config.discontinued must be {{\"field\": name, \"values\": [..]}}, got {other}"
-            ))
-        }
-    };
-    let field = string_key(rule, "field")
-        .map_err(|e| e.replace("config.", "config.discontinued."))?
-        .filter(|f| !f.is_empty())
-        .ok_or("config.discontinued.field must name a REDCap field")?;
-    let values = match rule.get("values") {
-        Some(Value::Array(values)) if !values.is_empty() => values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                text(v).ok_or_else(|| {
-                    format!("config.discontinued.values[{i}] must be a non-empty string, got {v}")
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        other => {
-            return Err(format!(
-                "config.discontinued.values must be a non-empty list of values, got {}",
-                other.map_or("nothing".to_string(), Value::to_string)
-            ))
-        }
-    };
-    Ok(Some(Discontinued { field, values }))
 }
 
 fn env_value(var: &str, key: &str) -> Result<String, String> {
@@ -262,60 +221,69 @@ fn env_value(var: &str, key: &str) -> Result<String, String> {
 
 /// The JSON Schema of a REDCap source's `config`.
 pub fn schema() -> Value {
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "REDCap source config",
-        "type": "object",
-        "properties": {
-            "site": {"type": ["string", "integer"], "description": "Site id, used by {site} and to pick the protocol"},
-            "site_id": {"type": ["string", "integer"], "description": "Older spelling of site"},
-            "protocol": {
-                "description": "A protocol name, or a map site -> protocol name with an optional 'mapping' (coding scheme designator)",
-                "oneOf": [
-                    {"type": "string"},
-                    {"type": "object", "additionalProperties": {"type": "string"}}
-                ]
-            },
-            "api_url_env": {"type": "string", "default": URL_ENV, "description": "Environment variable holding the API URL"},
-            "api_token_env": {"type": "string", "default": TOKEN_ENV, "description": "Environment variable holding the API token"},
-            "patient_name_template": {"type": "string", "default": DEFAULT_PATIENT_NAME},
-            "patient_id_template": {"type": "string", "default": DEFAULT_PATIENT_ID},
-            "repeat_instrument": {"type": "string", "minLength": 1, "default": "mri"},
-            "mwl_days_ahead": {"type": "integer", "minimum": 0, "default": 0},
-            "connect_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": CONNECT_TIMEOUT},
-            "read_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": READ_TIMEOUT},
-            "full_export_every_hours": {
-                "type": "number", "exclusiveMinimum": 0,
-                "description": "Export every record this often (else only recently modified ones); a full export retracts visits gone from the project"
-            },
-            "discontinued": {
-                "type": "object",
-                "description": "A visit whose field holds one of the values is sent as DISCONTINUED",
-                "properties": {
-                    "field": {"type": "string", "minLength": 1},
-                    "values": {"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}}
-                },
-                "required": ["field", "values"]
-            },
-            "write_back": {
-                "type": "object",
-                "description": "MPPS write-back (the source's mpps_write_back): the field and value imported into the visit's record for each outcome status",
-                "properties": {
-                    "field_map": {
-                        "type": "object",
-                        "propertyNames": {"enum": ["IN_PROGRESS", "COMPLETED", "DISCONTINUED"]},
-                        "additionalProperties": {
-                            "type": "object",
-                            "properties": {
-                                "field": {"type": "string", "minLength": 1},
-                                "value": {"type": ["string", "number"]}
-                            },
-                            "required": ["field", "value"]
-                        }
-                    }
-                },
-                "required": ["field_map"]
-            }
-        }
-    })
+    plugin_config::schema::<Settings>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_config::testing::{assert_agree, example_configs};
+
+    #[test]
+    fn the_parser_and_the_published_schema_agree_on_examples_and_bad_configs() {
+        let mut good = example_configs("redcap");
+        assert!(!good.is_empty(), "the repository has redcap examples");
+        good.extend([
+            (
+                "a converted legacy file".to_string(),
+                json!({"site": null, "protocol": {}}),
+            ),
+            (
+                "every key".to_string(),
+                json!({"site": 792, "site_id": "792", "protocol": "BRAIN",
+                       "api_url_env": "URL", "api_token_env": "TOKEN",
+                       "patient_name_template": "{family_id}", "patient_id_template": "{study_id}",
+                       "repeat_instrument": "scan", "mwl_days_ahead": 2,
+                       "connect_timeout_seconds": 0.5, "read_timeout_seconds": 86400,
+                       "full_export_every_hours": 24,
+                       "discontinued": {"field": "mri_status", "values": ["3", 4]},
+                       "write_back": {"field_map": {"COMPLETED": {"field": "mri_status", "value": 2}}},
+                       "unknown": true}),
+            ),
+        ]);
+        let bad = [
+            json!([]),
+            json!({"site": true}),
+            json!({"protocol": 7}),
+            json!({"protocol": {"792": ["BRAIN"]}}),
+            json!({"api_url_env": 3}),
+            json!({"repeat_instrument": ""}),
+            json!({"mwl_days_ahead": -1}),
+            json!({"connect_timeout_seconds": 0}),
+            json!({"read_timeout_seconds": 86401}),
+            json!({"full_export_every_hours": "daily"}),
+            json!({"discontinued": {"field": "mri_status"}}),
+            json!({"discontinued": {"field": "", "values": ["3"]}}),
+            json!({"discontinued": {"field": "mri_status", "values": []}}),
+            json!({"discontinued": {"field": "mri_status", "values": [""]}}),
+            json!({"write_back": {}}),
+            json!({"write_back": {"field_map": {}}}),
+            json!({"write_back": {"field_map": {"DONE": {"field": "x", "value": "1"}}}}),
+            json!({"write_back": {"field_map": {"COMPLETED": {"field": "x"}}}}),
+        ];
+        let parse = |config: &Value| plugin_config::parse::<Settings>(config).map(drop);
+        assert_agree(&schema(), parse, &good, &bad);
+    }
+
+    #[test]
+    fn an_error_names_the_key_at_fault() {
+        let config = json!({"discontinued": {"field": "mri_status", "values": ["3", ""]}});
+        assert_eq!(
+            plugin_config::parse::<Settings>(&config).map(drop),
+            Err(
+                "config.discontinued.values[1]: must be a non-empty string or a number, got \"\""
+                    .to_string()
+            )
+        );
+    }
 }

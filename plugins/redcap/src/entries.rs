@@ -117,7 +117,7 @@ impl Plan {
             plan.time_field.clone(),
         ]);
         if let Some(rule) = &config.discontinued {
-            wanted.push(rule.field.clone());
+            wanted.push(rule.field.0.clone());
         }
         for template in [&config.patient_name, &config.patient_id] {
             wanted.extend(
@@ -257,8 +257,8 @@ impl Plan {
             config.coding_designator(),
         );
         if let Some(rule) = &config.discontinued {
-            let value = get(&rule.field).trim();
-            if rule.values.iter().any(|v| v == value) {
+            let value = get(&rule.field.0).trim();
+            if rule.values.0.iter().any(|v| v.0 == value) {
                 set(&mut pairs, STATUS, "DISCONTINUED".to_string());
             }
         }

@@ -10,77 +10,71 @@
 //! ```
 
 use crate::api::Api;
+use plugin_config::{NonEmpty, Text};
 use pylantir_plugin_api::serde_json::{json, Map, Value};
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The worklist statuses an outcome can carry.
 pub const STATUSES: [&str; 3] = ["IN_PROGRESS", "COMPLETED", "DISCONTINUED"];
 
 /// One status's field and the value written into it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct Target {
-    pub field: String,
-    pub value: String,
+    /// The REDCap field written.
+    pub field: NonEmpty,
+    /// The value written into it.
+    pub value: Text,
 }
 
 /// `config.write_back`: the field written for each status.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct WriteBack {
-    pub field_map: BTreeMap<String, Target>,
+    /// Status (IN_PROGRESS, COMPLETED, DISCONTINUED) -> the field and value written.
+    pub field_map: FieldMap,
 }
 
-/// Reads `config.write_back`; `None` when absent.
-pub fn parse(obj: &Map<String, Value>) -> Result<Option<WriteBack>, String> {
-    let map = match obj.get("write_back") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(rule)) => match rule.get("field_map") {
-            Some(Value::Object(map)) if !map.is_empty() => map,
-            other => {
-                return Err(format!(
-                    "config.write_back.field_map must map a status ({}) to {{\"field\": name, \"value\": text}}, got {}",
-                    STATUSES.join(", "),
-                    other.map_or("nothing".to_string(), Value::to_string)
-                ))
-            }
-        },
-        Some(other) => {
-            return Err(format!(
-                "config.write_back must be {{\"field_map\": {{status: {{\"field\": name, \"value\": text}}}}}}, got {other}"
-            ))
-        }
-    };
-    let mut field_map = BTreeMap::new();
-    for (status, target) in map {
-        let at = format!("config.write_back.field_map.{status}");
-        if !STATUSES.contains(&status.as_str()) {
-            return Err(format!(
-                "{at}: '{status}' is not a status an outcome carries ({})",
+/// `write_back.field_map`: at least one status, each with its target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMap(pub BTreeMap<String, Target>);
+
+impl<'de> Deserialize<'de> for FieldMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, Target>::deserialize(deserializer)?;
+        if map.is_empty() {
+            return Err(D::Error::custom(format!(
+                "must map at least one status ({}) to {{\"field\": name, \"value\": text}}",
                 STATUSES.join(", ")
-            ));
+            )));
         }
-        let field = target.get("field").and_then(Value::as_str).unwrap_or("");
-        if field.is_empty() {
-            return Err(format!("{at}.field must name a REDCap field"));
+        if let Some(status) = map.keys().find(|s| !STATUSES.contains(&s.as_str())) {
+            return Err(D::Error::custom(format!(
+                "'{status}' is not a status an outcome carries ({})",
+                STATUSES.join(", ")
+            )));
         }
-        let value = match target.get("value") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            other => {
-                return Err(format!(
-                    "{at}.value must be the text to write, got {}",
-                    other.map_or("nothing".to_string(), Value::to_string)
-                ))
-            }
-        };
-        field_map.insert(
-            status.clone(),
-            Target {
-                field: field.to_string(),
-                value,
-            },
-        );
+        Ok(FieldMap(map))
     }
-    Ok(Some(WriteBack { field_map }))
+}
+
+impl JsonSchema for FieldMap {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "FieldMap".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"enum": STATUSES},
+            "additionalProperties": generator.subschema_for::<Target>(),
+        })
+    }
 }
 
 /// The row imported for `payload` (`source_record_id` is `record:instance`,
@@ -96,7 +90,7 @@ pub fn row(
         .get("status")
         .and_then(Value::as_str)
         .ok_or("the mpps_outcome payload has no status")?;
-    let Some(target) = write_back.field_map.get(status) else {
+    let Some(target) = write_back.field_map.0.get(status) else {
         return Ok(None);
     };
     let id = payload
@@ -113,7 +107,7 @@ pub fn row(
         row.insert("redcap_repeat_instrument".to_string(), json!(instrument));
         row.insert("redcap_repeat_instance".to_string(), json!(instance));
     }
-    row.insert(target.field.clone(), json!(target.value));
+    row.insert(target.field.0.clone(), json!(target.value.0));
     Ok(Some(row))
 }
 
@@ -144,10 +138,10 @@ mod tests {
     use super::*;
 
     fn config() -> WriteBack {
-        let obj = json!({"write_back": {"field_map": {
+        let config = json!({"field_map": {
             "COMPLETED": {"field": "mri_status", "value": 2}
-        }}});
-        parse(obj.as_object().unwrap()).unwrap().unwrap()
+        }});
+        plugin_config::parse_at(&config, "config.write_back").unwrap()
     }
 
     #[test]
@@ -171,11 +165,12 @@ mod tests {
 
     #[test]
     fn an_unknown_status_key_is_refused_with_its_path() {
-        let obj = json!({"write_back": {"field_map": {"DONE": {"field": "x", "value": "1"}}}});
-        let error = parse(obj.as_object().unwrap()).unwrap_err();
-        assert!(
-            error.starts_with("config.write_back.field_map.DONE:"),
-            "{error}"
+        let config = json!({"field_map": {"DONE": {"field": "x", "value": "1"}}});
+        let error = plugin_config::parse_at::<WriteBack>(&config, "config.write_back");
+        assert_eq!(
+            error.unwrap_err(),
+            "config.write_back.field_map: 'DONE' is not a status an outcome carries \
+             (IN_PROGRESS, COMPLETED, DISCONTINUED)"
         );
     }
 }

@@ -395,6 +395,12 @@ async function worklistView(view, params) {
   station.value = params.get("station") || "";
   form.addEventListener("change", () => apply(true));
   search.addEventListener("input", () => apply(true));
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && search.value) {
+      search.value = "";
+      apply(true);
+    }
+  });
   form.addEventListener("submit", (event) => { event.preventDefault(); apply(true); });
   fillSelect(modality, [], params.get("modality") || "");
   fillSelect(station, [], params.get("station") || "");
@@ -752,7 +758,12 @@ async function pluginsView(view) {
 document.addEventListener("DOMContentLoaded", async () => {
   $("#login-form").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", () => showLogin("You are logged out."));
-  window.addEventListener("hashchange", () => route());
+  window.addEventListener("hashchange", async () => {
+    await route();
+    // A keyboard user goes on from the new page's content, not the top.
+    const view = $("#view");
+    if (!view.contains(document.activeElement)) view.focus({ preventScroll: true });
+  });
   if (!session.token) {
     showLogin("");
     return;
