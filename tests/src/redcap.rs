@@ -5,13 +5,15 @@
 //! each record's last modification time; HTTP 403 with REDCap's JSON error
 //! for a wrong token and HTTP 400 naming fields the project does not have.
 //! Record imports (`action=import`, flat JSON) are checked against the
-//! project's fields and answered `{"count": N}`; [`imported_rows`] reads them
-//! back from the server's request log.
+//! project's fields and answered `{"count": N}` (or, while a project set up
+//! with [`FakeRedcap::imports_fail`] has failures left, HTTP 500 with a JSON
+//! error); [`imported_rows`] reads them back from the server's request log.
 
 use crate::http::{FakeServer, Reply, Request};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ pub struct FakeRedcap {
     rendered: Arc<Mutex<HashMap<String, String>>>,
     /// Imports are answered only after this long (a hanging server).
     import_delay: Duration,
+    /// How many more imports fail with HTTP 500.
+    import_failures: Arc<AtomicUsize>,
 }
 
 impl FakeRedcap {
@@ -99,6 +103,13 @@ impl FakeRedcap {
         self
     }
 
+    /// Fails the next `count` record imports with HTTP 500 (a server that is
+    /// down for a while); the imports after them succeed.
+    pub fn imports_fail(self, count: usize) -> FakeRedcap {
+        self.import_failures.store(count, Ordering::SeqCst);
+        self
+    }
+
     /// Serves the project on 127.0.0.1.
     pub fn serve(self) -> FakeServer {
         let project = Arc::new(self);
@@ -164,6 +175,13 @@ impl FakeRedcap {
                     unknown.join(", ")
                 ),
             );
+        }
+        let failing = self
+            .import_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return error(500, "REDCap is down for maintenance");
         }
         Reply::json(200, &json!({ "count": rows.len() })).after(self.import_delay)
     }

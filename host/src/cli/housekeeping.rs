@@ -42,6 +42,10 @@ pub fn run(args: &HousekeepingArgs) -> i32 {
         println!("no retention configured: nothing is ever deleted");
         return 0;
     };
+    #[cfg(target_os = "linux")]
+    if !args.dry_run {
+        crate::housekeeping::lower_priority();
+    }
     let result = document.database().and_then(|location| {
         let store = store::Store::open_existing(location).map_err(|e| e.to_string())?;
         let conn = store.get().map_err(|e| e.to_string())?;

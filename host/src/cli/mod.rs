@@ -19,6 +19,7 @@ pub mod plugins_install;
 pub mod plugins_new;
 pub mod plugins_test;
 pub mod query_db;
+pub mod query_db_write_back;
 pub mod start;
 pub mod start_api;
 pub mod table;

@@ -34,8 +34,14 @@ pub struct QueryDbArgs {
     pub json: bool,
     /// Instead of the items: the last sync run of each source (or of
     /// --source) with the records it rejected or its plugin skipped.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "write_back")]
     pub last_run: bool,
+    /// Instead of the items: the MPPS write-back queue of each source (or
+    /// of --source): outcomes pending, delivered, failed and unsupported,
+    /// and each pending or failed one with its attempts, next attempt and
+    /// last error.
+    #[arg(long)]
+    pub write_back: bool,
 }
 
 /// Prints the matching items; returns the exit code.
@@ -66,6 +72,9 @@ pub fn run(args: &QueryDbArgs) -> i32 {
     };
     if args.last_run {
         return last_run(&store, args.source.as_deref());
+    }
+    if args.write_back {
+        return super::query_db_write_back::run(&store, args.source.as_deref(), args.json);
     }
     let items = store.get().and_then(|conn| {
         let disabled = runs::last_errors_containing(&*conn, DISABLED_MARK).unwrap_or_default();

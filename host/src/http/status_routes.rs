@@ -1,6 +1,6 @@
 //! Beyond Python: what a site asks most about a running server.
 //! `GET /sources` (every configured source, its state and last runs, from
-//! `sync_runs`), `POST /sources/{name}/sync` (a sync now, write role),
+//! `sync_runs`, and its MPPS write-back queue), `POST /sources/{name}/sync` (a sync now, write role),
 //! `GET /plugins` (as `plugins list --json`) and `GET /mpps` (recent MPPS
 //! instances with the item each performs). Any role may read.
 
@@ -11,6 +11,7 @@ use super::state::AppState;
 use crate::config::{Isolation, SourceConfig};
 use crate::isolation::journal::DISABLED_MARK;
 use crate::store::api_views::{self, MppsView, RunView};
+use crate::store::outcomes;
 use crate::sync::schedule::Request;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -78,6 +79,20 @@ fn next_run(source: &SourceConfig, state: &str, latest: Option<&RunView>) -> Opt
     Some(next.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
+/// The MPPS write-back queue of a source with `mpps_write_back`.
+fn write_back_json(summary: Option<outcomes::Summary>) -> Value {
+    let summary = summary.unwrap_or_default();
+    json!({
+        "pending": summary.pending,
+        "delivered": summary.delivered,
+        "failed": summary.failed,
+        "unsupported": summary.unsupported,
+        "last_delivered_at": summary.last_delivered_at,
+        "next_attempt_at": summary.next_attempt_at,
+        "last_error": summary.last_error,
+    })
+}
+
 /// `GET /sources`.
 #[utoipa::path(get, path = "/sources", operation_id = "get_sources", tag = "server", security(("bearer" = [])),
     responses((status = 200, description = "Every configured source, its state and last runs", body = Vec<Object>), (status = 401, description = "No, bad or expired token"), (status = 403, description = "Role too low"),
@@ -97,6 +112,12 @@ pub async fn sources(
             for source in &sources {
                 let (latest, failed) = api_views::latest_runs(conn, &source.name)?;
                 let current = self::state(source, latest.as_ref());
+                let write_back = if source.mpps_write_back {
+                    let summary = outcomes::summaries(conn, Some(&source.name))?.pop();
+                    Some(write_back_json(summary))
+                } else {
+                    None
+                };
                 answer.push(json!({
                     "name": source.name,
                     "type": source.source_type,
@@ -115,6 +136,7 @@ pub async fn sources(
                         "error": run.error,
                     })),
                     "next_run": next_run(source, current, latest.as_ref()),
+                    "write_back": write_back,
                 }));
             }
             Ok(answer)

@@ -1,6 +1,7 @@
 //! Retention: deletes what the `retention` configuration no longer keeps,
 //! in bounded batches (one short transaction each, so C-FIND never waits
-//! long), and records each pass in `housekeeping_runs`.
+//! long, and a pause after each as long as the batch took, so the pass never
+//! takes the CPU from C-FIND), and records each pass in `housekeeping_runs`.
 //!
 //! What goes, each category only when its key is set:
 //! - COMPLETED and DISCONTINUED items scheduled more than `finished_days` ago;
@@ -12,7 +13,7 @@
 
 use super::db::{self, Db, DbError, DbResult, Value};
 use crate::config::lifecycle::Retention;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What one pass removed (or, in a dry run, would remove).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -158,6 +159,11 @@ pub fn run(
     Ok(removed)
 }
 
+/// Deletes the rows of `category` older than `cutoff`, `batch` rows per
+/// transaction. After each batch it pauses as long as the batch took, so
+/// the pass keeps at most about half of a core (and of the database's
+/// time) busy: C-FIND queries between the batches run at their usual speed
+/// instead of sharing the CPU with a pass that never lets go.
 fn delete_in_batches(
     db: &dyn Db,
     category: &Category,
@@ -170,6 +176,7 @@ fn delete_in_batches(
     );
     let mut total = 0u64;
     loop {
+        let started = Instant::now();
         let deleted = db::write(db, |tx| {
             let keys: Vec<Value> = tx
                 .query(&select, &[cutoff.into()])?
@@ -198,11 +205,13 @@ fn delete_in_batches(
                 ),
                 &keys,
             )?;
-            Ok::<_, DbError>(keys.len() as u64)
+            Ok::<_, DbError>(keys.len())
         })?;
-        if deleted == 0 {
+        total += deleted as u64;
+        // A short batch took the last eligible rows.
+        if deleted < batch {
             return Ok(total);
         }
-        total += deleted;
+        std::thread::sleep(started.elapsed());
     }
 }

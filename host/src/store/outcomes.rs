@@ -57,18 +57,49 @@ pub struct Queued {
     pub due_at: i64,
 }
 
-/// One row of the queue, as `query-db --write-back` lists it.
+/// One outcome not delivered yet (`pending`) or given up (`failed`), as
+/// `query-db --write-back` lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listed {
     pub id: i64,
     pub source: String,
     pub source_record_id: String,
+    /// The worklist status written back.
     pub status: String,
+    pub sop_instance_uid: String,
+    /// `pending` or `failed`.
     pub state: String,
     pub attempts: u32,
-    pub created_at: String,
+    pub queued_at: String,
+    /// When a pending outcome is tried next (RFC 3339).
+    pub next_attempt_at: Option<String>,
+    /// When a failed outcome was given up.
     pub finished_at: Option<String>,
     pub last_error: Option<String>,
+}
+
+/// One source's queue, summed up.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub source: String,
+    pub pending: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub unsupported: u64,
+    /// When the last outcome was delivered.
+    pub last_delivered_at: Option<String>,
+    /// When the oldest pending outcome, the one the queue waits on, is
+    /// tried next.
+    pub next_attempt_at: Option<String>,
+    /// Why the oldest pending outcome's last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// Unix seconds as RFC 3339 text.
+fn unix_text(seconds: i64) -> Option<String> {
+    jiff::Timestamp::from_second(seconds)
+        .ok()
+        .map(|at| at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 fn now_text() -> String {
@@ -205,25 +236,184 @@ pub fn prune(db: &dyn Db, source: &str) -> DbResult<u64> {
     )
 }
 
-/// The queue, newest first (at most `limit` rows).
-pub fn list(db: &dyn Db, limit: u64) -> DbResult<Vec<Listed>> {
+/// `WHERE` for the rows of `source` (every source when `None`), with
+/// `more` conditions; `source` is parameter `?1`.
+fn of_source(source: Option<&str>, more: &str) -> (String, Vec<Value>) {
+    match source {
+        Some(name) => (format!("WHERE source = ?1 {more}"), vec![name.into()]),
+        None if more.is_empty() => (String::new(), Vec::new()),
+        None => (
+            format!("WHERE {}", more.trim_start_matches("AND ")),
+            Vec::new(),
+        ),
+    }
+}
+
+/// The queue of each source (of `source` alone when given) that has
+/// outcomes, by source name.
+pub fn summaries(db: &dyn Db, source: Option<&str>) -> DbResult<Vec<Summary>> {
+    let (filter, params) = of_source(source, "");
     let rows = db.query(
-        "SELECT id, source, source_record_id, status, state, attempts, created_at, \
-         finished_at, last_error FROM mpps_outcomes ORDER BY id DESC LIMIT ?1",
-        &[Value::from(limit)],
+        &format!(
+            "SELECT source, state, count(*), max(finished_at) FROM mpps_outcomes {filter} \
+             GROUP BY source, state ORDER BY source, state"
+        ),
+        &params,
+    )?;
+    let mut summaries: Vec<Summary> = Vec::new();
+    for row in rows {
+        let name = row.text(0).unwrap_or_default();
+        if summaries.last().is_none_or(|s| s.source != name) {
+            summaries.push(Summary {
+                source: name,
+                ..Summary::default()
+            });
+        }
+        let Some(summary) = summaries.last_mut() else {
+            continue;
+        };
+        let count = row.count(2);
+        match row.text(1).as_deref() {
+            Some("pending") => summary.pending = count,
+            Some("delivered") => {
+                summary.delivered = count;
+                summary.last_delivered_at = row.text(3);
+            }
+            Some("failed") => summary.failed = count,
+            Some("unsupported") => summary.unsupported = count,
+            _ => {}
+        }
+    }
+    for summary in summaries.iter_mut().filter(|s| s.pending > 0) {
+        let oldest = db.query_row(
+            "SELECT due_at, last_error FROM mpps_outcomes \
+             WHERE source = ?1 AND state = 'pending' ORDER BY id LIMIT 1",
+            &[summary.source.as_str().into()],
+        )?;
+        if let Some(row) = oldest {
+            summary.next_attempt_at = row.int(0).and_then(unix_text);
+            summary.last_error = row.text(1);
+        }
+    }
+    Ok(summaries)
+}
+
+/// The pending and failed outcomes (of `source` alone when given), by
+/// source and oldest first, at most `limit`.
+pub fn undelivered(db: &dyn Db, source: Option<&str>, limit: u64) -> DbResult<Vec<Listed>> {
+    let (filter, mut params) = of_source(source, "AND state IN ('pending', 'failed')");
+    params.push(limit.into());
+    let rows = db.query(
+        &format!(
+            "SELECT id, source, source_record_id, status, sop_instance_uid, state, attempts, \
+             created_at, due_at, finished_at, last_error FROM mpps_outcomes {filter} \
+             ORDER BY source, id LIMIT ?{}",
+            params.len()
+        ),
+        &params,
     )?;
     Ok(rows
         .into_iter()
-        .map(|row| Listed {
-            id: row.int(0).unwrap_or_default(),
-            source: row.text(1).unwrap_or_default(),
-            source_record_id: row.text(2).unwrap_or_default(),
-            status: row.text(3).unwrap_or_default(),
-            state: row.text(4).unwrap_or_default(),
-            attempts: u32::try_from(row.count(5)).unwrap_or(u32::MAX),
-            created_at: row.text(6).unwrap_or_default(),
-            finished_at: row.text(7),
-            last_error: row.text(8),
+        .map(|row| {
+            let state = row.text(5).unwrap_or_default();
+            let due = if state == "pending" {
+                row.int(8).and_then(unix_text)
+            } else {
+                None
+            };
+            Listed {
+                id: row.int(0).unwrap_or_default(),
+                source: row.text(1).unwrap_or_default(),
+                source_record_id: row.text(2).unwrap_or_default(),
+                status: row.text(3).unwrap_or_default(),
+                sop_instance_uid: row.text(4).unwrap_or_default(),
+                state,
+                attempts: u32::try_from(row.count(6)).unwrap_or(u32::MAX),
+                queued_at: row.text(7).unwrap_or_default(),
+                next_attempt_at: due,
+                finished_at: row.text(9),
+                last_error: row.text(10),
+            }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue of source `s` with one outcome per record in `records`, all pending.
+    fn queue_of(records: &[&str]) -> (tempfile::TempDir, rusqlite::Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = crate::store::open(&dir.path().join("wl.db")).expect("store");
+        for record in records {
+            conn.execute(
+                "INSERT INTO mpps_outcomes (source, source_record_id, status, sop_instance_uid, \
+                 payload, state, attempts, due_at, created_at) \
+                 VALUES ('s', ?1, 'COMPLETED', '2.25.1', '{}', 'pending', 0, 0, 'then')",
+                [record],
+            )
+            .expect("queued");
+        }
+        (dir, conn)
+    }
+
+    #[test]
+    fn the_summary_counts_each_state_and_the_listing_shows_pending_and_failed_oldest_first() {
+        let (_dir, conn) = queue_of(&["delivered", "failed", "unsupported", "waiting", "new"]);
+        delivered(&conn, 1).expect("delivered");
+        attempt_failed(&conn, 2, "gone", None).expect("given up");
+        conn.execute(
+            "UPDATE mpps_outcomes SET state = 'unsupported' WHERE id = 3",
+            [],
+        )
+        .expect("unsupported");
+        attempt_failed(&conn, 4, "down", Some(1_800_000_000)).expect("retried");
+
+        let all = summaries(&conn, None).expect("summaries");
+        assert_eq!(all.len(), 1);
+        let summary = &all[0];
+        assert_eq!(
+            (
+                summary.pending,
+                summary.delivered,
+                summary.failed,
+                summary.unsupported
+            ),
+            (2, 1, 1, 1)
+        );
+        assert!(summary.last_delivered_at.is_some());
+        assert_eq!(
+            summary.next_attempt_at.as_deref(),
+            Some("2027-01-15T08:00:00Z")
+        );
+        assert_eq!(summary.last_error.as_deref(), Some("down"));
+        assert_eq!(summaries(&conn, Some("other")).expect("none"), []);
+
+        let listed = undelivered(&conn, Some("s"), 10).expect("listed");
+        let shown: Vec<(&str, &str, u32)> = listed
+            .iter()
+            .map(|o| (o.source_record_id.as_str(), o.state.as_str(), o.attempts))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("failed", "failed", 1),
+                ("waiting", "pending", 1),
+                ("new", "pending", 0)
+            ]
+        );
+        assert_eq!(
+            (
+                listed[0].next_attempt_at.as_deref(),
+                listed[0].finished_at.is_some()
+            ),
+            (None, true)
+        );
+        assert_eq!(
+            listed[1].next_attempt_at.as_deref(),
+            Some("2027-01-15T08:00:00Z")
+        );
+        assert_eq!(undelivered(&conn, None, 2).expect("limited").len(), 2);
+    }
 }
