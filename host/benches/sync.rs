@@ -75,8 +75,11 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// A connection as a sync worker has it (with the writer's page cache).
 fn open(dir: &Path, name: &str) -> Connection {
-    store::open(&dir.join(name)).unwrap_or_else(|e| panic!("{e}"))
+    let conn = store::open(&dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
+    store::sqlite::enlarge_cache_for_writes(&conn).unwrap_or_else(|e| panic!("{e}"));
+    conn
 }
 
 /// Times one write of `batch`; returns seconds and the rows SQLite changed.

@@ -165,6 +165,17 @@ impl Store {
         })
     }
 
+    /// A new connection of its own for a sync worker, which writes whole
+    /// fetches: on SQLite with a larger page cache than pooled connections.
+    pub fn connect_writer(&self) -> Result<Conn, StoreError> {
+        let conn = self.connect()?;
+        if let (Conn::Sqlite(sqlite), Location::Sqlite(path)) = (&conn, &self.inner.location) {
+            super::sqlite::enlarge_cache_for_writes(sqlite)
+                .map_err(|e| StoreError::sqlite(path, e))?;
+        }
+        Ok(conn)
+    }
+
     /// Borrows an idle connection, or opens one; it goes back when dropped
     /// (unless it broke meanwhile).
     pub fn get(&self) -> Result<Pooled<'_>, StoreError> {

@@ -9,8 +9,15 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
-/// The page cache of a connection, in KiB (negative: SQLite's unit for KiB).
-const CACHE_KIB: i64 = -32_768;
+/// The page cache of a connection, in KiB (negative: SQLite's unit for
+/// KiB): SQLite's default. Every pooled connection (C-FIND, the API,
+/// housekeeping) has one, so a larger cache multiplies with their number as
+/// the database grows; reads beyond it come from the OS's file cache.
+const CACHE_KIB: i64 = -2_000;
+
+/// The page cache of a sync worker's connection, in KiB: a whole fetch's
+/// index pages stay in memory while it is written.
+const WRITER_CACHE_KIB: i64 = -8_192;
 
 /// How long a connection waits for another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,14 +53,18 @@ fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(sqlite)?;
     // WAL with NORMAL sync stays consistent after a crash (only the last
-    // commits may be lost on power failure); a larger page cache keeps a
-    // whole fetch's index pages in memory.
+    // commits may be lost on power failure).
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(sqlite)?;
     conn.pragma_update(None, "cache_size", CACHE_KIB)
         .map_err(sqlite)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate::migrate(conn, path)
+}
+
+/// Gives `conn` the page cache of a connection that writes whole fetches.
+pub fn enlarge_cache_for_writes(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
 }
 
 impl rusqlite::ToSql for Value {

@@ -132,7 +132,7 @@ impl Worker {
         if let Some(conn) = self.conn.take().filter(|c| !c.is_broken()) {
             return Some(conn);
         }
-        match self.store.connect() {
+        match self.store.connect_writer() {
             Ok(conn) => {
                 self.stop.register_writer(conn.interrupt());
                 Some(conn)
