@@ -694,9 +694,10 @@ fn config_errors_name_the_offending_key() {
     assert!(check(json!({"timezone": "Mars/Olympus_Mons"})).contains("config.timezone"));
     assert!(check(json!({"lookback_multiplier": 0})).contains("config.lookback_multiplier"));
     assert!(check(json!({"base_url": null})).contains("config.base_url"));
+    let bad_clock = check(json!({"daily_window": {"start_time": [25, 0], "end_time": [1, 0]}}));
     assert!(
-        check(json!({"daily_window": {"start_time": [25, 0], "end_time": [1, 0]}}))
-            .contains("config.daily_window.start_time")
+        bad_clock.contains("config.daily_window") && bad_clock.contains("[hour, minute]"),
+        "{bad_clock}"
     );
     assert!(check(json!({"password_env": "TEST_CALPENDO_NEVER_SET"}))
         .contains("TEST_CALPENDO_NEVER_SET"));
@@ -728,8 +729,14 @@ fn the_plugin_describes_its_config() {
     let schema = info.source_types[0].config_schema.as_ref().unwrap();
     assert_eq!(info.source_types[0].name, "calpendo");
     assert_eq!(schema["required"], json!(["base_url"]));
+    let window_mode = &schema["properties"]["window_mode"];
     assert_eq!(
-        schema["properties"]["window_mode"]["enum"],
+        window_mode["anyOf"][0]["$ref"],
+        json!("#/$defs/WindowModeName")
+    );
+    assert_eq!(
+        schema["$defs"]["WindowModeName"]["enum"],
         json!(["rolling", "today"])
     );
+    assert_eq!(window_mode["default"], json!("rolling"));
 }
