@@ -58,28 +58,24 @@ fn of<'a>(summary: &'a Summary, listed: &'a [Listed]) -> impl Iterator<Item = &'
 }
 
 fn summary_json(summary: &Summary, listed: &[Listed]) -> Value {
-    json!({
-        "source": summary.source,
-        "pending": summary.pending,
-        "delivered": summary.delivered,
-        "failed": summary.failed,
-        "unsupported": summary.unsupported,
-        "last_delivered_at": summary.last_delivered_at,
-        "next_attempt_at": summary.next_attempt_at,
-        "last_error": summary.last_error,
-        "outcomes": of(summary, listed).map(|o| json!({
-            "id": o.id,
-            "state": o.state,
-            "status": o.status,
-            "source_record_id": o.source_record_id,
-            "mpps_sop_instance_uid": o.sop_instance_uid,
-            "attempts": o.attempts,
-            "queued_at": o.queued_at,
-            "next_attempt_at": o.next_attempt_at,
-            "finished_at": o.finished_at,
-            "last_error": o.last_error,
-        })).collect::<Vec<_>>(),
-    })
+    let mut value = json!(summary);
+    value["outcomes"] = of(summary, listed)
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "state": o.state,
+                "status": o.status,
+                "source_record_id": o.source_record_id,
+                "mpps_sop_instance_uid": o.sop_instance_uid,
+                "attempts": o.attempts,
+                "queued_at": o.queued_at,
+                "next_attempt_at": o.next_attempt_at,
+                "finished_at": o.finished_at,
+                "last_error": o.last_error,
+            })
+        })
+        .collect();
+    value
 }
 
 fn print_summary(summary: &Summary, listed: &[Listed]) {

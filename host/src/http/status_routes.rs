@@ -81,16 +81,12 @@ fn next_run(source: &SourceConfig, state: &str, latest: Option<&RunView>) -> Opt
 
 /// The MPPS write-back queue of a source with `mpps_write_back`.
 fn write_back_json(summary: Option<outcomes::Summary>) -> Value {
-    let summary = summary.unwrap_or_default();
-    json!({
-        "pending": summary.pending,
-        "delivered": summary.delivered,
-        "failed": summary.failed,
-        "unsupported": summary.unsupported,
-        "last_delivered_at": summary.last_delivered_at,
-        "next_attempt_at": summary.next_attempt_at,
-        "last_error": summary.last_error,
-    })
+    let mut value = json!(summary.unwrap_or_default());
+    if let Some(fields) = value.as_object_mut() {
+        // The source is the entry this belongs to.
+        fields.shift_remove("source");
+    }
+    value
 }
 
 /// `GET /sources`.

@@ -78,8 +78,8 @@ pub struct Listed {
     pub last_error: Option<String>,
 }
 
-/// One source's queue, summed up.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One source's queue, summed up (as JSON: its fields by name).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub source: String,
     pub pending: u64,
