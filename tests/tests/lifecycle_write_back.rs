@@ -250,6 +250,21 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits until the IN_PROGRESS and COMPLETED outcomes of source `visits` are both
+/// delivered; fails with the queue and the server's log if not in `timeout`.
+fn assert_both_delivered(backend: &Backend, server: &ServerProcess, timeout: Duration) {
+    let delivered = eventually(timeout, || {
+        states(backend, "visits")
+            == pairs(&[("IN_PROGRESS", "delivered"), ("COMPLETED", "delivered")])
+    });
+    assert!(
+        delivered,
+        "{:?}\n{}",
+        outcomes(backend, "visits"),
+        server.log()
+    );
+}
+
 /// The row REDCap receives when the visit's `mri_status` is set to `value`.
 fn imported(value: &str) -> serde_json::Map<String, Value> {
     [
@@ -290,16 +305,7 @@ fn a_completed_mpps_is_queued_once_delivered_and_marked(backend: Backend) {
     create(&mut scu, "2.25.7001", &study);
     complete(&mut scu, "2.25.7001");
 
-    let delivered = eventually(Duration::from_secs(20), || {
-        states(&backend, "visits")
-            == pairs(&[("IN_PROGRESS", "delivered"), ("COMPLETED", "delivered")])
-    });
-    assert!(
-        delivered,
-        "{:?}\n{}",
-        outcomes(&backend, "visits"),
-        server.log()
-    );
+    assert_both_delivered(&backend, &server, Duration::from_secs(20));
     assert_eq!(imported_rows(&redcap), [imported("1"), imported("2")]);
     for outcome in outcomes(&backend, "visits") {
         assert_eq!(
@@ -353,12 +359,8 @@ fn a_failed_delivery_is_recorded_and_retried_after_the_backoff(backend: Backend)
         states(&backend, "visits"),
         pairs(&[("IN_PROGRESS", "pending"), ("COMPLETED", "pending")])
     );
-    let delivered = eventually(Duration::from_secs(30), || {
-        states(&backend, "visits")
-            == pairs(&[("IN_PROGRESS", "delivered"), ("COMPLETED", "delivered")])
-    });
+    assert_both_delivered(&backend, &server, Duration::from_secs(30));
     let queue = outcomes(&backend, "visits");
-    assert!(delivered, "{queue:?}\n{}", server.log());
     assert!(unix_now() >= first.due_at, "not retried before it was due");
     assert_eq!(queue.iter().map(|o| o.attempts).collect::<Vec<_>>(), [2, 1]);
     assert_eq!(
@@ -397,16 +399,7 @@ fn pending_outcomes_are_delivered_after_a_restart(backend: Backend) {
 
     let up = project("CPIP-1001").serve();
     let server = start(&backend, vec![source], &[("visits", &up)]);
-    let delivered = eventually(Duration::from_secs(30), || {
-        states(&backend, "visits")
-            == pairs(&[("IN_PROGRESS", "delivered"), ("COMPLETED", "delivered")])
-    });
-    assert!(
-        delivered,
-        "{:?}\n{}",
-        outcomes(&backend, "visits"),
-        server.log()
-    );
+    assert_both_delivered(&backend, &server, Duration::from_secs(30));
     assert_eq!(imported_rows(&up), [imported("1"), imported("2")]);
 }
 

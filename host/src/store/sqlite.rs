@@ -86,10 +86,7 @@ fn read_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(n) => Value::Int(n),
             ValueRef::Real(r) => Value::Real(r),
-            ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
-                Ok(text) => text.to_owned(),
-                Err(_) => String::from_utf8_lossy(t).into_owned(),
-            }),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
             ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
         });
     }
