@@ -1,9 +1,10 @@
 //! The HTTP API's `/worklist` listing, on both stores: one page of the
 //! items passing the filters, in id order, the same on SQLite and
-//! PostgreSQL.
+//! PostgreSQL, each written as the single-item routes write it.
 
 use pylantir::store::api_items::{self, ListFilter, STATUS};
 use pylantir_tests::stores::Backend;
+use serde_json::Value;
 
 /// Creates items of these (patient id, modality, status), in this order.
 fn create_items(backend: &Backend, items: &[(&str, &str, &str)]) {
@@ -21,11 +22,16 @@ fn create_items(backend: &Backend, items: &[(&str, &str, &str)]) {
     }
 }
 
+/// The page `filter` selects, as parsed JSON.
+fn page(backend: &Backend, filter: &ListFilter) -> Vec<Value> {
+    let json = api_items::list_json(&backend.conn(), filter).expect("list");
+    serde_json::from_slice(&json).expect("a JSON array")
+}
+
 fn patient_ids(backend: &Backend, filter: ListFilter) -> Vec<String> {
-    api_items::list(&backend.conn(), &filter)
-        .expect("list")
-        .into_iter()
-        .map(|item| item.values[2].clone().unwrap_or_default())
+    page(backend, &filter)
+        .iter()
+        .map(|item| item["patient_id"].as_str().unwrap_or_default().to_string())
         .collect()
 }
 
@@ -93,4 +99,38 @@ fn a_page_holds_the_filtered_items_in_id_order(backend: Backend) {
     .is_empty());
 }
 
-pylantir_tests::both_stores!(a_page_holds_the_filtered_items_in_id_order);
+fn a_listed_item_is_written_as_the_item_routes_write_it(backend: Backend) {
+    let conn = backend.conn();
+    let fields = [
+        ("patient_name", Some("Ünïcode^Quote \"Q\"".to_string())),
+        ("patient_id", Some("P\\1\n".to_string())),
+        ("patient_weight_lb", Some("70".to_string())),
+        ("modality", None),
+        (STATUS, Some("SCHEDULED".to_string())),
+    ];
+    let created = api_items::create(&conn, &fields, "tester")
+        .expect("sql")
+        .expect("created");
+    let listed = page(
+        &backend,
+        &ListFilter {
+            limit: 10,
+            ..ListFilter::default()
+        },
+    );
+    let single = api_items::get(&conn, created.id)
+        .expect("sql")
+        .expect("found");
+    assert_eq!(listed, [serde_json::to_value(&single).expect("json")]);
+    let keys: Vec<&String> = listed[0].as_object().expect("an object").keys().collect();
+    let mut expected = vec!["id"];
+    expected.extend(api_items::FIELDS);
+    assert_eq!(keys, expected, "Python's key order");
+    assert_eq!(listed[0]["patient_name"], "Ünïcode^Quote \"Q\"");
+    assert_eq!(listed[0]["modality"], Value::Null);
+}
+
+pylantir_tests::both_stores!(
+    a_page_holds_the_filtered_items_in_id_order,
+    a_listed_item_is_written_as_the_item_routes_write_it,
+);

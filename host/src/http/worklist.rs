@@ -12,6 +12,8 @@ use crate::audit::record::Action;
 use crate::store::api_items::{self, ApiItem, ListFilter, Refused, Updated, FIELDS, STATUS};
 use crate::store::history;
 use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -55,7 +57,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     user: CurrentUser,
     query: QueryPairs,
-) -> Result<Json<Vec<ApiItem>>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     user.require("read", "worklist")?;
     let mut statuses = query.all("status");
     if statuses.is_empty() {
@@ -70,9 +72,9 @@ pub async fn list(
     };
     let items = state
         .store
-        .run(move |conn| Ok(api_items::list(conn, &filter)?))
+        .run(move |conn| Ok(api_items::list_json(conn, &filter)?))
         .await?;
-    Ok(Json(items))
+    Ok(([(header::CONTENT_TYPE, "application/json")], items))
 }
 
 /// `POST /worklist`.

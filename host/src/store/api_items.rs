@@ -6,9 +6,10 @@
 //! MPPS instance performs is MPPS's to set ([`Updated::StatusSetByMpps`]), and
 //! (`data_source`, `source_record_id`) stays unique ([`Refused::Duplicate`]).
 
-use super::db::{self, Db, DbError, DbResult, Row, Value};
+use super::db::{self, Db, DbError, DbResult, Row, Value, ValueRef};
 use super::history::{self, ChangedBy};
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
 /// The item fields of the API, in Python's JSON order (after `id`).
@@ -50,12 +51,35 @@ pub struct ApiItem {
 /// intermediate JSON tree: `GET /worklist` sends up to 1,000 of these.
 impl Serialize for ApiItem {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1 + FIELDS.len()))?;
-        map.serialize_entry("id", &self.id)?;
-        for (name, value) in FIELDS.iter().zip(&self.values) {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
+        let values = self.values.iter().map(|v| v.as_deref().map(Cow::Borrowed));
+        serialize_item(serializer, self.id, values)
+    }
+}
+
+/// Writes one item in Python's shape from its id and its [`FIELDS`] values,
+/// in order: the one writer of both [`ApiItem`] and the rows of [`list_json`].
+fn serialize_item<'v, S: Serializer>(
+    serializer: S,
+    id: i64,
+    values: impl Iterator<Item = Option<Cow<'v, str>>>,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(1 + FIELDS.len()))?;
+    map.serialize_entry("id", &id)?;
+    for (name, value) in FIELDS.iter().zip(values) {
+        map.serialize_entry(name, &value)?;
+    }
+    map.end()
+}
+
+/// A row of `id` then [`FIELDS`], borrowed from the database, written as
+/// an [`ApiItem`] is.
+struct RowItem<'r, 'v>(&'r [ValueRef<'v>]);
+
+impl Serialize for RowItem<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let id = self.0.first().and_then(ValueRef::int).unwrap_or_default();
+        let values = (1..=FIELDS.len()).map(|i| self.0.get(i).and_then(ValueRef::text));
+        serialize_item(serializer, id, values)
     }
 }
 
@@ -112,12 +136,14 @@ pub fn read_item(row: &mut Row) -> ApiItem {
     }
 }
 
-/// The items matching `filter`, in id order.
+/// The items matching `filter`, in id order, as the JSON array of
+/// `GET /worklist`, written straight from the database's rows: a page of
+/// 1,000 items makes no copy of their texts.
 ///
 /// The page's ids are chosen first, from the indexes alone where the filter
 /// allows (status), and only those rows are read: without it SQLite reads
 /// and sorts every matching row to return a page of them.
-pub fn list(db: &dyn Db, filter: &ListFilter) -> DbResult<Vec<ApiItem>> {
+pub fn list_json(db: &dyn Db, filter: &ListFilter) -> DbResult<Vec<u8>> {
     let mut clauses = vec!["TRUE".to_string()];
     let mut args: Vec<Value> = Vec::new();
     let push = |args: &mut Vec<Value>, value: &str| {
@@ -146,12 +172,34 @@ pub fn list(db: &dyn Db, filter: &ListFilter) -> DbResult<Vec<ApiItem>> {
         args.len() - 1,
         args.len()
     );
-    let mut items = Vec::new();
-    db.query_each(&sql, &args, &mut |mut row| {
-        items.push(read_item(&mut row));
-        ControlFlow::Continue(())
-    })?;
-    Ok(items)
+    let page = usize::try_from(filter.limit).unwrap_or(0).min(1_000);
+    let mut json = Vec::with_capacity(64 + page * ITEM_JSON_BYTES);
+    let mut serializer = serde_json::Serializer::new(&mut json);
+    let mut items = serializer.serialize_seq(None).map_err(unwritable)?;
+    let mut failed = None;
+    db.query_each_ref(
+        &sql,
+        &args,
+        &mut |row| match items.serialize_element(&RowItem(row)) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        },
+    )?;
+    if let Some(e) = failed {
+        return Err(unwritable(e));
+    }
+    SerializeSeq::end(items).map_err(unwritable)?;
+    Ok(json)
+}
+
+/// About the JSON size of one item, to size a page's buffer at once.
+const ITEM_JSON_BYTES: usize = 600;
+
+fn unwritable(e: serde_json::Error) -> DbError {
+    DbError::Inconsistent(format!("an item could not be written as JSON: {e}"))
 }
 
 /// The item with this id.
@@ -339,10 +387,11 @@ mod tests {
                 limit: 100,
                 ..ListFilter::default()
             };
-            list(&conn, &filter)
-                .expect("list")
-                .into_iter()
-                .map(|item| item.values[2].clone().unwrap_or_default())
+            let page: Vec<serde_json::Value> =
+                serde_json::from_slice(&list_json(&conn, &filter).expect("list"))
+                    .expect("a JSON array");
+            page.iter()
+                .map(|item| item["patient_id"].as_str().unwrap_or_default().to_owned())
                 .collect()
         };
         assert_eq!(ids("b_"), vec!["AB_1"]);

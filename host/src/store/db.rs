@@ -4,6 +4,7 @@
 //! differently ([`Dialect`]). The store's modules are written once against
 //! [`Db`]; the backends only run what they are given.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::ControlFlow;
 
@@ -56,6 +57,54 @@ impl From<&[u8]> for Value {
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A column value borrowed from the database's own row buffer, for readers
+/// that write what they read straight out (`GET /worklist`) instead of
+/// copying every text first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueRef<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    /// Text; owned only where SQLite held invalid UTF-8 (replaced, lossy).
+    Text(Cow<'a, str>),
+    Bytes(&'a [u8]),
+}
+
+impl ValueRef<'_> {
+    /// The value as text, as [`Row::text`] reads it: numbers as their
+    /// decimal text (allocated), NULL or a blob as `None`.
+    pub fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            ValueRef::Null | ValueRef::Bytes(_) => None,
+            ValueRef::Int(n) => Some(Cow::Owned(n.to_string())),
+            ValueRef::Real(r) => Some(Cow::Owned(r.to_string())),
+            ValueRef::Text(t) => Some(Cow::Borrowed(t)),
+        }
+    }
+
+    /// The value as an integer, as [`Row::int`] reads it.
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            ValueRef::Int(n) => Some(*n),
+            ValueRef::Real(r) => Some(*r as i64),
+            ValueRef::Text(t) => t.trim().parse().ok(),
+            ValueRef::Null | ValueRef::Bytes(_) => None,
+        }
+    }
+}
+
+impl From<&ValueRef<'_>> for Value {
+    fn from(value: &ValueRef<'_>) -> Self {
+        match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(n) => Value::Int(*n),
+            ValueRef::Real(r) => Value::Real(*r),
+            ValueRef::Text(t) => Value::Text(t.to_string()),
+            ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
+        }
     }
 }
 
@@ -307,6 +356,19 @@ pub trait Db {
         sql: &str,
         params: &[Value],
         each: &mut dyn FnMut(Row) -> ControlFlow<()>,
+    ) -> DbResult<u64> {
+        self.query_each_ref(sql, params, &mut |values| {
+            each(Row(values.iter().map(Value::from).collect()))
+        })
+    }
+
+    /// As [`Db::query_each`], handing each row's values borrowed from the
+    /// database's row buffer: valid only during the call.
+    fn query_each_ref(
+        &self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&[ValueRef<'_>]) -> ControlFlow<()>,
     ) -> DbResult<u64>;
 
     /// Runs a statement; returns the number of rows it changed.

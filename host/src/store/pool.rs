@@ -4,7 +4,7 @@
 //! DICOM server, the sync workers, housekeeping and the HTTP API all borrow
 //! connections from it and never learn which backend they talk to.
 
-use super::db::{Db, DbResult, Dialect, Row, Value};
+use super::db::{Db, DbResult, Dialect, Value, ValueRef};
 use super::postgres::{PgConn, Target};
 use super::StoreError;
 use std::fmt;
@@ -70,13 +70,13 @@ impl Db for Conn {
     fn dialect(&self) -> Dialect {
         self.db().dialect()
     }
-    fn query_each(
+    fn query_each_ref(
         &self,
         sql: &str,
         params: &[Value],
-        each: &mut dyn FnMut(Row) -> ControlFlow<()>,
+        each: &mut dyn FnMut(&[ValueRef<'_>]) -> ControlFlow<()>,
     ) -> DbResult<u64> {
-        self.db().query_each(sql, params, each)
+        self.db().query_each_ref(sql, params, each)
     }
     fn execute(&self, sql: &str, params: &[Value]) -> DbResult<u64> {
         self.db().execute(sql, params)
@@ -230,13 +230,13 @@ impl Db for Pooled<'_> {
     fn dialect(&self) -> Dialect {
         self.db().dialect()
     }
-    fn query_each(
+    fn query_each_ref(
         &self,
         sql: &str,
         params: &[Value],
-        each: &mut dyn FnMut(Row) -> ControlFlow<()>,
+        each: &mut dyn FnMut(&[ValueRef<'_>]) -> ControlFlow<()>,
     ) -> DbResult<u64> {
-        self.db().query_each(sql, params, each)
+        self.db().query_each_ref(sql, params, each)
     }
     fn execute(&self, sql: &str, params: &[Value]) -> DbResult<u64> {
         self.db().execute(sql, params)

@@ -4,11 +4,12 @@
 //! generated columns), the schema version in `pylantir_schema`, migrations
 //! under a lock so nodes starting together migrate once.
 
-use super::db::{lock_key, Db, DbResult, Dialect, Row, Value};
+use super::db::{lock_key, Db, DbResult, Dialect, Value, ValueRef};
 use super::{schema, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{CancelToken, Client, NoTls, Statement};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -212,38 +213,39 @@ impl ToSql for Value {
     postgres::types::to_sql_checked!();
 }
 
-fn read_row(row: &postgres::Row) -> DbResult<Row> {
+/// The values of `row`, texts and bytes borrowed from its buffer.
+fn read_row(row: &postgres::Row) -> DbResult<Vec<ValueRef<'_>>> {
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
             Type::BOOL => row
                 .try_get::<_, Option<bool>>(i)?
-                .map_or(Value::Null, |b| Value::Int(b.into())),
+                .map_or(ValueRef::Null, |b| ValueRef::Int(b.into())),
             Type::INT2 => row
                 .try_get::<_, Option<i16>>(i)?
-                .map_or(Value::Null, |n| Value::Int(n.into())),
+                .map_or(ValueRef::Null, |n| ValueRef::Int(n.into())),
             Type::INT4 => row
                 .try_get::<_, Option<i32>>(i)?
-                .map_or(Value::Null, |n| Value::Int(n.into())),
+                .map_or(ValueRef::Null, |n| ValueRef::Int(n.into())),
             Type::INT8 => row
                 .try_get::<_, Option<i64>>(i)?
-                .map_or(Value::Null, Value::Int),
+                .map_or(ValueRef::Null, ValueRef::Int),
             Type::FLOAT4 => row
                 .try_get::<_, Option<f32>>(i)?
-                .map_or(Value::Null, |r| Value::Real(r.into())),
+                .map_or(ValueRef::Null, |r| ValueRef::Real(r.into())),
             Type::FLOAT8 => row
                 .try_get::<_, Option<f64>>(i)?
-                .map_or(Value::Null, Value::Real),
+                .map_or(ValueRef::Null, ValueRef::Real),
             Type::BYTEA => row
-                .try_get::<_, Option<Vec<u8>>>(i)?
-                .map_or(Value::Null, Value::Bytes),
+                .try_get::<_, Option<&[u8]>>(i)?
+                .map_or(ValueRef::Null, ValueRef::Bytes),
             _ => row
-                .try_get::<_, Option<String>>(i)?
-                .map_or(Value::Null, Value::Text),
+                .try_get::<_, Option<&str>>(i)?
+                .map_or(ValueRef::Null, |t| ValueRef::Text(Cow::Borrowed(t))),
         };
         values.push(value);
     }
-    Ok(Row(values))
+    Ok(values)
 }
 
 impl Db for PgConn {
@@ -251,11 +253,11 @@ impl Db for PgConn {
         Dialect::Postgres
     }
 
-    fn query_each(
+    fn query_each_ref(
         &self,
         sql: &str,
         params: &[Value],
-        each: &mut dyn FnMut(Row) -> ControlFlow<()>,
+        each: &mut dyn FnMut(&[ValueRef<'_>]) -> ControlFlow<()>,
     ) -> DbResult<u64> {
         let mut client = self.client.borrow_mut();
         let statement = self.statement(&mut client, sql)?;
@@ -263,7 +265,7 @@ impl Db for PgConn {
         let mut count = 0;
         while let Some(row) = rows.next()? {
             count += 1;
-            if each(read_row(&row)?).is_break() {
+            if each(&read_row(&row)?).is_break() {
                 break;
             }
         }

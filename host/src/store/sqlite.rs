@@ -1,10 +1,11 @@
 //! The SQLite backend: one file (`db_path`) in WAL mode, the embedded
 //! default. Opening brings the schema up to date ([`super::migrate`]).
 
-use super::db::{Db, DbResult, Dialect, Row, Value};
+use super::db::{Db, DbResult, Dialect, Value, ValueRef};
 use super::{migrate, StoreError};
-use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::types::{ToSqlOutput, ValueRef as SqliteRef};
 use rusqlite::{Connection, OpenFlags};
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
@@ -70,27 +71,37 @@ pub fn enlarge_cache_for_writes(conn: &Connection) -> rusqlite::Result<()> {
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Int(n) => ValueRef::Integer(*n),
-            Value::Real(r) => ValueRef::Real(*r),
-            Value::Text(t) => ValueRef::Text(t.as_bytes()),
-            Value::Bytes(b) => ValueRef::Blob(b),
+            Value::Null => SqliteRef::Null,
+            Value::Int(n) => SqliteRef::Integer(*n),
+            Value::Real(r) => SqliteRef::Real(*r),
+            Value::Text(t) => SqliteRef::Text(t.as_bytes()),
+            Value::Bytes(b) => SqliteRef::Blob(b),
         }))
     }
 }
 
-fn read_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
+/// The values of `row`, borrowed from SQLite's buffers.
+fn read_row<'a>(row: &'a rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Vec<ValueRef<'a>>> {
     let mut values = Vec::with_capacity(columns);
     for i in 0..columns {
         values.push(match row.get_ref(i)? {
-            ValueRef::Null => Value::Null,
-            ValueRef::Integer(n) => Value::Int(n),
-            ValueRef::Real(r) => Value::Real(r),
-            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+            SqliteRef::Null => ValueRef::Null,
+            SqliteRef::Integer(n) => ValueRef::Int(n),
+            SqliteRef::Real(r) => ValueRef::Real(r),
+            SqliteRef::Text(t) => ValueRef::Text(utf8(t)),
+            SqliteRef::Blob(b) => ValueRef::Bytes(b),
         });
     }
-    Ok(Row(values))
+    Ok(values)
+}
+
+/// SQLite's text as UTF-8: borrowed when valid (checked by the standard
+/// library's fast validator), else with U+FFFD for the invalid bytes.
+fn utf8(text: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(text) {
+        Ok(valid) => Cow::Borrowed(valid),
+        Err(_) => String::from_utf8_lossy(text),
+    }
 }
 
 impl Db for Connection {
@@ -98,11 +109,11 @@ impl Db for Connection {
         Dialect::Sqlite
     }
 
-    fn query_each(
+    fn query_each_ref(
         &self,
         sql: &str,
         params: &[Value],
-        each: &mut dyn FnMut(Row) -> ControlFlow<()>,
+        each: &mut dyn FnMut(&[ValueRef<'_>]) -> ControlFlow<()>,
     ) -> DbResult<u64> {
         let mut stmt = self.prepare_cached(sql)?;
         let columns = stmt.column_count();
@@ -110,7 +121,7 @@ impl Db for Connection {
         let mut count = 0;
         while let Some(row) = rows.next()? {
             count += 1;
-            if each(read_row(row, columns)?).is_break() {
+            if each(&read_row(row, columns)?).is_break() {
                 break;
             }
         }
