@@ -8,11 +8,17 @@
 //! - the idle resident memory the API adds: `VmRSS` of `pylantir start`
 //!   with and without the `api` block (target < 5 MB).
 //!
-//! The client is async reqwest on one thread, so it takes at most one core.
+//! The load client is hyper's HTTP/1 connection client on one thread, so it
+//! takes at most one core; the bench prints the CPU time server and client
+//! each spent per request.
 //!
 //! Run: `cargo bench -p pylantir-tests --bench http_api [requests per client]`
 //! (default 2,000).
 
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use pylantir_tests::api::{run_cli, START_ADMIN_PASSWORD};
 use pylantir_tests::server::{api_url_in, ServerProcess};
 use serde_json::json;
@@ -65,6 +71,24 @@ fn idle_kb(server: &ServerProcess, settle: Duration) -> u64 {
     resident_kb(server.pid())
 }
 
+/// CPU time (user + system) a process has used so far, from
+/// `/proc/<pid>/stat`.
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at 3.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // SAFETY: sysconf reads a constant of the system; no memory is shared.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_micros(ticks * 1_000_000 / per_second)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -74,52 +98,64 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `requests` sequential `GET url` on each of `CLIENTS` connections.
-async fn load(url: &str, token: &str, requests: usize) -> (Duration, Vec<Duration>) {
-    let mut clients = Vec::new();
+/// `requests` sequential `GET path` on each of `CLIENTS` keep-alive
+/// connections to `address`. The client is hyper's connection-level HTTP/1
+/// client, so that most of the CPU the machine has goes to the server.
+async fn load(
+    address: &str,
+    path: &str,
+    token: &str,
+    requests: usize,
+) -> (Duration, Vec<Duration>) {
+    let mut senders = Vec::new();
     for _ in 0..CLIENTS {
-        // One client per task: its own pool, so its own keep-alive connection.
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(1)
-            .build()
-            .expect("http client");
-        clients.push(client);
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP handshake");
+        tokio::spawn(connection);
+        senders.push(sender);
     }
-    let get = |client: reqwest::Client| {
-        let (url, token) = (url.to_string(), token.to_string());
+    let request = |path: &str, token: &str| {
+        hyper::Request::get(path)
+            .header(hyper::header::HOST, address)
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Empty::<Bytes>::new())
+            .expect("a request")
+    };
+    let get = |mut sender: SendRequest<Empty<Bytes>>, warm_up: usize, timed: usize| {
+        let request = request(path, token);
         async move {
-            let mut latencies = Vec::with_capacity(requests);
-            for _ in 0..requests {
+            let mut latencies = Vec::with_capacity(timed);
+            for i in 0..warm_up + timed {
                 let t = Instant::now();
-                let response = client
-                    .get(&url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .expect("request");
+                let response = sender.send_request(request.clone()).await.expect("request");
                 assert_eq!(response.status(), 200);
-                let body = response.bytes().await.expect("body");
-                assert!(body.len() > 1000, "a short answer: {body:?}");
-                latencies.push(t.elapsed());
+                let body = response.into_body().collect().await.expect("body");
+                assert!(body.to_bytes().len() > 1000, "a short answer");
+                if i >= warm_up {
+                    latencies.push(t.elapsed());
+                }
             }
-            latencies
+            (sender, latencies)
         }
     };
-    // Warm-up: every connection opened, the server's caches filled.
-    for client in &clients {
-        for _ in 0..20 {
-            let response = client.get(url).bearer_auth(token).send().await;
-            let _ = response.expect("warm-up request").bytes().await;
-        }
+    // Warm-up: every connection used, the server's caches filled.
+    let mut warm = Vec::new();
+    for sender in senders {
+        warm.push(get(sender, 20, 0).await.0);
     }
     let started = Instant::now();
-    let tasks: Vec<_> = clients
+    let tasks: Vec<_> = warm
         .into_iter()
-        .map(|client| tokio::spawn(get(client)))
+        .map(|sender| tokio::spawn(get(sender, 0, requests)))
         .collect();
     let mut latencies = Vec::new();
     for task in tasks {
-        latencies.extend(task.await.expect("client task"));
+        latencies.extend(task.await.expect("client task").1);
     }
     (started.elapsed(), latencies)
 }
@@ -202,8 +238,11 @@ fn main() {
             parallel
         );
 
-        let url = format!("{base}/worklist?limit=100");
-        let (elapsed, mut latencies) = load(&url, &token, requests).await;
+        let address = base.trim_start_matches("http://").trim_end_matches('/');
+        let (server_cpu, client_cpu) = (process_cpu(server.pid()), process_cpu(std::process::id()));
+        let (elapsed, mut latencies) = load(address, "/worklist?limit=100", &token, requests).await;
+        let server_cpu = process_cpu(server.pid()) - server_cpu;
+        let client_cpu = process_cpu(std::process::id()) - client_cpu;
         latencies.sort();
         let n = latencies.len() as f64;
         println!(
@@ -219,6 +258,12 @@ fn main() {
             ms(percentile(&latencies, 0.95)),
             ms(percentile(&latencies, 0.99)),
             ms(latencies[latencies.len() - 1])
+        );
+        let total = (CLIENTS * 20) as f64 + n;
+        println!(
+            "CPU per request (warm-up included): server {:.0} us, this client {:.0} us",
+            server_cpu.as_secs_f64() * 1e6 / total,
+            client_cpu.as_secs_f64() * 1e6 / total
         );
     });
     println!(
