@@ -561,19 +561,20 @@ fn a_hanging_redcap_does_not_delay_the_mpps_answer_and_its_failure_is_recorded()
         .imports_hang(Duration::from_secs(60))
         .serve();
     let backend = Backend::sqlite();
-    let server = start(
-        &backend,
-        vec![redcap_source("visits", true)],
-        &[("visits", &redcap)],
-    );
+    // Each import waits this long for REDCap: a write-back made inside the
+    // MPPS exchange would hold each answer at least as long.
+    let mut source = redcap_source("visits", true);
+    source["config"]["read_timeout_seconds"] = json!(10);
+    let prompt = Duration::from_secs(5);
+    let server = start(&backend, vec![source], &[("visits", &redcap)]);
     let study = study_of(&backend, "visits");
     let mut scu = client(&server);
-    assert_eq!(
-        scu.n_create(Some("2.25.7002"), &create_data(&study))
-            .expect("N-CREATE")
-            .status,
-        0
-    );
+    let asked = Instant::now();
+    let created = scu
+        .n_create(Some("2.25.7002"), &create_data(&study))
+        .expect("N-CREATE");
+    assert_eq!(created.status, 0);
+    assert!(asked.elapsed() < prompt, "N-CREATE took {:?}", asked.elapsed());
     // The IN_PROGRESS outcome's import is now hanging at the server.
     assert!(
         eventually(Duration::from_secs(20), || !imported_rows(&redcap)
@@ -582,14 +583,16 @@ fn a_hanging_redcap_does_not_delay_the_mpps_answer_and_its_failure_is_recorded()
         server.log()
     );
 
+    let asked = Instant::now();
     let set = scu
         .n_set("2.25.7002", &completed())
         .expect("N-SET answered");
     assert_eq!(set.status, 0);
+    assert!(asked.elapsed() < prompt, "N-SET took {:?}", asked.elapsed());
     let queued = outcomes(&backend, "visits");
     assert!(
-        queued.iter().all(|o| o.state == "pending"),
-        "nothing delivered yet when the answer came: {queued:?}"
+        queued.iter().all(|o| o.state == "pending" && o.attempts == 0),
+        "nothing delivered or failed yet when the answer came: {queued:?}"
     );
 
     let recorded = eventually(Duration::from_secs(30), || {
