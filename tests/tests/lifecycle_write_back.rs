@@ -574,7 +574,11 @@ fn a_hanging_redcap_does_not_delay_the_mpps_answer_and_its_failure_is_recorded()
         .n_create(Some("2.25.7002"), &create_data(&study))
         .expect("N-CREATE");
     assert_eq!(created.status, 0);
-    assert!(asked.elapsed() < prompt, "N-CREATE took {:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < prompt,
+        "N-CREATE took {:?}",
+        asked.elapsed()
+    );
     // The IN_PROGRESS outcome's import is now hanging at the server.
     assert!(
         eventually(Duration::from_secs(20), || !imported_rows(&redcap)
@@ -591,7 +595,9 @@ fn a_hanging_redcap_does_not_delay_the_mpps_answer_and_its_failure_is_recorded()
     assert!(asked.elapsed() < prompt, "N-SET took {:?}", asked.elapsed());
     let queued = outcomes(&backend, "visits");
     assert!(
-        queued.iter().all(|o| o.state == "pending" && o.attempts == 0),
+        queued
+            .iter()
+            .all(|o| o.state == "pending" && o.attempts == 0),
         "nothing delivered or failed yet when the answer came: {queued:?}"
     );
 

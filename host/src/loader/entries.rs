@@ -26,8 +26,10 @@ pub fn parse_entries(source_name: &str, json: &str) -> Result<Vec<Entry>, Source
 
 /// Parses a fetch answer: the entry array (plugin-api 1.0.0), or the object
 /// `{"entries": [...], "complete_window": {"from", "to"}, "skipped": [...]}`.
-/// Invalid entries are dropped and reported; an invalid window or skip list
-/// fails the fetch, so nothing is retracted on a word the host cannot read.
+/// Invalid entries are dropped and reported, a malformed skip record is kept
+/// with what is wrong with it; an invalid window or a `skipped` that is not a
+/// list fails the fetch, so nothing is retracted on a word the host cannot
+/// read.
 pub fn parse_fetch(source_name: &str, json: &str) -> Result<Fetched, SourceError> {
     let mut entries = Vec::new();
     let mut collect = |batch: Vec<Entry>| {
@@ -99,21 +101,15 @@ pub fn parse_fetch_batches(
         .map(|w| window(&w))
         .transpose()
         .map_err(|e| invalid(format!("an unusable complete_window: {e}")))?;
-    let mut skipped = Vec::new();
-    let mut skipped_count = 0u64;
-    for (index, record) in answer.skipped.into_iter().enumerate() {
-        skipped_count += 1;
-        if skipped.len() < SKIPPED_KEPT {
-            skipped.push(
-                skipped_record(record).map_err(|e| invalid(format!("skipped[{index}]: {e}")))?,
-            );
-        }
+    let SkippedList { kept, count } = answer.skipped;
+    if let Some(malformed) = kept.iter().find(|s| s.reason.starts_with(MALFORMED)) {
+        log::warn!("source '{source_name}': {}", malformed.reason);
     }
     Ok(Fetched {
         entries: Vec::new(),
         complete_window,
-        skipped,
-        skipped_count,
+        skipped: kept,
+        skipped_count: count,
         dropped: checked.dropped,
         dropped_count: checked.dropped_count as u64,
     })
@@ -216,28 +212,94 @@ fn window_side(key: &str, text: Option<&str>) -> Result<WindowSide, String> {
     Ok((Some(date), time))
 }
 
-fn skipped_record(wire: WireSkipped) -> Result<Skipped, String> {
+/// How the reason of a skip record the host could not read starts.
+const MALFORMED: &str = "the plugin's skip record";
+
+/// The skip record `value`, number `index` of the list; one the host cannot
+/// read is kept with what is wrong with it instead of the plugin's reason.
+fn skipped_record(index: u64, value: Value) -> Skipped {
+    let malformed = |what: String| Skipped {
+        record_id: None,
+        reason: format!("{MALFORMED} skipped[{index}] {what}"),
+    };
+    let wire = match WireSkipped::deserialize(&value) {
+        Ok(wire) => wire,
+        Err(e) => return malformed(format!("is not a {{record_id, reason}} object: {e}")),
+    };
     let record_id = match wire.record_id {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => return Err(format!("record_id {other} is not a string")),
+        Some(other) => return malformed(format!("has record_id {other}, not a string")),
     };
-    let reason = wire
-        .reason
-        .filter(|r| !r.trim().is_empty())
-        .ok_or("no reason given")?;
-    Ok(Skipped {
-        record_id,
-        reason: reason.chars().take(500).collect(),
-    })
+    match wire.reason.filter(|r| !r.trim().is_empty()) {
+        Some(reason) => Skipped {
+            record_id,
+            reason: reason.chars().take(REASON_CHARS).collect(),
+        },
+        None => Skipped {
+            reason: format!("{MALFORMED} skipped[{index}] gives no reason"),
+            record_id,
+        },
+    }
+}
+
+/// How many characters of a skip reason are kept.
+const REASON_CHARS: usize = 500;
+
+/// The `skipped` list of an answer: every record counted, the first
+/// [`SKIPPED_KEPT`] kept.
+#[derive(Default)]
+struct SkippedList {
+    kept: Vec<Skipped>,
+    count: u64,
+}
+
+/// Reads the `skipped` list as it arrives: records past the first
+/// [`SKIPPED_KEPT`] are counted and passed over without being held.
+struct SkippedVisitor;
+
+impl<'de> Visitor<'de> for SkippedVisitor {
+    type Value = SkippedList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of skip records, or null")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<SkippedList, E> {
+        Ok(SkippedList::default())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SkippedList, A::Error> {
+        let mut list = SkippedList::default();
+        loop {
+            if list.kept.len() < SKIPPED_KEPT {
+                let Some(value) = seq.next_element::<Value>()? else {
+                    break;
+                };
+                list.kept.push(skipped_record(list.count, value));
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            list.count += 1;
+        }
+        Ok(list)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for SkippedVisitor {
+    type Value = SkippedList;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<SkippedList, D::Error> {
+        deserializer.deserialize_any(self)
+    }
 }
 
 /// What the top level of an answer held.
 struct Answer {
     checked: Checked,
     window: Option<WireWindow>,
-    skipped: Vec<WireSkipped>,
+    skipped: SkippedList,
 }
 
 /// Reads either answer form.
@@ -256,7 +318,7 @@ impl<'de> Visitor<'de> for AnswerVisitor<'_> {
         Ok(Answer {
             checked: EntriesVisitor { sink: self.sink }.visit_seq(seq)?,
             window: None,
-            skipped: Vec::new(),
+            skipped: SkippedList::default(),
         })
     }
 
@@ -264,7 +326,7 @@ impl<'de> Visitor<'de> for AnswerVisitor<'_> {
         let mut sink = Some(self.sink);
         let mut checked = None;
         let mut window = None;
-        let mut skipped = Vec::new();
+        let mut skipped = SkippedList::default();
         while let Some(key) = map.next_key::<String>()? {
             match (key.as_str(), sink.take()) {
                 ("entries", Some(sink)) => {
@@ -277,11 +339,7 @@ impl<'de> Visitor<'de> for AnswerVisitor<'_> {
                     sink = unused;
                     match other {
                         "complete_window" => window = map.next_value()?,
-                        "skipped" => {
-                            skipped = map
-                                .next_value::<Option<Vec<WireSkipped>>>()?
-                                .unwrap_or_default()
-                        }
+                        "skipped" => skipped = map.next_value_seed(SkippedVisitor)?,
                         // Keys of later API versions.
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -466,6 +524,59 @@ mod tests {
         );
         assert_eq!(fetched.skipped[0].record_id.as_deref(), Some("7"));
         assert_eq!(fetched.skipped_count, 1);
+    }
+
+    #[test]
+    fn a_malformed_skip_record_is_kept_with_what_is_wrong_and_the_fetch_goes_on() {
+        let json = r#"{"entries":[{"patient_id":"P1"}],"skipped":[
+            {"record_id":"A1"},{"record_id":[1],"reason":"x"},"text",{"record_id":"A4","reason":"no date"}]}"#;
+        let fetched = parse_fetch("s", json).unwrap();
+        assert_eq!(fetched.entries.len(), 1);
+        let reasons: Vec<(Option<&str>, &str)> = fetched
+            .skipped
+            .iter()
+            .map(|s| (s.record_id.as_deref(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons[..2],
+            [
+                (
+                    Some("A1"),
+                    "the plugin's skip record skipped[0] gives no reason"
+                ),
+                (
+                    None,
+                    "the plugin's skip record skipped[1] has record_id [1], not a string"
+                ),
+            ]
+        );
+        assert!(reasons[2]
+            .1
+            .starts_with("the plugin's skip record skipped[2] is not a"));
+        assert_eq!(reasons[3], (Some("A4"), "no date"));
+        assert_eq!(fetched.skipped_count, 4);
+    }
+
+    #[test]
+    fn a_huge_skip_list_is_counted_whole_and_kept_to_its_first_records() {
+        let record = r#"{"record_id":"R","reason":"no date"}"#;
+        let many = vec![record; SKIPPED_KEPT * 3 + 7].join(",");
+        let json = format!(r#"{{"entries":[],"skipped":[{many}]}}"#);
+        let fetched = parse_fetch("s", &json).unwrap();
+        assert_eq!(fetched.skipped.len(), SKIPPED_KEPT);
+        assert_eq!(fetched.skipped_count, (SKIPPED_KEPT * 3 + 7) as u64);
+    }
+
+    #[test]
+    fn a_long_skip_reason_is_cut_and_a_skip_list_that_is_not_a_list_fails_the_fetch() {
+        let json = format!(
+            r#"{{"entries":[],"skipped":[{{"record_id":"R","reason":"{}"}}]}}"#,
+            "é".repeat(2000)
+        );
+        let fetched = parse_fetch("s", &json).unwrap();
+        assert_eq!(fetched.skipped[0].reason.chars().count(), REASON_CHARS);
+        let error = parse_fetch("s", r#"{"entries":[],"skipped":{"record_id":"R"}}"#).unwrap_err();
+        assert!(error.message.contains("skip records"), "{}", error.message);
     }
 
     #[test]
