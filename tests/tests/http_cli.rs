@@ -193,3 +193,34 @@ fn mpps_lists_recent_instances_with_their_item_and_sources_needs_start() {
     let (status, body) = client.get("/sources", Some(&token));
     assert_eq!(status, 503, "{body}");
 }
+
+#[test]
+fn users_db_path_env_names_the_users_database_when_the_config_does_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("dir");
+    let users_db = elsewhere.join("accounts.db");
+    pylantir_tests::api::python_users_db(&users_db);
+    let (username, password, _, _) = pylantir_tests::api::PYTHON_USERS[0];
+    let env = [("USERS_DB_PATH", users_db.to_str().expect("path"))];
+
+    let api = ApiProcess::start(&config(dir.path(), json!({})), &env);
+    api.client().login(username, password);
+    assert!(
+        !dir.path().join("users.db").exists(),
+        "no users.db beside the worklist database"
+    );
+    drop(api);
+
+    // The config's users_db_path wins over the environment.
+    let cfg = config(dir.path(), json!({"users_db_path": "local-users.db"}));
+    let api = ApiProcess::start(&cfg, &env);
+    let (status, body) = Client::new(&api.url).send(
+        "POST",
+        "/auth/login",
+        None,
+        &json!({"username": username, "password": password}),
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(dir.path().join("local-users.db").exists());
+}
