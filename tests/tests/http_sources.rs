@@ -108,3 +108,73 @@ fn sync_now_refuses_unknown_and_disabled_sources_and_readers() {
     let (status, _) = client.send("POST", "/sources/visits/sync", None, &json!({}));
     assert_eq!(status, 401);
 }
+
+/// `GET /sources` until `visits` satisfies `done`; its entry then.
+fn visits_when(site: &StartedApi, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, sources) = site.client.get("/sources", Some(&site.token));
+        assert_eq!(status, 200, "{sources}");
+        let visits = sources
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["name"] == "visits"))
+            .cloned()
+            .unwrap_or_default();
+        if done(&visits) {
+            return visits;
+        }
+        assert!(Instant::now() < deadline, "{visits}\n{}", site.server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn get_sources_shows_a_failing_source_then_its_last_run_counts_error_and_next_run() {
+    let site = csv_site("process");
+    // No file yet: the first sync fails.
+    let failing = visits_when(&site, |v| v["state"] == "failing");
+    let error = failing["last_error"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("visits.csv"), "{failing}");
+    assert_eq!(failing["last_run"]["error"], failing["last_error"]["error"]);
+
+    let csv = site.dir.path().join("visits.csv");
+    std::fs::write(&csv, "id,pid,name\n1,P1,One^A\n2,P2,Two^B\n").expect("csv");
+    request_sync(&site.client, &site.token);
+    let synced = visits_when(&site, |v| v["last_run"]["fetched"] == 2);
+    let run = &synced["last_run"];
+    assert_eq!(synced["state"], "idle", "{synced}");
+    assert_eq!(
+        (
+            &run["new"],
+            &run["updated"],
+            &run["unchanged"],
+            &run["rejected"]
+        ),
+        (&json!(2), &json!(0), &json!(0), &json!(0)),
+        "{synced}"
+    );
+    assert!(run["error"].is_null(), "{synced}");
+    assert!(run["duration_seconds"].as_f64().is_some_and(|d| d >= 0.0));
+    // The last failure stays visible after a good run.
+    assert_eq!(
+        synced["last_error"]["error"],
+        failing["last_error"]["error"]
+    );
+    let started: jiff::Timestamp = run["started_at"]
+        .as_str()
+        .expect("started")
+        .parse()
+        .expect("a time");
+    let next: jiff::Timestamp = synced["next_run"]
+        .as_str()
+        .expect("next")
+        .parse()
+        .expect("a time");
+    assert_eq!(next.duration_since(started).as_secs(), 3600, "{synced}");
+
+    std::fs::write(&csv, "id,pid,name\n1,P1,One^A\n2,P2,Two^C\n").expect("csv");
+    request_sync(&site.client, &site.token);
+    let again = visits_when(&site, |v| v["last_run"]["updated"] == 1);
+    assert_eq!(again["last_run"]["unchanged"], 1, "{again}");
+    assert_eq!(again["last_run"]["new"], 0, "{again}");
+}
