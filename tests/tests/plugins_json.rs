@@ -178,3 +178,64 @@ fn a_mapping_to_an_unknown_worklist_field_has_no_effect() {
     assert!(!entries.is_empty());
     assert!(entries.iter().all(|e| !e.contains_key("shoe_size")));
 }
+
+/// JSON Lines with one visit per id, `record_id_path` `id`.
+fn visits(ids: &[&str]) -> String {
+    ids.iter()
+        .map(|id| {
+            format!(
+                r#"{{"id": "{id}", "patient": {{"id": "P-{id}", "name": {{"family": "DOE^{id}"}}}}, "visit": {{"date": "2026-12-07"}}}}"#
+            ) + "\n"
+        })
+        .collect()
+}
+
+/// Study Instance UID of every item not retracted, by patient ID.
+fn visible_uids(db: &Path) -> Vec<(String, String)> {
+    let conn = pylantir::store::open(db).expect("db");
+    let mut statement = conn
+        .prepare(
+            "SELECT patient_id, study_instance_uid FROM worklist_items \
+             WHERE retracted_at IS NULL ORDER BY patient_id",
+        )
+        .expect("sql");
+    let rows = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+#[test]
+fn a_record_removed_from_the_file_is_retracted_and_comes_back_with_its_uid() {
+    let dir = temp_dir();
+    let (file, db) = (dir.path().join("visits.jsonl"), dir.path().join("wl.db"));
+    let mut source = registry().create("json", "clinic").unwrap();
+    source
+        .validate_config(&json!({"file_path": file, "record_id_path": "id"}))
+        .unwrap();
+    let mut sync = |ids: &[&str]| {
+        std::fs::write(&file, visits(ids)).unwrap();
+        let fetched = source.fetch(&mapping(), 60.0).expect("fetch");
+        assert!(
+            fetched.complete_window.is_some(),
+            "the whole file is complete"
+        );
+        let conn = pylantir::store::open(&db).expect("db");
+        pylantir::sync::apply_fetch(&conn, "json", "clinic", &fetched, Default::default())
+            .expect("applied")
+            .0
+    };
+    assert_eq!(sync(&["a", "b", "c"]).inserted, 3);
+    let first = visible_uids(&db);
+
+    assert_eq!(sync(&["a", "c"]).retracted, 1);
+    let without_b: Vec<String> = visible_uids(&db).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(without_b, ["P-a", "P-c"]);
+
+    assert_eq!(sync(&["a", "b", "c"]).restored, 1);
+    assert_eq!(
+        visible_uids(&db),
+        first,
+        "same items, same Study Instance UIDs"
+    );
+}
