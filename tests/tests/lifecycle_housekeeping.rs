@@ -160,3 +160,30 @@ fn check_config_says_a_config_without_retention_deletes_nothing_and_the_shipped_
     let text = check_config(&shipped);
     assert!(text.contains("retention: finished items 30 days"), "{text}");
 }
+
+#[test]
+fn start_runs_housekeeping_at_once_and_records_it() {
+    let dir = pylantir_tests::temp_dir();
+    let config = site(dir.path(), everything());
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugin dir");
+    let server = pylantir_tests::server::ServerProcess::start(&config, &plugins, &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let runs = || -> i64 {
+        Connection::open(dir.path().join("worklist.db"))
+            .and_then(|c| c.query_row("SELECT count(*) FROM housekeeping_runs", [], |r| r.get(0)))
+            .unwrap_or(0)
+    };
+    while runs() == 0 {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (items, mpps) = left(dir.path());
+    assert_eq!(
+        items,
+        ["DONE_NEW", "FUTURE", "RETRACTED_NEW", "RUNNING_OLD"],
+        "{}",
+        server.log()
+    );
+    assert_eq!(mpps, ["2.25.2", "2.25.3"]);
+}
