@@ -2,9 +2,13 @@
 //! (checked against a real C-FIND of the same server) and the constraint
 //! that keeps each other item out.
 
+use dicom_dictionary_std::{tags, uids};
+use pylantir::dicom::scu::{Client as Scu, ScuOptions};
 use pylantir_tests::api::{run_cli, Client};
 use pylantir_tests::server::ServerProcess;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 fn ids(list: &Value) -> Vec<i64> {
     list.as_array()
@@ -185,4 +189,189 @@ fn explain_names_retraction_as_the_only_reason_a_vanished_item_is_not_shown() {
     let answer: Value = serde_json::from_str(&out).expect("explain prints JSON");
     assert_eq!(ids(&answer["matches"]), Vec::<i64>::new());
     assert_eq!(failed_checks(&answer, id), vec!["retracted"]);
+}
+
+/// Patient IDs the real C-FIND of the server on `port` returns for the
+/// keyword identifier `query` (with PatientID added as a return key),
+/// called by `calling_ae`.
+fn c_find_patients(port: u16, calling_ae: &str, query: &Value) -> BTreeSet<String> {
+    let mut query = query.clone();
+    if query.get("PatientID").is_none() {
+        query["PatientID"] = json!("");
+    }
+    let identifier = pylantir::http::explain::identifier(&query).expect("an identifier");
+    let options = ScuOptions {
+        addr: format!("127.0.0.1:{port}"),
+        called_ae: "MWL_SERVER".into(),
+        calling_ae: calling_ae.into(),
+        timeout: Duration::from_secs(10),
+    };
+    let mut scu = Scu::connect(&options, &[uids::MODALITY_WORKLIST_INFORMATION_MODEL_FIND])
+        .expect("association");
+    let mut found = BTreeSet::new();
+    scu.find(&identifier, |_, answer| {
+        let id = answer
+            .element(tags::PATIENT_ID)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default();
+        found.insert(id);
+        std::ops::ControlFlow::Continue(())
+    })
+    .expect("C-FIND");
+    let _ = scu.release();
+    found
+}
+
+#[test]
+fn explain_returns_what_c_find_returns_for_each_conformance_query() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = dir.path().join("cfg.json");
+    std::fs::write(
+        &cfg,
+        json!({"db_path": "wl.db", "data_sources": [],
+               "api": {"enabled": true, "host": "127.0.0.1", "port": 0}})
+        .to_string(),
+    )
+    .expect("config");
+    let (code, _, err) = run_cli(
+        &[
+            "admin-password",
+            "--pylantir_config",
+            cfg.to_str().expect("path"),
+        ],
+        "admin-password-1\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let plugins = tempfile::tempdir().expect("plugin dir");
+    let server = ServerProcess::start(&cfg, plugins.path(), &["--AEtitle", "MWL_SERVER"]);
+    assert!(server.wait_for_log(Duration::from_secs(20), |l| l
+        .contains("HTTP API listening")));
+    let client = Client::new(&server.api_url());
+    let token = client.login("admin", "admin-password-1");
+    let mut patient_of = std::collections::HashMap::new();
+    for (pid, name, modality, station, date, time, accession, status) in [
+        (
+            "P1",
+            "DOE^JANE",
+            "MR",
+            "SCANNER1",
+            "2026-12-05",
+            "09:00",
+            "A100",
+            "SCHEDULED",
+        ),
+        (
+            "P2",
+            "DOE^JOHN",
+            "CT",
+            "SCANNER2",
+            "2026-12-05",
+            "14:30",
+            "A101",
+            "SCHEDULED",
+        ),
+        (
+            "P3",
+            "SMITH^ANN",
+            "MR",
+            "SCANNER1",
+            "2026-12-06",
+            "08:15",
+            "A102",
+            "IN_PROGRESS",
+        ),
+        (
+            "P4",
+            "Müller^Jürgen",
+            "MR",
+            "SCANNER2",
+            "2026-12-01",
+            "23:59",
+            "A103",
+            "SCHEDULED",
+        ),
+        (
+            "P5",
+            "DOE^MARK",
+            "MR",
+            "SCANNER1",
+            "2026-12-05",
+            "10:00",
+            "A104",
+            "COMPLETED",
+        ),
+        (
+            "Q6",
+            "O'BRIEN^PAT",
+            "US",
+            "SCANNER1",
+            "2026-12-10",
+            "07:00",
+            "B200",
+            "SCHEDULED",
+        ),
+    ] {
+        let (code, item) = client.send(
+            "POST",
+            "/worklist",
+            Some(&token),
+            &json!({"patient_id": pid, "patient_name": name, "modality": modality,
+                    "scheduled_station_aetitle": station, "scheduled_start_date": date,
+                    "scheduled_start_time": time, "accession_number": accession,
+                    "performed_procedure_step_status": status}),
+        );
+        assert_eq!(code, 200, "{item}");
+        patient_of.insert(item["id"].as_i64().expect("id"), pid.to_string());
+    }
+    let sps = |fields: Value| json!([fields]);
+    let queries = [
+        json!({}),
+        json!({"PatientName": "DOE*"}),
+        json!({"PatientName": "DOE^J?N*"}),
+        json!({"PatientName": "Müller^Jürgen"}),
+        json!({"PatientID": "P?"}),
+        json!({"PatientID": "Q6"}),
+        json!({"AccessionNumber": "A10*"}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({"Modality": "MR"}))}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({"ScheduledStationAETitle": "SCANNER1"}))}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({"ScheduledProcedureStepStartDate": "20261205"}))}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({"ScheduledProcedureStepStartDate": "20261201-20261205"}))}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({"ScheduledProcedureStepStartDate": "20261206-"}))}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({"ScheduledProcedureStepStartDate": "-20261201"}))}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({
+            "ScheduledProcedureStepStartDate": "20261205",
+            "ScheduledProcedureStepStartTime": "0800-1200"}))}),
+        json!({"PatientName": "DOE*", "ScheduledProcedureStepSequence": sps(json!({
+            "Modality": "MR", "ScheduledStationAETitle": "SCANNER1",
+            "ScheduledProcedureStepStartDate": "20261205"}))}),
+        json!({"ScheduledProcedureStepSequence": sps(json!({"Modality": "XA"}))}),
+    ];
+    let mut answers = Vec::new();
+    for query in &queries {
+        let (status, answer) = client.send(
+            "POST",
+            "/explain",
+            Some(&token),
+            &json!({"identifier": query, "calling_ae_title": "SCANNER1"}),
+        );
+        assert_eq!(status, 200, "{query}: {answer}");
+        let explained: BTreeSet<String> = ids(&answer["matches"])
+            .iter()
+            .filter_map(|id| patient_of.get(id).cloned())
+            .collect();
+        let found = c_find_patients(server.port, "SCANNER1", query);
+        assert_eq!(explained, found, "explain and C-FIND differ on {query}");
+        answers.push(found);
+    }
+    let list = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        answers[0],
+        list(&["P1", "P2", "P3", "P4", "Q6"]),
+        "COMPLETED not visible"
+    );
+    assert_eq!(answers[10], list(&["P1", "P2", "P4"]));
+    assert_eq!(answers[14], list(&["P1"]));
+    assert_eq!(answers[15], list(&[]));
 }
