@@ -248,3 +248,76 @@ fn a_plugin_built_against_plugin_api_1_0_0_still_loads_and_is_never_retracted() 
     assert_eq!(sync(&mut source).retracted, 0);
     assert_eq!(visible(&db), 2);
 }
+
+#[test]
+fn a_sources_bad_statuses_and_its_window_never_touch_another_sources_items() {
+    let dir = pylantir_tests::temp_dir();
+    let conn = store::open(&dir.path().join("worklist.db")).expect("db");
+    // What a plugin answers, read by the host as from any plugin.
+    let apply = |name: &str, answer: serde_json::Value| {
+        let fetched = pylantir::loader::entries::parse_fetch(name, &answer.to_string())
+            .expect("a readable answer");
+        apply_fetch(&conn, "test", name, &fetched, Default::default()).expect("applied")
+    };
+    let entry = |id: &str, patient: &str, status: Option<&str>| {
+        let mut entry = json!({"source_record_id": id, "patient_id": patient,
+                               "scheduled_start_date": "2026-12-07"});
+        if let Some(status) = status {
+            entry["performed_procedure_step_status"] = json!(status);
+        }
+        entry
+    };
+    let whole = json!({"from": null, "to": null});
+    let a_entries: Vec<_> = ["1", "2", "3"]
+        .iter()
+        .map(|id| entry(id, &format!("A{id}"), None))
+        .collect();
+    let (counts, _) = apply("a", json!({"entries": a_entries, "complete_window": whole}));
+    assert_eq!(counts.inserted, 3);
+
+    // Source b: the same record ids as a, statuses outside the set, a huge
+    // skip list, a whole-range window.
+    let skipped: Vec<_> = (0..50_000)
+        .map(|n| json!({"record_id": n, "reason": "no date"}))
+        .collect();
+    let (counts, records) = apply(
+        "b",
+        json!({"entries": [entry("1", "B1", None), entry("2", "B2", Some("DONE")),
+                           entry("3", "B3", Some("COMPLETED"))],
+               "complete_window": whole, "skipped": skipped}),
+    );
+    assert_eq!(
+        (counts.inserted, counts.rejected, counts.skipped),
+        (1, 2, 50_000)
+    );
+    let rejected: Vec<String> = records
+        .iter()
+        .filter(|r| r.kind == pylantir::store::runs::RecordKind::Rejected)
+        .map(|r| r.reason.clone())
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected[0].contains("\"DONE\" is not a status a source may set"),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected[1].contains("IN_PROGRESS and COMPLETED come from MPPS only"),
+        "{rejected:?}"
+    );
+    // b's window, with every entry of b gone, retracts b's one item only.
+    let (counts, _) = apply("b", json!({"entries": [], "complete_window": whole}));
+    assert_eq!(counts.retracted, 1);
+
+    let a_items: Vec<(String, String, Option<String>)> = conn
+        .prepare(
+            "SELECT patient_id, performed_procedure_step_status, retracted_at \
+             FROM worklist_items WHERE data_source = 'a' ORDER BY patient_id",
+        )
+        .expect("sql")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let scheduled = |id: &str| (id.to_string(), "SCHEDULED".to_string(), None);
+    assert_eq!(a_items, [scheduled("A1"), scheduled("A2"), scheduled("A3")]);
+}
