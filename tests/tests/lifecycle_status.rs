@@ -146,28 +146,36 @@ fn a_calpendo_booking_cancelled_after_its_sync_becomes_discontinued(backend: Bac
         .unwrap(),
     )
     .unwrap();
-    let conn = backend.conn();
-    for server in [&booked, &cancelled] {
-        let mut config = example["data_sources"][0]["config"].clone();
-        config["base_url"] = json!(server.url());
-        config["username_env"] = json!("LIFECYCLE_CALPENDO_USER");
-        config["password_env"] = json!("LIFECYCLE_CALPENDO_PASSWORD");
-        config["window_mode"] = json!("today");
-        // A status filter would hide the cancelled booking from the query.
-        config["status_filter"] = Value::Null;
-        let mut source = registry.create("calpendo", "bookings").expect("source");
-        source.validate_config(&config).expect("config");
-        let fetched = source.fetch(&json!({}), 60.0).expect("fetch");
-        apply_fetch(&conn, "calpendo", "bookings", &fetched, Default::default()).expect("sync");
+    // The example's "status_filter": "Approved" (which alone would hide the
+    // cancelled booking from the query), then no filter.
+    for filter in [
+        example["data_sources"][0]["config"]["status_filter"].clone(),
+        Value::Null,
+    ] {
+        let conn = backend.conn();
+        conn.batch("DELETE FROM worklist_items").expect("emptied");
+        for server in [&booked, &cancelled] {
+            let mut config = example["data_sources"][0]["config"].clone();
+            config["base_url"] = json!(server.url());
+            config["username_env"] = json!("LIFECYCLE_CALPENDO_USER");
+            config["password_env"] = json!("LIFECYCLE_CALPENDO_PASSWORD");
+            config["window_mode"] = json!("today");
+            config["status_filter"] = filter.clone();
+            let mut source = registry.create("calpendo", "bookings").expect("source");
+            source.validate_config(&config).expect("config");
+            let fetched = source.fetch(&json!({}), 60.0).expect("fetch");
+            apply_fetch(&conn, "calpendo", "bookings", &fetched, Default::default()).expect("sync");
+        }
+        assert_eq!(
+            status_of(&conn, "12345"),
+            Some(("DISCONTINUED".into(), Some("source".into()))),
+            "status_filter {filter}"
+        );
+        assert_eq!(
+            status_of(&conn, "12346").map(|s| s.0).as_deref(),
+            Some("SCHEDULED")
+        );
     }
-    assert_eq!(
-        status_of(&conn, "12345"),
-        Some(("DISCONTINUED".into(), Some("source".into())))
-    );
-    assert_eq!(
-        status_of(&conn, "12346").map(|s| s.0).as_deref(),
-        Some("SCHEDULED")
-    );
 }
 
 pylantir_tests::both_stores!(

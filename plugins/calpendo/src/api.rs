@@ -40,9 +40,15 @@ impl Api {
         })
     }
 
-    /// The query path of bookings starting in `[start, end)`, as Python
-    /// pylantir builds it.
-    pub fn query_path(config: &Config, start: &ZonedDateTime, end: &ZonedDateTime) -> String {
+    /// The query path of bookings starting in `[start, end)` with the
+    /// booking status `status` (any when `None`), as Python pylantir builds
+    /// it with its `status_filter`.
+    pub fn query_path(
+        config: &Config,
+        start: &ZonedDateTime,
+        end: &ZonedDateTime,
+        status: Option<&str>,
+    ) -> String {
         let mut path = format!(
             "/q/Calpendo.Booking/AND/dateRange.start/GE/{}/dateRange.start/LT/{}",
             query_time(start),
@@ -55,7 +61,7 @@ impl Api {
                 path.push_str(&encode(resource));
             }
         }
-        if let Some(status) = &config.status_filter {
+        if let Some(status) = status {
             path.push_str("/status/EQ/");
             path.push_str(&encode(status));
         }

@@ -61,12 +61,20 @@ impl Calpendo {
             interval_seconds,
             config.lookback_multiplier,
         )?;
-        let path = Api::query_path(config, &start, &end);
+        let filter = config.status_filter.as_deref();
         log::debug!(
             "Calpendo source '{}': bookings from {start} to {end}",
             self.name
         );
-        let ids = api.booking_ids(&path)?;
+        let mut ids = api.booking_ids(&Api::query_path(config, &start, &end, filter))?;
+        // A status filter ("Approved") hides the bookings cancelled since the
+        // last sync: they are asked for too, to become DISCONTINUED.
+        if filter.is_some_and(|f| !CANCELLED.contains(&f)) {
+            let cancelled = Api::query_path(config, &start, &end, Some(CANCELLED[0]));
+            let known: std::collections::HashSet<String> = ids.iter().cloned().collect();
+            let more = api.booking_ids(&cancelled)?;
+            ids.extend(more.into_iter().filter(|id| !known.contains(id)));
+        }
         let bookings = api.details(&ids, config.max_parallel_requests)?;
         warn_unmapped_resources(&self.name, &bookings, config);
         let mut found = Found {
@@ -114,6 +122,7 @@ pub fn complete_window(
 
 /// Booking statuses that mean the visit is off: the entry says DISCONTINUED
 /// (the host withdraws an item it already has, and stores none otherwise).
+/// The first is Calpendo's own spelling, the one asked for by status.
 const CANCELLED: &[&str] = &["Cancelled", "Canceled"];
 
 /// The entry of one booking, or why it has none.

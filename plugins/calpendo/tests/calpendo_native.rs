@@ -179,7 +179,7 @@ fn the_resource_filter_keeps_only_the_listed_resources() {
 }
 
 #[test]
-fn the_status_filter_is_sent_and_cancelled_bookings_come_as_discontinued() {
+fn the_status_filter_is_sent_with_a_query_for_cancellations_which_come_as_discontinued() {
     let now = edmonton_now();
     let server = FakeCalpendo::new(USER, PASSWORD)
         .with_fixture_bookings(&day(&now), &day(&now))
@@ -199,19 +199,25 @@ fn the_status_filter_is_sent_and_cancelled_bookings_come_as_discontinued() {
         .map(|r| r.url.matches("/status/EQ/").count())
         .collect();
     assert_eq!(listed, [0]);
+    // With "Approved", the window's cancelled bookings are asked for too,
+    // so that a booking cancelled since the last sync becomes DISCONTINUED.
+    let before = server.requests().len();
     let approved = fetch(&server, json!({"resources": null}), 60.0);
-    assert_eq!(ids(&approved), ["12345", "12346"]);
-    let last_query = server
-        .requests()
-        .into_iter()
-        .rev()
-        .find(|r| r.url.contains("/q/Calpendo.Booking/"))
-        .unwrap();
-    assert!(
-        last_query.url.ends_with("/status/EQ/Approved"),
-        "{}",
-        last_query.url
-    );
+    assert_eq!(ids(&approved), ["12345", "12346", "12347"]);
+    assert_eq!(status(&approved[0]), None);
+    assert_eq!(status(&approved[2]), Some(json!("DISCONTINUED")));
+    let queries: Vec<String> = server.requests()[before..]
+        .iter()
+        .filter(|r| r.url.contains("/q/Calpendo.Booking/"))
+        .map(|r| {
+            r.url
+                .rsplit("/status/")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(queries, ["EQ/Approved", "EQ/Cancelled"]);
 }
 
 /// A booking starting at `start` (Edmonton local) on `resource`.
