@@ -95,6 +95,9 @@ pub enum FetchAnswer {
     /// The answer as the plugin wrote it (an entry array or the object form).
     Text(Box<dyn AsRef<str> + Send>),
     Fetched(Fetched),
+    /// A streamed fetch's batches, one answer object a line
+    /// ([`crate::sync::stream`]); the last carries what came after them.
+    Batches(Box<dyn std::io::BufRead + Send>),
 }
 
 /// A configured data source as the host uses it.
@@ -141,6 +144,13 @@ pub trait DataSource: Send {
             SourceErrorKind::Unsupported,
             format!("unsupported operation '{op}'"),
         ))
+    }
+
+    /// [`Self::call`] answering the plugin's JSON text as it came, for
+    /// answers the caller reads itself (a streamed fetch's batches).
+    /// Without an override: `call`'s answer, written again.
+    fn call_text(&mut self, op: &str, payload: &Value) -> Result<String, SourceError> {
+        self.call(op, payload).map(|answer| answer.to_string())
     }
 
     /// Releases what the source holds; called once at shutdown.

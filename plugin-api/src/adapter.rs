@@ -4,21 +4,75 @@
 
 use crate::ffi::{DataSourceFfi, ErrorKind, PluginError};
 use crate::source::{CallError, Source};
+use crate::stream::{self, Stream};
 use abi_stable::std_types::{RResult, RStr, RString};
 use serde_json::Value;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// A source wrapped for the boundary.
 pub struct GuardedSource {
     name: String,
-    inner: Box<dyn Source>,
+    /// Shared with the thread of a streamed fetch, which holds it meanwhile.
+    inner: Arc<Mutex<Box<dyn Source>>>,
+    /// The streamed fetch in progress ([`crate::stream`]).
+    stream: Option<Stream>,
 }
 
 impl GuardedSource {
     /// Wraps `inner`, configured under `name`.
     pub fn new(name: String, inner: Box<dyn Source>) -> Self {
-        GuardedSource { name, inner }
+        GuardedSource {
+            name,
+            inner: Arc::new(Mutex::new(inner)),
+            stream: None,
+        }
+    }
+
+    /// The source, once any streamed fetch is abandoned (its thread ended).
+    fn source(&mut self) -> MutexGuard<'_, Box<dyn Source>> {
+        self.stream = None;
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The streamed fetch's operations; `None` for any other.
+    fn stream_call(
+        &mut self,
+        op: &str,
+        payload_json: RStr<'_>,
+    ) -> Option<RResult<RString, PluginError>> {
+        match op {
+            stream::BEGIN => {
+                self.stream = None;
+                let inner = Arc::clone(&self.inner);
+                Some(guard(ErrorKind::FETCH, || {
+                    let payload = parse_json("payload", payload_json)?;
+                    self.stream = Some(Stream::begin(inner, &payload)?);
+                    Ok(RString::from("null"))
+                }))
+            }
+            stream::NEXT => {
+                let Some(stream) = self.stream.as_mut() else {
+                    return Some(RResult::RErr(PluginError::new(
+                        ErrorKind::OTHER,
+                        format!(
+                            "no streamed fetch in progress (`{}` comes first)",
+                            stream::BEGIN
+                        ),
+                    )));
+                };
+                let answer = stream.next_answer();
+                if !matches!(answer, Ok((_, false))) {
+                    self.stream = None;
+                }
+                Some(match answer {
+                    Ok((text, _)) => RResult::ROk(RString::from(text)),
+                    Err(error) => RResult::RErr(error),
+                })
+            }
+            _ => None,
+        }
     }
 }
 
@@ -55,7 +109,7 @@ impl DataSourceFfi for GuardedSource {
     }
 
     fn validate_config(&mut self, config_json: RStr<'_>) -> RResult<(), PluginError> {
-        let inner = &mut self.inner;
+        let mut inner = self.source();
         guard(ErrorKind::CONFIG, || {
             let config = parse_json("config", config_json)?;
             inner.validate_config(&config)
@@ -67,7 +121,7 @@ impl DataSourceFfi for GuardedSource {
         field_mapping_json: RStr<'_>,
         interval_seconds: f64,
     ) -> RResult<RString, PluginError> {
-        let inner = &mut self.inner;
+        let mut inner = self.source();
         guard(ErrorKind::FETCH, || {
             let mapping = match parse_json("field_mapping", field_mapping_json)? {
                 Value::Object(map) => map,
@@ -81,12 +135,18 @@ impl DataSourceFfi for GuardedSource {
     }
 
     fn supports_incremental_sync(&self) -> bool {
-        let inner = &self.inner;
+        // Not while a streamed fetch holds the source: then it is not known.
+        let Ok(inner) = self.inner.try_lock() else {
+            return false;
+        };
         catch_unwind(AssertUnwindSafe(|| inner.supports_incremental_sync())).unwrap_or(false)
     }
 
     fn call(&mut self, op: RStr<'_>, payload_json: RStr<'_>) -> RResult<RString, PluginError> {
-        let inner = &mut self.inner;
+        if let Some(answer) = self.stream_call(op.as_str(), payload_json) {
+            return answer;
+        }
+        let mut inner = self.source();
         let answer = guard(ErrorKind::OTHER, || {
             let payload = parse_json("payload", payload_json)?;
             Ok(inner.call(op.as_str(), &payload))
@@ -105,8 +165,11 @@ impl DataSourceFfi for GuardedSource {
     }
 
     fn cleanup(&mut self) {
-        let inner = &mut self.inner;
-        if catch_unwind(AssertUnwindSafe(|| inner.cleanup())).is_err() {
+        let panicked = {
+            let mut inner = self.source();
+            catch_unwind(AssertUnwindSafe(|| inner.cleanup())).is_err()
+        };
+        if panicked {
             log::error!("source '{}' panicked in cleanup", self.name);
         }
     }
@@ -173,6 +236,138 @@ mod tests {
         let (kind, message) = call(Echo, "frobnicate").unwrap_err();
         assert_eq!(kind, ErrorKind::UNSUPPORTED_OPERATION);
         assert_eq!(message, "unsupported operation 'frobnicate'");
+    }
+
+    /// Streams `count` entries, then fails when `fail` says so.
+    struct Counter {
+        count: usize,
+        fail: bool,
+    }
+
+    impl Source for Counter {
+        fn validate_config(&mut self, _config: &Value) -> Result<(), String> {
+            Ok(())
+        }
+
+        fn fetch_entries(&mut self, _: &FieldMapping, _: f64) -> Result<Vec<Entry>, String> {
+            Ok(Vec::new())
+        }
+
+        fn fetch_streamed(
+            &mut self,
+            _: &FieldMapping,
+            _: f64,
+            sink: &mut crate::stream::EntrySink,
+        ) -> Result<crate::stream::FetchEnd, String> {
+            for n in 0..self.count {
+                sink.push_json(&format!("{{\"patient_id\":\"P{n}\"}}"))?;
+            }
+            if self.fail {
+                return Err("upstream went away".into());
+            }
+            Ok(crate::stream::FetchEnd {
+                complete_window: Some(crate::fetch::CompleteWindow::everything()),
+                skipped: Vec::new(),
+            })
+        }
+    }
+
+    /// Every answer of a streamed fetch of `source` in batches of 500.
+    fn stream(source: impl Source) -> Vec<Result<Value, (ErrorKind, String)>> {
+        let mut guarded = GuardedSource::new("s".into(), Box::new(source));
+        let begin = guarded.call(
+            RStr::from_str(crate::stream::BEGIN),
+            RStr::from_str(r#"{"field_mapping": {}, "interval_seconds": 60, "batch_size": 500}"#),
+        );
+        assert!(matches!(begin, RResult::ROk(_)));
+        let mut answers = Vec::new();
+        loop {
+            let next = guarded.call(RStr::from_str(crate::stream::NEXT), RStr::from_str("{}"));
+            let answer = match next {
+                RResult::ROk(text) => Ok(serde_json::from_str::<Value>(text.as_str()).unwrap()),
+                RResult::RErr(e) => Err((e.kind, e.message.into_string())),
+            };
+            let last = !matches!(&answer, Ok(a) if a["done"] == false);
+            answers.push(answer);
+            if last {
+                return answers;
+            }
+        }
+    }
+
+    fn sizes(answers: &[Result<Value, (ErrorKind, String)>]) -> Vec<usize> {
+        answers
+            .iter()
+            .filter_map(|a| a.as_ref().ok())
+            .map(|a| a["entries"].as_array().map_or(0, Vec::len))
+            .collect()
+    }
+
+    #[test]
+    fn a_streamed_fetch_answers_bounded_batches_then_what_comes_after() {
+        let answers = stream(Counter {
+            count: 1201,
+            fail: false,
+        });
+        assert_eq!(sizes(&answers), [500, 500, 201, 0]);
+        let last = answers[3].as_ref().unwrap();
+        assert_eq!(last["done"], true);
+        assert_eq!(
+            last["complete_window"],
+            serde_json::json!({"from": null, "to": null})
+        );
+        assert_eq!(
+            answers[2].as_ref().unwrap()["entries"][200]["patient_id"],
+            "P1200"
+        );
+    }
+
+    #[test]
+    fn a_stream_that_fails_after_a_batch_ends_with_the_fetch_error() {
+        let answers = stream(Counter {
+            count: 600,
+            fail: true,
+        });
+        assert_eq!(sizes(&answers), [500]);
+        assert_eq!(
+            answers[1],
+            Err((ErrorKind::FETCH, "upstream went away".to_string()))
+        );
+    }
+
+    #[test]
+    fn a_source_without_a_streamed_fetch_answers_its_fetch_as_one_batch() {
+        let answers = stream(Silent);
+        assert_eq!(sizes(&answers), [0, 0]);
+        assert_eq!(
+            answers[0].as_ref().unwrap()["entries"],
+            serde_json::json!([])
+        );
+    }
+
+    #[test]
+    fn an_abandoned_stream_frees_the_source_for_the_next_call() {
+        let mut guarded = GuardedSource::new(
+            "s".into(),
+            Box::new(Counter {
+                count: 100_000,
+                fail: false,
+            }),
+        );
+        let begin = guarded.call(
+            RStr::from_str(crate::stream::BEGIN),
+            RStr::from_str(r#"{"batch_size": 10}"#),
+        );
+        assert!(matches!(begin, RResult::ROk(_)));
+        // The fetch thread waits on its second batch; a validation ends it.
+        assert!(matches!(
+            guarded.validate_config(RStr::from_str("{}")),
+            RResult::ROk(())
+        ));
+        let next = guarded.call(RStr::from_str(crate::stream::NEXT), RStr::from_str("{}"));
+        assert!(
+            matches!(next, RResult::RErr(e) if e.message.as_str().contains("no streamed fetch"))
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@
 //! - [`entry`]: worklist entries, the worklist field names and the entry JSON Schema.
 //! - [`fetch`]: a fetch's answer beyond its entries (complete window, skipped
 //!   records), for hosts that list the `fetch_result` feature.
+//! - [`stream`]: a fetch handed over in bounded batches, over the generic
+//!   `call` ([`Source::fetch_streamed`], [`stream::EntrySink`]).
 //! - `logging` (plumbing): the log bridge that forwards a plugin's `log`
 //!   records to the host; a plugin just uses the re-exported [`log`] macros.
 //! - `export` (plumbing): the machinery behind [`export_plugin!`].
@@ -57,6 +59,7 @@ pub mod info;
 pub mod logging;
 pub mod messages;
 pub mod source;
+pub mod stream;
 #[cfg(feature = "tz")]
 pub mod tz;
 
@@ -70,6 +73,7 @@ pub use fetch::{CompleteWindow, Fetch, Skipped};
 pub use ffi::{DataSourceBox, ErrorKind, HostContext, PluginError, PluginModRef};
 pub use info::{PluginInfo, SourceTypeInfo};
 pub use source::{CallError, FieldMapping, Plugin, Source, SourceContext};
+pub use stream::{EntrySink, FetchEnd};
 
 /// The version of this crate, which is the plugin API version a plugin reports.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,6 +3,7 @@
 use crate::entry::Entry;
 use crate::fetch::Fetch;
 use crate::info::{PluginInfo, SourceTypeInfo};
+use crate::stream::{EntrySink, FetchEnd};
 use serde_json::{Map, Value};
 
 /// A source's `field_mapping` object as written in the configuration.
@@ -59,6 +60,26 @@ pub trait Source: Send + Sync + 'static {
     ) -> Result<Fetch, String> {
         self.fetch_entries_json(field_mapping, interval_seconds)
             .map(Fetch::new)
+    }
+
+    /// One fetch given to `sink` as it is read, in batches the host takes
+    /// one at a time (see [`crate::stream`]), so that a large fetch never
+    /// exists whole: push each entry ([`EntrySink::push`], or
+    /// [`EntrySink::push_json`] with the object's JSON text), return the
+    /// error of a push at once, and return what comes after the entries.
+    /// The default hands over [`Source::fetch`]'s answer as one batch.
+    fn fetch_streamed(
+        &mut self,
+        field_mapping: &FieldMapping,
+        interval_seconds: f64,
+        sink: &mut EntrySink,
+    ) -> Result<FetchEnd, String> {
+        let fetch = self.fetch(field_mapping, interval_seconds)?;
+        sink.push_array_json(fetch.entries_json)?;
+        Ok(FetchEnd {
+            complete_window: fetch.complete_window,
+            skipped: fetch.skipped,
+        })
     }
 
     /// Whether `fetch_entries` honours `interval_seconds`.

@@ -47,4 +47,5 @@ mod store_postgres;
 mod store_runs;
 mod store_upsert;
 mod sync_plugins;
+mod sync_streamed;
 mod tls;

@@ -11,6 +11,7 @@ use super::protocol::quote;
 use crate::loader::entries::parse_fetch;
 use crate::loader::in_process::answer_of;
 use crate::source::{DataSource, FetchAnswer, Fetched, SourceError, SourceErrorKind};
+use pylantir_plugin_api::stream;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -143,12 +144,21 @@ impl DataSource for WorkerSource {
 
     /// A call has the source's `fetch_timeout` as its deadline.
     fn call(&mut self, op: &str, payload: &Value) -> Result<Value, SourceError> {
+        let answer = self.call_text(op, payload)?;
+        answer_of(op, &answer)
+    }
+
+    fn call_text(&mut self, op: &str, payload: &Value) -> Result<String, SourceError> {
         let body = format!(
             "\"op\":\"call\",\"name\":{},\"payload\":{payload}",
             quote(op)
         );
-        let answer = self.request("call", &body, self.fetch_timeout)?;
-        answer_of(op, &answer)
+        // A streamed fetch is the fetch, in the log and the run's error.
+        let what = match op {
+            stream::BEGIN | stream::NEXT => "fetch",
+            _ => "call",
+        };
+        self.request(what, &body, self.fetch_timeout)
     }
 
     fn cleanup(&mut self) {

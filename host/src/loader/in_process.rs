@@ -153,6 +153,11 @@ impl DataSource for InProcessSource {
     }
 
     fn call(&mut self, op: &str, payload: &Value) -> Result<Value, SourceError> {
+        let text = self.call_text(op, payload)?;
+        answer_of(op, &text)
+    }
+
+    fn call_text(&mut self, op: &str, payload: &Value) -> Result<String, SourceError> {
         let text = payload.to_string();
         let label = self.label.clone();
         let inner = self.ready()?;
@@ -160,7 +165,7 @@ impl DataSource for InProcessSource {
             inner.call(RStr::from_str(op), RStr::from_str(&text))
         });
         match result {
-            RResult::ROk(json) => answer_of(op, json.as_str()),
+            RResult::ROk(json) => Ok(json.into_string()),
             RResult::RErr(e) => Err(self.failed(e)),
         }
     }

@@ -6,7 +6,7 @@
 
 use super::normalise::{label, normalise};
 use crate::loader::entries::{parse_fetch_batches, BatchError, SKIPPED_KEPT};
-use crate::source::{FetchAnswer, Fetched};
+use crate::source::{FetchAnswer, Fetched, Skipped};
 use crate::store::items::FetchWrite;
 use crate::store::retract::{Guard, Retraction};
 use crate::store::runs::{Record, RecordKind, RunCounts};
@@ -58,6 +58,9 @@ pub fn apply_answer(
         FetchAnswer::Fetched(fetched) => {
             return apply_fetch(db, source_type, source_name, &fetched, guard).map_err(written)
         }
+        FetchAnswer::Batches(batches) => {
+            return apply_batches(db, source_type, source_name, batches, guard)
+        }
         FetchAnswer::Text(text) => text,
     };
     let mut applier = Applier::begin(db, source_type, source_name).map_err(written)?;
@@ -71,6 +74,55 @@ pub fn apply_answer(
         Err(BatchError::Batch(error)) => {
             Err(format!("writing to the worklist database failed: {error}"))
         }
+    }
+}
+
+/// [`apply_answer`] for a streamed fetch: each line one batch answer, read
+/// and written one at a time in the one transaction; what came with the
+/// entries is gathered over the lines (the window comes with the last).
+fn apply_batches(
+    db: &dyn Db,
+    source_type: &str,
+    source_name: &str,
+    mut batches: Box<dyn std::io::BufRead + Send>,
+    guard: Guard,
+) -> Result<(RunCounts, Vec<Record>), String> {
+    let written = |e: DbError| format!("writing to the worklist database failed: {e}");
+    let mut applier = Applier::begin(db, source_type, source_name).map_err(written)?;
+    let mut gathered = Fetched::default();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match batches.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err(format!("fetch failed: its temporary file: {e}")),
+        }
+        let tail = parse_fetch_batches(source_name, &line, &mut |batch| {
+            applier.batch(&batch).map_err(|e| e.to_string())
+        });
+        match tail {
+            Ok(tail) => gather(&mut gathered, tail),
+            Err(BatchError::Source(error)) => return Err(format!("fetch failed: {error}")),
+            Err(BatchError::Batch(error)) => {
+                return Err(format!("writing to the worklist database failed: {error}"))
+            }
+        }
+    }
+    applier.finish(Some(&gathered), guard).map_err(written)
+}
+
+/// Adds one batch's records and window to what the fetch said so far.
+fn gather(gathered: &mut Fetched, tail: Fetched) {
+    let room = |kept: &Vec<Skipped>| SKIPPED_KEPT.saturating_sub(kept.len());
+    let take = room(&gathered.skipped);
+    gathered.skipped.extend(tail.skipped.into_iter().take(take));
+    gathered.skipped_count += tail.skipped_count;
+    let take = room(&gathered.dropped);
+    gathered.dropped.extend(tail.dropped.into_iter().take(take));
+    gathered.dropped_count += tail.dropped_count;
+    if tail.complete_window.is_some() {
+        gathered.complete_window = tail.complete_window;
     }
 }
 

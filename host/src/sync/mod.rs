@@ -6,6 +6,7 @@
 //! - [`apply`]: one fetch into the store (normalise, then one transaction,
 //!   with the retraction of what a complete fetch no longer returns).
 //! - [`worker`]: the per-source loop (interval, deadline, rebuild, journal).
+//! - [`stream`]: a fetch taken from the plugin in bounded batches.
 //! - [`stop`]: the stop signal.
 //!
 //! [`Engine::start`] starts a worker thread per enabled source and returns an
@@ -17,6 +18,7 @@ pub mod apply;
 pub mod normalise;
 pub mod schedule;
 pub mod stop;
+pub mod stream;
 pub mod worker;
 
 use crate::config::Config;

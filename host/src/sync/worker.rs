@@ -268,14 +268,14 @@ impl Worker {
         };
         let (tx, rx) = mpsc::channel();
         let mapping = self.source.field_mapping.clone();
+        let deadline = Instant::now() + self.source.fetch_timeout;
         thread::Builder::new()
             .name(format!("fetch {}", self.source.name))
             .spawn(move || {
-                let result = source.fetch_answer(&mapping, interval);
+                let result = super::stream::fetch(source.as_mut(), &mapping, interval, deadline);
                 let _ = tx.send((source, result));
             })
             .map_err(|e| format!("cannot start the fetch thread: {e}"))?;
-        let deadline = Instant::now() + self.source.fetch_timeout;
         loop {
             match rx.recv_timeout(POLL) {
                 Ok((source, Ok(fetched))) => {

@@ -12,7 +12,8 @@ pub mod read;
 use config::CsvConfig;
 use pylantir_plugin_api::serde_json::{self, Value};
 use pylantir_plugin_api::{
-    export_plugin, log, CompleteWindow, Entry, Fetch, FieldMapping, Plugin, Source, SourceTypeInfo,
+    export_plugin, log, CompleteWindow, Entry, EntrySink, Fetch, FetchEnd, FieldMapping, Plugin,
+    Source, SourceTypeInfo,
 };
 use std::time::SystemTime;
 
@@ -56,6 +57,39 @@ impl Source for CsvSource {
     ) -> Result<String, String> {
         self.fetch(mapping, interval)
             .map(|fetch| fetch.entries_json)
+    }
+
+    /// Streams the file row by row to the host, a batch at a time. With
+    /// `watch_for_changes` the whole fetch is kept for the next one anyway:
+    /// it goes as one batch, through [`Source::fetch`].
+    fn fetch_streamed(
+        &mut self,
+        mapping: &FieldMapping,
+        interval: f64,
+        sink: &mut EntrySink,
+    ) -> Result<FetchEnd, String> {
+        let config = self.config.as_ref().ok_or(file_sources::NOT_CONFIGURED)?;
+        if config.watch_for_changes {
+            let fetch = self.fetch(mapping, interval)?;
+            sink.push_array_json(fetch.entries_json)?;
+            return Ok(FetchEnd {
+                complete_window: fetch.complete_window,
+                skipped: fetch.skipped,
+            });
+        }
+        let mut skipped = Vec::new();
+        read::stream_entries(
+            &config.file_path,
+            config.delimiter,
+            mapping,
+            config.record_id_column.as_deref(),
+            &mut skipped,
+            sink,
+        )?;
+        Ok(FetchEnd {
+            complete_window: Some(CompleteWindow::everything()),
+            skipped,
+        })
     }
 
     /// Streams the file straight into JSON text (the entries never exist as

@@ -8,7 +8,7 @@ use crate::config::KIND;
 use file_sources::{hash_id, mapped_field, report_skipped};
 use pylantir_plugin_api::entry::SOURCE_RECORD_ID;
 use pylantir_plugin_api::serde_json::{self, Value};
-use pylantir_plugin_api::{log, Entry, FieldMapping, Skipped};
+use pylantir_plugin_api::{log, Entry, EntrySink, FieldMapping, Skipped};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -46,6 +46,7 @@ pub fn read_entries(
             }
             entry.insert(SOURCE_RECORD_ID.to_string(), Value::String(id.to_string()));
             entries.push(entry);
+            Ok(())
         },
     )?;
     Ok(entries)
@@ -74,19 +75,52 @@ pub fn read_entries_json(
             if out.len() > 1 {
                 out.push(b',');
             }
-            out.extend_from_slice(b"{\"source_record_id\":");
-            write_json_string(&mut out, id);
-            for (field, value) in row {
-                out.extend_from_slice(b",\"");
-                out.extend_from_slice(field.as_bytes());
-                out.extend_from_slice(b"\":");
-                write_json_string(&mut out, value);
-            }
-            out.push(b'}');
+            write_entry(&mut out, row, id);
+            Ok(())
         },
     )?;
     out.push(b']');
     String::from_utf8(out).map_err(|e| format!("{}: entries are not UTF-8: {e}", path.display()))
+}
+
+/// Reads `path` row by row into `sink`, each entry written as JSON text
+/// (see [`read_entries_json`]); malformed rows go to `skipped`.
+pub fn stream_entries(
+    path: &Path,
+    delimiter: u8,
+    mapping: &FieldMapping,
+    record_id_column: Option<&str>,
+    skipped: &mut Vec<Skipped>,
+    sink: &mut EntrySink,
+) -> Result<(), String> {
+    let mut out = Vec::with_capacity(512);
+    for_each_row(
+        path,
+        delimiter,
+        mapping,
+        record_id_column,
+        skipped,
+        |row, id| {
+            out.clear();
+            write_entry(&mut out, row, id);
+            let text = std::str::from_utf8(&out)
+                .map_err(|e| format!("{}: an entry is not UTF-8: {e}", path.display()))?;
+            sink.push_json(text)
+        },
+    )
+}
+
+/// Appends the entry of one row as a JSON object.
+fn write_entry(out: &mut Vec<u8>, row: &Row<'_>, id: &str) {
+    out.extend_from_slice(b"{\"source_record_id\":");
+    write_json_string(out, id);
+    for (field, value) in row {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(field.as_bytes());
+        out.extend_from_slice(b"\":");
+        write_json_string(out, value);
+    }
+    out.push(b'}');
 }
 
 /// Appends `text` as a JSON string literal (quoted and escaped).
@@ -103,7 +137,7 @@ fn for_each_row(
     mapping: &FieldMapping,
     record_id_column: Option<&str>,
     skipped_rows: &mut Vec<Skipped>,
-    mut sink: impl FnMut(&Row<'_>, &str),
+    mut sink: impl FnMut(&Row<'_>, &str) -> Result<(), String>,
 ) -> Result<(), String> {
     let shown = path.display();
     let file = File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
@@ -159,7 +193,7 @@ fn for_each_row(
                         hashed.as_str()
                     }
                 };
-                sink(&row, id);
+                sink(&row, id)?;
                 read += 1;
             }
             Err(e) => match e.kind() {

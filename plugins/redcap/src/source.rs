@@ -7,7 +7,8 @@ use crate::entries::{to_entry, write_json, Pairs, Plan};
 use crate::merge::{Merger, Visit};
 use pylantir_plugin_api::serde_json::Value;
 use pylantir_plugin_api::{
-    log, CallError, CompleteWindow, Entry, Fetch, FieldMapping, Skipped, Source, SourceContext,
+    log, CallError, CompleteWindow, Entry, EntrySink, Fetch, FetchEnd, FieldMapping, Skipped,
+    Source, SourceContext,
 };
 use std::collections::HashMap;
 use std::time::Instant;
@@ -143,6 +144,33 @@ impl Redcap {
     }
 }
 
+impl Redcap {
+    /// One fetch, full or incremental: a full export (see
+    /// `full_export_every_hours`) is complete for the whole project, so
+    /// visits gone from it are retracted by the host; an incremental one
+    /// says nothing, as absence proves nothing there.
+    fn export(
+        &mut self,
+        mapping: &FieldMapping,
+        interval_seconds: f64,
+        each: impl FnMut(Pairs<'_>) -> Result<(), String>,
+    ) -> Result<FetchEnd, String> {
+        let full = self.full_export_due();
+        let started = Instant::now();
+        // An interval of zero exports every record.
+        let interval = if full { 0.0 } else { interval_seconds };
+        let skipped = self.fetch_each(mapping, interval, each)?;
+        if full {
+            self.last_full_export = Some(started);
+            log::info!("REDCap source '{}': full export of every record", self.name);
+        }
+        Ok(FetchEnd {
+            complete_window: full.then(CompleteWindow::everything),
+            skipped,
+        })
+    }
+}
+
 impl Source for Redcap {
     fn validate_config(&mut self, config: &Value) -> Result<(), String> {
         let config = Config::from_json(config)?;
@@ -173,31 +201,37 @@ impl Source for Redcap {
     }
 
     /// Writes the entries straight into the JSON that crosses the boundary.
-    /// A full export (see `full_export_every_hours`) is complete for the
-    /// whole project: visits gone from it are retracted by the host. An
-    /// incremental one says nothing, as absence proves nothing there.
     fn fetch(&mut self, mapping: &FieldMapping, interval_seconds: f64) -> Result<Fetch, String> {
-        let full = self.full_export_due();
-        let started = Instant::now();
-        // An interval of zero exports every record.
-        let interval = if full { 0.0 } else { interval_seconds };
         let mut json = vec![b'['];
-        let skipped = self.fetch_each(mapping, interval, |pairs| {
+        let end = self.export(mapping, interval_seconds, |pairs| {
             if json.len() > 1 {
                 json.push(b',');
             }
             write_json(&pairs, &mut json)
         })?;
         json.push(b']');
-        if full {
-            self.last_full_export = Some(started);
-            log::info!("REDCap source '{}': full export of every record", self.name);
-        }
         Ok(Fetch {
             entries_json: String::from_utf8(json)
                 .map_err(|e| format!("entries are not UTF-8: {e}"))?,
-            complete_window: full.then(CompleteWindow::everything),
-            skipped,
+            complete_window: end.complete_window,
+            skipped: end.skipped,
+        })
+    }
+
+    /// [`Source::fetch`], each entry handed to the host as it is merged.
+    fn fetch_streamed(
+        &mut self,
+        mapping: &FieldMapping,
+        interval_seconds: f64,
+        sink: &mut EntrySink,
+    ) -> Result<FetchEnd, String> {
+        let mut json = Vec::with_capacity(512);
+        self.export(mapping, interval_seconds, |pairs| {
+            json.clear();
+            write_json(&pairs, &mut json)?;
+            let text =
+                std::str::from_utf8(&json).map_err(|e| format!("an entry is not UTF-8: {e}"))?;
+            sink.push_json(text)
         })
     }
 
