@@ -4,8 +4,7 @@
 
 use dicom_dictionary_std::{tags, uids};
 use pylantir::dicom::scu::{Client as Scu, ScuOptions};
-use pylantir_tests::api::{run_cli, Client};
-use pylantir_tests::server::ServerProcess;
+use pylantir_tests::api::{run_cli, StartedApi};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -31,29 +30,10 @@ fn failed_checks(answer: &Value, id: i64) -> Vec<String> {
 
 #[test]
 fn explain_agrees_with_c_find_and_names_the_key_that_failed() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = dir.path().join("cfg.json");
-    std::fs::write(
-        &cfg,
-        json!({"db_path": "wl.db", "data_sources": [],
-               "api": {"enabled": true, "host": "127.0.0.1", "port": 0}})
-        .to_string(),
-    )
-    .expect("config");
+    let site = StartedApi::start(json!({}), &[]);
+    let (client, token, server) = (&site.client, site.token.as_str(), &site.server);
+    let cfg = site.dir.path().join("cfg.json");
     let cfg_text = cfg.to_str().expect("path");
-    let (code, _, err) = run_cli(
-        &["admin-password", "--pylantir_config", cfg_text],
-        "admin-password-1\n",
-    );
-    assert_eq!(code, 0, "{err}");
-    let plugins = tempfile::tempdir().expect("plugin dir");
-    let server = ServerProcess::start(&cfg, plugins.path(), &[]);
-    assert!(
-        server.wait_for_log(std::time::Duration::from_secs(20), |l| l
-            .contains("HTTP API listening"))
-    );
-    let client = Client::new(&server.api_url());
-    let token = client.login("admin", "admin-password-1");
     let mut item_ids = Vec::new();
     for (name, pid, modality, status) in [
         ("DOE^JANE", "P1", "MR", "SCHEDULED"),
@@ -64,7 +44,7 @@ fn explain_agrees_with_c_find_and_names_the_key_that_failed() {
         let (status_code, item) = client.send(
             "POST",
             "/worklist",
-            Some(&token),
+            Some(token),
             &json!({"patient_name": name, "patient_id": pid, "modality": modality,
                     "performed_procedure_step_status": status,
                     "scheduled_start_date": "2026-12-05", "scheduled_start_time": "09:00"}),
@@ -83,7 +63,7 @@ fn explain_agrees_with_c_find_and_names_the_key_that_failed() {
         let (status, answer) = client.send(
             "POST",
             "/explain",
-            Some(&token),
+            Some(token),
             &json!({"identifier": identifier, "item_ids": item_ids, "calling_ae_title": "SCANNER"}),
         );
         assert_eq!(status, 200, "{answer}");
@@ -145,7 +125,7 @@ fn explain_agrees_with_c_find_and_names_the_key_that_failed() {
     let (status, body) = client.send(
         "POST",
         "/explain",
-        Some(&token),
+        Some(token),
         &json!({"identifier": {"NotAKeyword": "x"}}),
     );
     assert_eq!(status, 422, "{body}");
@@ -226,30 +206,8 @@ fn c_find_patients(port: u16, calling_ae: &str, query: &Value) -> BTreeSet<Strin
 
 #[test]
 fn explain_returns_what_c_find_returns_for_each_conformance_query() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = dir.path().join("cfg.json");
-    std::fs::write(
-        &cfg,
-        json!({"db_path": "wl.db", "data_sources": [],
-               "api": {"enabled": true, "host": "127.0.0.1", "port": 0}})
-        .to_string(),
-    )
-    .expect("config");
-    let (code, _, err) = run_cli(
-        &[
-            "admin-password",
-            "--pylantir_config",
-            cfg.to_str().expect("path"),
-        ],
-        "admin-password-1\n",
-    );
-    assert_eq!(code, 0, "{err}");
-    let plugins = tempfile::tempdir().expect("plugin dir");
-    let server = ServerProcess::start(&cfg, plugins.path(), &["--AEtitle", "MWL_SERVER"]);
-    assert!(server.wait_for_log(Duration::from_secs(20), |l| l
-        .contains("HTTP API listening")));
-    let client = Client::new(&server.api_url());
-    let token = client.login("admin", "admin-password-1");
+    let site = StartedApi::start(json!({}), &[]);
+    let (client, token, server) = (&site.client, site.token.as_str(), &site.server);
     let mut patient_of = std::collections::HashMap::new();
     for (pid, name, modality, station, date, time, accession, status) in [
         (
@@ -316,7 +274,7 @@ fn explain_returns_what_c_find_returns_for_each_conformance_query() {
         let (code, item) = client.send(
             "POST",
             "/worklist",
-            Some(&token),
+            Some(token),
             &json!({"patient_id": pid, "patient_name": name, "modality": modality,
                     "scheduled_station_aetitle": station, "scheduled_start_date": date,
                     "scheduled_start_time": time, "accession_number": accession,
@@ -353,7 +311,7 @@ fn explain_returns_what_c_find_returns_for_each_conformance_query() {
         let (status, answer) = client.send(
             "POST",
             "/explain",
-            Some(&token),
+            Some(token),
             &json!({"identifier": query, "calling_ae_title": "SCANNER1"}),
         );
         assert_eq!(status, 200, "{query}: {answer}");
