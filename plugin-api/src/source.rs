@@ -75,11 +75,7 @@ pub trait Source: Send + Sync + 'static {
         sink: &mut EntrySink,
     ) -> Result<FetchEnd, String> {
         let fetch = self.fetch(field_mapping, interval_seconds)?;
-        sink.push_array_json(fetch.entries_json)?;
-        Ok(FetchEnd {
-            complete_window: fetch.complete_window,
-            skipped: fetch.skipped,
-        })
+        sink.push_fetch(fetch)
     }
 
     /// Whether `fetch_entries` honours `interval_seconds`.

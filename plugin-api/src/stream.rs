@@ -18,7 +18,7 @@
 //! then uses `fetch_entries`.
 
 use crate::entry::Entry;
-use crate::fetch::{CompleteWindow, Skipped};
+use crate::fetch::{CompleteWindow, Fetch, Skipped};
 use crate::ffi::{ErrorKind, PluginError};
 use crate::source::{FieldMapping, Source};
 use serde_json::Value;
@@ -73,11 +73,15 @@ impl EntrySink {
         Ok(())
     }
 
-    /// Hands over a whole JSON array of entries as one batch (what a source
-    /// that only implements `fetch` answers).
-    pub fn push_array_json(&mut self, entries_json: String) -> Result<(), String> {
+    /// Hands over a whole fetch answer as one batch (what a source that only
+    /// implements `fetch` answers) and returns what came after its entries.
+    pub fn push_fetch(&mut self, fetch: Fetch) -> Result<FetchEnd, String> {
         self.flush()?;
-        self.send(entries_json)
+        self.send(fetch.entries_json)?;
+        Ok(FetchEnd {
+            complete_window: fetch.complete_window,
+            skipped: fetch.skipped,
+        })
     }
 
     /// Hands over the batch held, if any.

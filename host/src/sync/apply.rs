@@ -64,17 +64,9 @@ pub fn apply_answer(
         FetchAnswer::Text(text) => text,
     };
     let mut applier = Applier::begin(db, source_type, source_name).map_err(written)?;
-    let tail = parse_fetch_batches(source_name, (*text).as_ref(), &mut |batch| {
-        applier.batch(&batch).map_err(|e| e.to_string())
-    });
+    let tail = applier.answer(source_name, (*text).as_ref());
     drop(text);
-    match tail {
-        Ok(tail) => applier.finish(Some(&tail), guard).map_err(written),
-        Err(BatchError::Source(error)) => Err(format!("fetch failed: {error}")),
-        Err(BatchError::Batch(error)) => {
-            Err(format!("writing to the worklist database failed: {error}"))
-        }
-    }
+    applier.finish(Some(&tail?), guard).map_err(written)
 }
 
 /// [`apply_answer`] for a streamed fetch: each line one batch answer, read
@@ -98,16 +90,8 @@ fn apply_batches(
             Ok(_) => {}
             Err(e) => return Err(format!("fetch failed: its temporary file: {e}")),
         }
-        let tail = parse_fetch_batches(source_name, &line, &mut |batch| {
-            applier.batch(&batch).map_err(|e| e.to_string())
-        });
-        match tail {
-            Ok(tail) => gather(&mut gathered, tail),
-            Err(BatchError::Source(error)) => return Err(format!("fetch failed: {error}")),
-            Err(BatchError::Batch(error)) => {
-                return Err(format!("writing to the worklist database failed: {error}"))
-            }
-        }
+        let tail = applier.answer(source_name, &line)?;
+        gather(&mut gathered, tail);
     }
     applier.finish(Some(&gathered), guard).map_err(written)
 }
@@ -145,6 +129,18 @@ impl<'c> Applier<'c> {
             counts: RunCounts::default(),
             rejected: Vec::new(),
             keep: HashSet::new(),
+        })
+    }
+
+    /// Reads one answer text of `source_name`, writing its entries batch by
+    /// batch; what came with them, or whether the answer or the write failed.
+    fn answer(&mut self, source_name: &str, text: &str) -> Result<Fetched, String> {
+        parse_fetch_batches(source_name, text, &mut |batch| {
+            self.batch(&batch).map_err(|e| e.to_string())
+        })
+        .map_err(|e| match e {
+            BatchError::Source(error) => format!("fetch failed: {error}"),
+            BatchError::Batch(error) => format!("writing to the worklist database failed: {error}"),
         })
     }
 

@@ -71,11 +71,7 @@ impl Source for CsvSource {
         let config = self.config.as_ref().ok_or(file_sources::NOT_CONFIGURED)?;
         if config.watch_for_changes {
             let fetch = self.fetch(mapping, interval)?;
-            sink.push_array_json(fetch.entries_json)?;
-            return Ok(FetchEnd {
-                complete_window: fetch.complete_window,
-                skipped: fetch.skipped,
-            });
+            return sink.push_fetch(fetch);
         }
         let mut skipped = Vec::new();
         read::stream_entries(

@@ -63,28 +63,28 @@ pub fn read_entries_json(
 ) -> Result<String, String> {
     // Entries as JSON run about twice the size of their CSV rows.
     let estimate = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
-    let mut out = Vec::with_capacity(estimate.saturating_mul(2).saturating_add(64));
-    out.push(b'[');
-    for_each_row(
+    let mut out = String::with_capacity(estimate.saturating_mul(2).saturating_add(64));
+    out.push('[');
+    for_each_entry_json(
         path,
         delimiter,
         mapping,
         record_id_column,
         skipped,
-        |row, id| {
+        |entry| {
             if out.len() > 1 {
-                out.push(b',');
+                out.push(',');
             }
-            write_entry(&mut out, row, id);
+            out.push_str(entry);
             Ok(())
         },
     )?;
-    out.push(b']');
-    String::from_utf8(out).map_err(|e| format!("{}: entries are not UTF-8: {e}", path.display()))
+    out.push(']');
+    Ok(out)
 }
 
-/// Reads `path` row by row into `sink`, each entry written as JSON text
-/// (see [`read_entries_json`]); malformed rows go to `skipped`.
+/// Reads `path` row by row into `sink` (see [`read_entries_json`]);
+/// malformed rows go to `skipped`.
 pub fn stream_entries(
     path: &Path,
     delimiter: u8,
@@ -92,6 +92,25 @@ pub fn stream_entries(
     record_id_column: Option<&str>,
     skipped: &mut Vec<Skipped>,
     sink: &mut EntrySink,
+) -> Result<(), String> {
+    for_each_entry_json(
+        path,
+        delimiter,
+        mapping,
+        record_id_column,
+        skipped,
+        |entry| sink.push_json(entry),
+    )
+}
+
+/// Streams the entry of each row of `path` to `each` as a JSON object.
+fn for_each_entry_json(
+    path: &Path,
+    delimiter: u8,
+    mapping: &FieldMapping,
+    record_id_column: Option<&str>,
+    skipped: &mut Vec<Skipped>,
+    mut each: impl FnMut(&str) -> Result<(), String>,
 ) -> Result<(), String> {
     let mut out = Vec::with_capacity(512);
     for_each_row(
@@ -103,9 +122,9 @@ pub fn stream_entries(
         |row, id| {
             out.clear();
             write_entry(&mut out, row, id);
-            let text = std::str::from_utf8(&out)
+            let entry = std::str::from_utf8(&out)
                 .map_err(|e| format!("{}: an entry is not UTF-8: {e}", path.display()))?;
-            sink.push_json(text)
+            each(entry)
         },
     )
 }
